@@ -1,0 +1,62 @@
+//! Parsing command arguments the way Redis does (strict integers, floats
+//! that reject NaN, case-insensitive keywords).
+
+use crate::command::CmdError;
+
+/// A strict decimal i64 (`string2ll`), else "value is not an integer".
+pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
+    ferrocache_store::value::parse_strict_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// A non-negative integer that fits usize, else "value is not an integer".
+pub fn uint(arg: &[u8]) -> Result<u64, CmdError> {
+    match int(arg)? {
+        n if n >= 0 => Ok(n as u64),
+        _ => Err(CmdError::NotInteger),
+    }
+}
+
+/// A double as Redis's `string2d` accepts it: no spaces, `inf`/`-inf`
+/// allowed, NaN rejected. Error: "value is not a valid float".
+pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_float(arg).ok_or(CmdError::NotFloat)
+}
+
+pub fn parse_float(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    if s.is_empty() || s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    (!v.is_nan()).then_some(v)
+}
+
+/// Case-insensitive keyword comparison.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// Lossy text of an argument, for error messages.
+pub fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_float(b"1.5"), Some(1.5));
+        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float(b"1e3"), Some(1000.0));
+        assert_eq!(parse_float(b"nan"), None);
+        assert_eq!(parse_float(b" 1"), None);
+        assert_eq!(parse_float(b""), None);
+        assert_eq!(parse_float(b"abc"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! Periodic work, `hz` times a second: the active expiry cycle (reclaims
+//! expired keys nobody reads again) and the ops/sec sampler.
+//!
+//! Expiry work is bounded per tick: it stops when a step finds few expired
+//! keys (under 10%, as Redis's cycle does) or when its time budget is spent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrocache_store::clock::now_ms;
+
+use crate::shared::Shared;
+
+/// Keys examined per expiry step.
+const STEP_KEYS: usize = 200;
+/// Time budget of one tick's expiry work.
+const TICK_BUDGET: Duration = Duration::from_millis(10);
+
+pub async fn run(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.config.read().hz.max(1);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(1000 / hz as u64)) => {}
+            _ = shared.shutdown.wait() => return,
+        }
+        let now = now_ms();
+        shared.stats.sample(now);
+        expire_cycle(&shared, now);
+    }
+}
+
+/// One active expiry tick over all databases.
+pub fn expire_cycle(shared: &Shared, now: u64) {
+    let start = Instant::now();
+    for db in shared.dbs.iter() {
+        loop {
+            let (examined, expired) = db.active_expire(STEP_KEYS, now);
+            if examined == 0 || expired * 10 < examined || start.elapsed() > TICK_BUDGET {
+                break;
+            }
+        }
+        if start.elapsed() > TICK_BUDGET {
+            return;
+        }
+    }
+}

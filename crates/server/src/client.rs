@@ -1,0 +1,185 @@
+//! Clients: the per-connection state a handler sees ([`Client`]) and the
+//! registry behind CLIENT LIST/KILL and INFO clients ([`Registry`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferrocache_store::watch::WatchFlag;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::command::Spec;
+
+/// State of a transaction being queued (between MULTI and EXEC).
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<(&'static Spec, Vec<Bytes>)>,
+    /// A command was rejected while queueing: EXEC must abort.
+    pub failed: bool,
+}
+
+/// Per-connection state, owned by the connection task.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub name: Option<String>,
+    pub multi: Option<Multi>,
+    /// Keys this client WATCHes: (db, key).
+    pub watched: Vec<(usize, Bytes)>,
+    pub watch_flag: WatchFlag,
+    /// Set by QUIT (after the reply) or SHUTDOWN: close the connection.
+    pub close: bool,
+    /// The last command run: (name, subcommand), for CLIENT LIST.
+    pub last_cmd: (&'static str, Option<&'static str>),
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            id: handle.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            name: None,
+            multi: None,
+            watched: Vec::new(),
+            watch_flag: WatchFlag::new(),
+            close: false,
+            last_cmd: ("NULL", None),
+            handle,
+        }
+    }
+}
+
+/// What other tasks can see of a client, and how they can stop it.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// Unix ms at connect.
+    pub created: u64,
+    /// Unix ms of the last command.
+    pub last_active: AtomicU64,
+    pub db: AtomicUsize,
+    pub meta: Mutex<ClientMeta>,
+    killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+/// Slowly-changing details shown by CLIENT LIST.
+#[derive(Debug, Default, Clone)]
+pub struct ClientMeta {
+    pub name: String,
+    pub last_cmd: String,
+    pub resp: u8,
+    pub multi: i64,
+    pub qbuf: usize,
+    pub obuf: usize,
+}
+
+impl ClientHandle {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// One CLIENT LIST line (without the newline), with Redis's fields.
+    pub fn info_line(&self, now: u64) -> String {
+        let m = self.meta.lock().clone();
+        let age = now.saturating_sub(self.created) / 1000;
+        let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
+        let flags = if m.multi >= 0 { "x" } else { "N" };
+        let cmd = if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd };
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={flags} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            m.name,
+            self.db.load(Ordering::Relaxed),
+            m.multi,
+            m.qbuf,
+            m.obuf,
+            16384 + m.qbuf + m.obuf,
+            m.resp.max(2),
+        )
+    }
+}
+
+/// All connected clients.
+#[derive(Debug, Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Connections refused because of maxclients.
+    pub rejected: AtomicU64,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+}
+
+impl Registry {
+    /// Registers a new connection, or returns None when `maxclients` are
+    /// already connected.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now: u64, maxclients: usize) -> Option<Arc<ClientHandle>> {
+        let mut clients = self.clients.lock();
+        if clients.len() >= maxclients {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: now,
+            last_active: AtomicU64::new(now),
+            db: AtomicUsize::new(0),
+            meta: Mutex::new(ClientMeta { resp: 2, multi: -1, ..Default::default() }),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        clients.insert(id, handle.clone());
+        Some(handle)
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Asks every client to close (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.all() {
+            c.kill();
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! What a command is: its table entry ([`Spec`]) and the context a handler
+//! runs in ([`Ctx`]).
+//!
+//! One table entry per command gives its name, arity, flags, key positions,
+//! summary and handler; the same table dispatches, checks arity, finds keys
+//! and answers `COMMAND`. Handlers write their reply into `ctx.out` and
+//! return `Err` for the error replies that Redis phrases the same way
+//! everywhere ([`CmdError`]).
+
+use bytes::Bytes;
+use ferrocache_resp::ReplyBuf;
+use ferrocache_store::Db;
+
+use crate::client::Client;
+use crate::shared::Shared;
+
+/// Command flags, as `COMMAND INFO` lists them.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    /// Allowed before authentication.
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const ALLOW_BUSY: u32 = 1 << 12;
+    /// Runs with no other command in flight (EXEC, SWAPDB, FLUSHALL, ...).
+    /// Internal: not listed by COMMAND.
+    pub const EXCLUSIVE: u32 = 1 << 13;
+
+    /// Flag names in `COMMAND INFO` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// A command handler. `args[0]` is the command name as the client sent it.
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// One command (or subcommand) of the table.
+#[derive(Debug)]
+pub struct Spec {
+    /// Lower-case name (for a subcommand, just the subcommand's name).
+    pub name: &'static str,
+    /// Redis arity: `n` means exactly n arguments including the name,
+    /// `-n` at least n.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions: first key, last key (negative counts from the end),
+    /// step. (0, 0, 0) for commands without keys.
+    pub keys: (i32, i32, i32),
+    /// Command group, as COMMAND DOCS reports it (`string`, `generic`, ...).
+    pub group: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// For container commands (CONFIG, CLIENT, ...): their subcommands;
+    /// `handler` is then unused.
+    pub subcommands: &'static [Spec],
+}
+
+impl Spec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        if a >= 0 { argc == a as usize } else { argc >= (-a) as usize }
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Indexes of the key arguments in `args`.
+    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, last, step) = self.keys;
+        let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
+        let (first, step) = (first.max(0) as usize, step.max(1) as usize);
+        let end = if first == 0 { 0 } else { last.max(0) as usize + 1 };
+        (first..end).step_by(step)
+    }
+}
+
+/// Errors that every command phrases the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CmdError {
+    WrongType,
+    Syntax,
+    NotInteger,
+    NotFloat,
+    Overflow,
+    NoSuchKey,
+    OutOfRange,
+    WrongArity(String),
+    /// Any other message, starting with its code (`ERR ...`).
+    Msg(String),
+}
+
+impl CmdError {
+    pub fn msg(s: impl Into<String>) -> Self {
+        CmdError::Msg(s.into())
+    }
+
+    /// `ERR <s>`.
+    pub fn err(s: impl AsRef<str>) -> Self {
+        CmdError::Msg(format!("ERR {}", s.as_ref()))
+    }
+
+    pub fn text(&self) -> String {
+        match self {
+            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            CmdError::Syntax => "ERR syntax error".into(),
+            CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
+            CmdError::NotFloat => "ERR value is not a valid float".into(),
+            CmdError::Overflow => "ERR increment or decrement would overflow".into(),
+            CmdError::NoSuchKey => "ERR no such key".into(),
+            CmdError::OutOfRange => "ERR index out of range".into(),
+            CmdError::WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
+            CmdError::Msg(m) => m.clone(),
+        }
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// Where a handler runs: the server's shared state, this client's state,
+/// the reply buffer, and the time the command started.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyBuf,
+    /// Command start time, Unix ms.
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> &'a Db {
+        &self.shared.dbs[self.client.db]
+    }
+}
+
+/// Builds a table entry; `keys` is (first, last, step).
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Spec {
+    Spec { name, arity, flags, keys, group, since, summary, handler, subcommands: &[] }
+}
+
+/// Builds a container command (CONFIG, CLIENT, ...) from its subcommands.
+pub const fn container(
+    name: &'static str,
+    arity: i32,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    subcommands: &'static [Spec],
+) -> Spec {
+    Spec { name, arity, flags: 0, keys: (0, 0, 0), group, since, summary, handler: no_handler, subcommands }
+}
+
+fn no_handler(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("container command needs a subcommand"))
+}

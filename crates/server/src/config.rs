@@ -1,0 +1,332 @@
+//! Node settings: one table of parameters that serves the command line, the
+//! TOML file and `CONFIG GET/SET`, so all three accept the same names
+//! (Redis's, with their aliases) and validate values the same way.
+
+use std::fmt::Write as _;
+
+/// The settings of one node. Field names follow Redis's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub requirepass: Option<String>,
+    pub databases: usize,
+    pub maxclients: usize,
+    pub proto_max_bulk_len: u64,
+    pub log_level: String,
+    /// Close clients idle this many seconds (0 = never).
+    pub timeout: u64,
+    /// Background task frequency (active expiry runs `hz` times a second).
+    pub hz: u32,
+    /// Normal clients' output buffer limit: hard bytes, soft bytes, soft seconds (0 = none).
+    pub obuf_normal: (u64, u64, u64),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            requirepass: None,
+            databases: 16,
+            maxclients: 10000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            log_level: "info".into(),
+            timeout: 0,
+            hz: 10,
+            obuf_normal: (0, 0, 0),
+        }
+    }
+}
+
+/// One setting: its names, whether it can change at run time, and how to
+/// read and write it as text.
+pub struct Param {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub mutable: bool,
+    /// What values are accepted, for error messages.
+    pub accepts: &'static str,
+    pub get: fn(&Config) -> String,
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
+
+/// Every setting the server has.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        aliases: &[],
+        mutable: false,
+        accepts: "one or more IP addresses separated by spaces",
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            let addrs: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
+            for a in &addrs {
+                a.parse::<std::net::IpAddr>().map_err(|_| format!("'{a}' is not an IP address"))?;
+            }
+            if addrs.is_empty() {
+                return Err("at least one address is needed".into());
+            }
+            c.bind = addrs;
+            Ok(())
+        },
+    },
+    Param {
+        name: "port",
+        aliases: &[],
+        mutable: false,
+        accepts: "an integer from 0 to 65535",
+        get: |c| c.port.to_string(),
+        set: |c, v| {
+            c.port = v.parse().map_err(|_| "argument couldn't be parsed into a port number".to_string())?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "requirepass",
+        aliases: &[],
+        mutable: true,
+        accepts: "a password (empty for none)",
+        get: |c| c.requirepass.clone().unwrap_or_default(),
+        set: |c, v| {
+            c.requirepass = (!v.is_empty()).then(|| v.to_string());
+            Ok(())
+        },
+    },
+    Param {
+        name: "databases",
+        aliases: &[],
+        mutable: false,
+        accepts: "an integer from 1 to 1000000",
+        get: |c| c.databases.to_string(),
+        set: |c, v| {
+            c.databases = parse_range(v, 1, 1_000_000)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxclients",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 1 to 4294967295",
+        get: |c| c.maxclients.to_string(),
+        set: |c, v| {
+            c.maxclients = parse_range(v, 1, u32::MAX as u64)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        aliases: &[],
+        mutable: true,
+        accepts: "a size of at least 1mb, e.g. 536870912 or 512mb",
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be at least 1mb".into());
+            }
+            c.proto_max_bulk_len = n;
+            Ok(())
+        },
+    },
+    Param {
+        name: "log-level",
+        aliases: &["loglevel"],
+        mutable: false,
+        accepts: "one of trace, debug, info, warn, error",
+        get: |c| c.log_level.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            let v = match v.as_str() {
+                "verbose" => "debug",
+                "notice" => "info",
+                "warning" => "warn",
+                other => other,
+            };
+            if !LOG_LEVELS.contains(&v) {
+                return Err("argument must be one of trace, debug, info, warn, error".into());
+            }
+            c.log_level = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "timeout",
+        aliases: &[],
+        mutable: true,
+        accepts: "seconds, 0 for never",
+        get: |c| c.timeout.to_string(),
+        set: |c, v| {
+            c.timeout = parse_range(v, 0, i32::MAX as u64)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "hz",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 1 to 500",
+        get: |c| c.hz.to_string(),
+        set: |c, v| {
+            c.hz = parse_range(v, 1, 500)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        aliases: &[],
+        mutable: true,
+        accepts: "'normal <hard> <soft> <seconds>' (other classes accepted for compatibility)",
+        get: |c| {
+            let (h, s, t) = c.obuf_normal;
+            format!("normal {h} {s} {t} slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        },
+        set: |c, v| {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            if words.is_empty() || words.len() % 4 != 0 {
+                return Err("wrong number of arguments".into());
+            }
+            for w in words.chunks(4) {
+                let limits = (parse_memory(w[1])?, parse_memory(w[2])?, parse_range(w[3], 0, i64::MAX as u64)?);
+                match w[0].to_ascii_lowercase().as_str() {
+                    "normal" => c.obuf_normal = limits,
+                    "slave" | "replica" | "pubsub" => {}
+                    other => return Err(format!("invalid client class '{other}'")),
+                }
+            }
+            Ok(())
+        },
+    },
+    Param {
+        name: "save",
+        aliases: &[],
+        mutable: true,
+        accepts: "\"\" (persistence is not supported yet)",
+        get: |_| String::new(),
+        set: |_, v| if v.trim().is_empty() { Ok(()) } else { Err("persistence is not supported".into()) },
+    },
+    Param {
+        name: "appendonly",
+        aliases: &[],
+        mutable: true,
+        accepts: "no (persistence is not supported yet)",
+        get: |_| "no".into(),
+        set: |_, v| if v.eq_ignore_ascii_case("no") { Ok(()) } else { Err("persistence is not supported".into()) },
+    },
+];
+
+/// The parameter named `name` (or one of its aliases), case-insensitively.
+pub fn param(name: &str) -> Option<&'static Param> {
+    PARAMS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+}
+
+/// Parses a byte size with Redis's units: `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`.
+pub fn parse_memory(v: &str) -> Result<u64, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let mult: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("argument '{v}' is not a size (use e.g. 100, 10kb, 512mb, 2gb)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("argument '{v}' is not a size (use e.g. 100, 10kb, 512mb, 2gb)"))
+}
+
+fn parse_range(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n: u64 = v.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(n)
+}
+
+/// A setting error for people: names the setting and what it accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingError(pub String);
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+impl Config {
+    /// Applies one setting by name, as the command line and the file do.
+    pub fn apply(&mut self, name: &str, value: &str) -> Result<(), SettingError> {
+        let Some(p) = param(name) else {
+            let mut known = String::new();
+            for p in PARAMS {
+                let _ = write!(known, "{}{}", if known.is_empty() { "" } else { ", " }, p.name);
+            }
+            return Err(SettingError(format!("unknown setting '{name}'; known settings: {known}")));
+        };
+        (p.set)(self, value).map_err(|e| SettingError(format!("invalid value '{value}' for '{}': {e}; accepted: {}", p.name, p.accepts)))
+    }
+
+    /// Applies every setting of a TOML document (keys are parameter names).
+    pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), SettingError> {
+        let table: toml::Table = text.parse().map_err(|e| SettingError(format!("{origin}: {e}")))?;
+        for (key, value) in table {
+            let text = match &value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => other.to_string(),
+            };
+            self.apply(&key, &text).map_err(|e| SettingError(format!("{origin}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("512mb").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_memory("2GB").unwrap(), 2 * 1024 * 1024 * 1024);
+        assert_eq!(parse_memory("100").unwrap(), 100);
+        assert_eq!(parse_memory("1k").unwrap(), 1000);
+        assert!(parse_memory("12xb").is_err());
+        assert!(parse_memory("").is_err());
+    }
+
+    #[test]
+    fn toml_and_errors() {
+        let mut c = Config::default();
+        c.apply_toml("port = 7000\nbind = [\"127.0.0.1\", \"::1\"]\nproto-max-bulk-len = \"2mb\"\nloglevel = \"warning\"", "node.toml")
+            .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.proto_max_bulk_len, 2 * 1024 * 1024);
+        assert_eq!(c.log_level, "warn");
+        let e = c.apply_toml("prot = 1", "node.toml").unwrap_err().0;
+        assert!(e.contains("unknown setting 'prot'") && e.contains("port"), "{e}");
+        let e = c.apply("databases", "0").unwrap_err().0;
+        assert!(e.contains("'databases'") && e.contains("accepted"), "{e}");
+    }
+}

@@ -1,0 +1,172 @@
+//! One client connection: read, parse every complete request, run them,
+//! write all their replies with one syscall, repeat.
+//!
+//! Replies are flushed once per batch of pipelined requests, or earlier
+//! when the batch's replies pass [`FLUSH_AT`] bytes, so a deep pipeline
+//! does not buffer unbounded output. The normal-client output buffer limit
+//! (`client-output-buffer-limit normal`) closes a client whose pending
+//! replies pass the hard limit, or stay above the soft limit for longer
+//! than its seconds.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrocache_resp::{Limits, ReplyBuf, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+use crate::client::{Client, ClientHandle};
+use crate::dispatch::execute;
+use crate::shared::Shared;
+
+/// Flush replies early once they reach this size.
+const FLUSH_AT: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a connection ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    Closed,
+    Quit,
+    Killed,
+    Protocol,
+    Timeout,
+    OutputLimit,
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let authenticated = shared.config.read().requirepass.is_none();
+    let mut client = Client::new(handle.clone(), authenticated);
+    let end = run(&shared, &mut stream, &mut client).await;
+    debug!(id = client.id, addr = %handle.addr, reason = ?end, "client closed");
+    crate::cmd::transactions::unwatch_all(&shared, &mut client);
+    shared.clients.unregister(client.id);
+}
+
+async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> End {
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = ReplyBuf::new();
+    let mut parser = RequestParser::new();
+    loop {
+        let (limits, obuf, timeout) = {
+            let c = shared.config.read();
+            let limits = Limits { max_bulk_len: c.proto_max_bulk_len, unauthenticated: !client.authenticated, ..Limits::default() };
+            (limits, c.obuf_normal, c.timeout)
+        };
+        let mut processed = 0u64;
+        loop {
+            let limits = Limits { unauthenticated: !client.authenticated, ..limits };
+            match parser.parse(&mut input, &limits) {
+                Ok(Some(args)) => {
+                    processed += 1;
+                    out.resp3 = client.resp3;
+                    execute(shared, client, &mut out, args);
+                    if obuf.0 > 0 && out.len() as u64 > obuf.0 {
+                        shared.stats.obuf_closed.fetch_add(1, Ordering::Relaxed);
+                        info!(id = client.id, bytes = out.len(), "closing client that overcame its output buffer hard limit");
+                        return End::OutputLimit;
+                    }
+                    if client.close {
+                        break;
+                    }
+                    if out.len() >= FLUSH_AT {
+                        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+                            return end;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    out.error(&format!("ERR {e}"));
+                    let _ = flush(shared, stream, &mut out, obuf).await;
+                    debug!(id = client.id, error = %e, "protocol error");
+                    return End::Protocol;
+                }
+            }
+        }
+        if processed > 0 {
+            shared.stats.commands.fetch_add(processed, Ordering::Relaxed);
+            note_activity(&client.handle, client, input.len(), out.len());
+        }
+        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+            return end;
+        }
+        if client.close {
+            return End::Quit;
+        }
+        if client.handle.is_killed() {
+            return End::Killed;
+        }
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let read = stream.read_buf(&mut input);
+        let killed = client.handle.kill_notify.notified();
+        let idle = async {
+            if timeout == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout)).await
+            }
+        };
+        tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => return End::Closed,
+                Ok(n) => { shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
+            },
+            _ = killed => return End::Killed,
+            _ = idle => return End::Timeout,
+        }
+    }
+}
+
+/// Writes pending replies. Past the soft output limit the write must
+/// finish within the soft limit's seconds, or the client is closed.
+async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf: (u64, u64, u64)) -> Result<(), End> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let (_, soft, secs) = obuf;
+    let n = out.len() as u64;
+    let write = stream.write_all(&out.buf);
+    let result = if soft > 0 && secs > 0 && n > soft {
+        match tokio::time::timeout(Duration::from_secs(secs), write).await {
+            Ok(r) => r,
+            Err(_) => {
+                shared.stats.obuf_closed.fetch_add(1, Ordering::Relaxed);
+                return Err(End::OutputLimit);
+            }
+        }
+    } else {
+        write.await
+    };
+    result.map_err(|_| End::Closed)?;
+    shared.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    out.clear();
+    if out.buf.capacity() > 4 * FLUSH_AT {
+        out.buf = Vec::with_capacity(FLUSH_AT);
+    }
+    Ok(())
+}
+
+fn note_activity(handle: &ClientHandle, client: &Client, qbuf: usize, obuf: usize) {
+    handle.last_active.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);
+    handle.db.store(client.db, Ordering::Relaxed);
+    let mut m = handle.meta.lock();
+    m.last_cmd.clear();
+    m.last_cmd.push_str(client.last_cmd.0);
+    if let Some(sub) = client.last_cmd.1 {
+        m.last_cmd.push('|');
+        m.last_cmd.push_str(sub);
+    }
+    m.name = client.name.clone().unwrap_or_default();
+    m.resp = if client.resp3 { 3 } else { 2 };
+    m.multi = client.multi.as_ref().map_or(-1, |q| q.queued.len() as i64);
+    m.qbuf = qbuf;
+    m.obuf = obuf;
+}

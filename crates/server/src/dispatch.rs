@@ -1,0 +1,111 @@
+//! From a parsed request to a reply: lookup, arity, authentication,
+//! transaction queueing, then the handler.
+
+use bytes::Bytes;
+use ferrocache_resp::ReplyBuf;
+
+use crate::client::Client;
+use crate::command::{flags, CmdError, Ctx, Spec};
+use crate::shared::Shared;
+use crate::table::{subcommand, table};
+
+/// Commands that run even while a transaction is being queued.
+const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Runs one request and writes its reply into `out`.
+pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>) {
+    let now = ferrocache_store::clock::now_ms();
+    let (parent, spec) = match resolve(&args) {
+        Ok(found) => found,
+        Err(e) => return reject(client, out, e),
+    };
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return reject(client, out, CmdError::msg("NOAUTH Authentication required."));
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        if !MULTI_CONTROL.contains(&spec.name) {
+            if spec.has(flags::NO_MULTI) {
+                return reject(client, out, CmdError::err("Command not allowed inside a transaction"));
+            }
+            multi.queued.push((spec, args));
+            out.simple("QUEUED");
+            return;
+        }
+    }
+    client.last_cmd = (parent.name, (!std::ptr::eq(parent, spec)).then_some(spec.name));
+    let mut ctx = Ctx { shared, client, out, now };
+    if spec.has(flags::EXCLUSIVE) {
+        let _alone = shared.gate.write();
+        run(&mut ctx, spec, &args);
+    } else {
+        let _shared = shared.gate.read();
+        run(&mut ctx, spec, &args);
+    }
+}
+
+/// Runs a resolved command (also used by EXEC for queued commands, with
+/// the gate already held).
+pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
+    if let Err(e) = (spec.handler)(ctx, args) {
+        ctx.out.error(&e.text());
+    }
+}
+
+/// Finds the spec for `args`, descending into subcommands, and checks
+/// arity. Returns (the top-level command, the spec to run).
+pub fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &'static Spec), CmdError> {
+    let Some(spec) = table().get(&args[0]) else {
+        return Err(unknown_command(args));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err(CmdError::WrongArity(spec.name.to_string()));
+    }
+    if spec.subcommands.is_empty() {
+        return Ok((spec, spec));
+    }
+    let Some(sub) = subcommand(spec, &args[1]) else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(&args[1]), 128),
+            spec.name.to_ascii_uppercase()
+        )));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::WrongArity(format!("{}|{}", spec.name, sub.name)));
+    }
+    Ok((spec, sub))
+}
+
+fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push_str(&format!("'{}' ", truncate(&String::from_utf8_lossy(a), room)));
+    }
+    CmdError::err(format!(
+        "unknown command '{}', with args beginning with: {rest}",
+        truncate(&String::from_utf8_lossy(&args[0]), 128)
+    ))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// An error before the command ran; inside MULTI it also dooms EXEC.
+fn reject(client: &mut Client, out: &mut ReplyBuf, e: CmdError) {
+    if let Some(m) = client.multi.as_mut() {
+        m.failed = true;
+    }
+    out.error(&e.text());
+}

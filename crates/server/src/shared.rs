@@ -1,0 +1,107 @@
+//! State shared by all connections of one server.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use ferrocache_store::Db;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use crate::client::Registry;
+use crate::config::Config;
+
+/// Everything a command may reach beyond its own client.
+pub struct Shared {
+    pub dbs: Box<[Db]>,
+    pub config: RwLock<Config>,
+    pub clients: Registry,
+    pub stats: Stats,
+    /// Ordinary commands hold this shared; EXEC and other commands that
+    /// must run alone hold it exclusively, so their effects are atomic.
+    pub gate: RwLock<()>,
+    pub shutdown: Shutdown,
+    /// 40 hex chars, new each start (INFO `run_id`).
+    pub run_id: String,
+    /// Unix ms at start.
+    pub started: u64,
+    /// The TCP port actually bound (differs from config when it was 0).
+    pub port: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Self {
+        let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let run_id = (0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap()).collect();
+        Shared {
+            dbs,
+            config: RwLock::new(config),
+            clients: Registry::default(),
+            stats: Stats::default(),
+            gate: RwLock::new(()),
+            shutdown: Shutdown::default(),
+            run_id,
+            started: ferrocache_store::clock::now_ms(),
+            port: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Server-wide counters (INFO stats).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commands: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// Clients closed for overrunning their output buffer limit.
+    pub obuf_closed: AtomicU64,
+    /// Recent (Unix ms, commands) samples for instantaneous_ops_per_sec.
+    pub samples: Mutex<std::collections::VecDeque<(u64, u64)>>,
+}
+
+impl Stats {
+    /// Records a sample; called by the background task each tick.
+    pub fn sample(&self, now: u64) {
+        let mut s = self.samples.lock();
+        s.push_back((now, self.commands.load(Ordering::Relaxed)));
+        while s.len() > 16 {
+            s.pop_front();
+        }
+    }
+
+    /// Commands per second over the last samples (about 1.6 s at hz 10).
+    pub fn ops_per_sec(&self) -> u64 {
+        let s = self.samples.lock();
+        match (s.front(), s.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),
+            _ => 0,
+        }
+    }
+}
+
+/// The shutdown signal: SIGINT/SIGTERM or SHUTDOWN.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    requested: AtomicBool,
+    notify: Notify,
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once shutdown has been requested.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
