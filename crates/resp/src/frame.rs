@@ -64,7 +64,9 @@ impl std::fmt::Display for FrameError {
         match self {
             FrameError::UnknownType(b) => write!(f, "unknown RESP type byte {:?}", char::from(*b)),
             FrameError::InvalidLength => f.write_str("invalid length or count"),
-            FrameError::InvalidValue(b) => write!(f, "invalid value for RESP type {:?}", char::from(*b)),
+            FrameError::InvalidValue(b) => {
+                write!(f, "invalid value for RESP type {:?}", char::from(*b))
+            }
             FrameError::MissingCrlf => f.write_str("bulk payload not followed by CRLF"),
             FrameError::TooDeep => write!(f, "frames nested deeper than {MAX_DEPTH}"),
         }
@@ -215,7 +217,9 @@ impl<'a> Reader<'a> {
         let frame = match kind {
             b'+' => Frame::Simple(Bytes::copy_from_slice(self.line()?)),
             b'-' => Frame::Error(Bytes::copy_from_slice(self.line()?)),
-            b':' => Frame::Integer(parse_number(self.line()?).ok_or(FrameError::InvalidValue(kind))?),
+            b':' => {
+                Frame::Integer(parse_number(self.line()?).ok_or(FrameError::InvalidValue(kind))?)
+            }
             b'$' => match self.length()? {
                 Some(len) => Frame::Bulk(self.payload(len)?),
                 None => Frame::NullBulk,
@@ -232,7 +236,11 @@ impl<'a> Reader<'a> {
             b'~' | b'>' => {
                 let n = self.count()?;
                 let items = self.frames(n, depth)?;
-                if kind == b'~' { Frame::Set(items) } else { Frame::Push(items) }
+                if kind == b'~' {
+                    Frame::Set(items)
+                } else {
+                    Frame::Push(items)
+                }
             }
             b'%' => {
                 let n = self.count()?;
@@ -247,7 +255,9 @@ impl<'a> Reader<'a> {
                 b"" => Frame::Null,
                 _ => return Err(FrameError::InvalidValue(kind).into()),
             },
-            b',' => Frame::Double(parse_number(self.line()?).ok_or(FrameError::InvalidValue(kind))?),
+            b',' => {
+                Frame::Double(parse_number(self.line()?).ok_or(FrameError::InvalidValue(kind))?)
+            }
             b'#' => match self.line()? {
                 b"t" => Frame::Boolean(true),
                 b"f" => Frame::Boolean(false),
@@ -274,7 +284,9 @@ impl<'a> Reader<'a> {
     fn length(&mut self) -> Result<Option<usize>, Stop> {
         match parse_number::<i64>(self.line()?) {
             Some(-1) => Ok(None),
-            Some(n) => Ok(Some(usize::try_from(n).map_err(|_| FrameError::InvalidLength)?)),
+            Some(n) => Ok(Some(
+                usize::try_from(n).map_err(|_| FrameError::InvalidLength)?,
+            )),
             None => Err(FrameError::InvalidLength.into()),
         }
     }
@@ -343,7 +355,10 @@ fn parse_number<T: std::str::FromStr>(s: &[u8]) -> Option<T> {
 
 /// An optional sign then at least one digit.
 fn is_big_number(s: &[u8]) -> bool {
-    let digits = s.strip_prefix(b"-").or_else(|| s.strip_prefix(b"+")).unwrap_or(s);
+    let digits = s
+        .strip_prefix(b"-")
+        .or_else(|| s.strip_prefix(b"+"))
+        .unwrap_or(s);
     !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
@@ -375,28 +390,52 @@ mod tests {
     fn every_type_parses() {
         let cases: Vec<(&[u8], Frame)> = vec![
             (b"+OK\r\n", simple("OK")),
-            (b"-ERR bad\r\n", Frame::Error(Bytes::from_static(b"ERR bad"))),
-            (b"!5\r\nE\r\nxy\r\n", Frame::Error(Bytes::from_static(b"E\r\nxy"))),
+            (
+                b"-ERR bad\r\n",
+                Frame::Error(Bytes::from_static(b"ERR bad")),
+            ),
+            (
+                b"!5\r\nE\r\nxy\r\n",
+                Frame::Error(Bytes::from_static(b"E\r\nxy")),
+            ),
             (b":-42\r\n", Frame::Integer(-42)),
             (b":+7\r\n", Frame::Integer(7)),
             (b"$3\r\na\r\n\r\n", bulk("a\r\n")),
             (b"$-1\r\n", Frame::NullBulk),
             (b"*-1\r\n", Frame::NullArray),
-            (b"*2\r\n$1\r\na\r\n:1\r\n", Frame::Array(vec![bulk("a"), Frame::Integer(1)])),
+            (
+                b"*2\r\n$1\r\na\r\n:1\r\n",
+                Frame::Array(vec![bulk("a"), Frame::Integer(1)]),
+            ),
             (b"_\r\n", Frame::Null),
             (b",1.5\r\n", Frame::Double(1.5)),
             (b",-inf\r\n", Frame::Double(f64::NEG_INFINITY)),
             (b",1e3\r\n", Frame::Double(1000.0)),
             (b"#t\r\n", Frame::Boolean(true)),
             (b"#f\r\n", Frame::Boolean(false)),
-            (b"(-123456789012345678901234567890\r\n", Frame::BigNumber(Bytes::from_static(b"-123456789012345678901234567890"))),
-            (b"=8\r\ntxt:a\r\nb\r\n", Frame::Verbatim(Bytes::from_static(b"txt"), Bytes::from_static(b"a\r\nb"))),
-            (b"%1\r\n+k\r\n:1\r\n", Frame::Map(vec![(simple("k"), Frame::Integer(1))])),
+            (
+                b"(-123456789012345678901234567890\r\n",
+                Frame::BigNumber(Bytes::from_static(b"-123456789012345678901234567890")),
+            ),
+            (
+                b"=8\r\ntxt:a\r\nb\r\n",
+                Frame::Verbatim(Bytes::from_static(b"txt"), Bytes::from_static(b"a\r\nb")),
+            ),
+            (
+                b"%1\r\n+k\r\n:1\r\n",
+                Frame::Map(vec![(simple("k"), Frame::Integer(1))]),
+            ),
             (b"~1\r\n_\r\n", Frame::Set(vec![Frame::Null])),
-            (b">2\r\n+message\r\n$2\r\nhi\r\n", Frame::Push(vec![simple("message"), bulk("hi")])),
+            (
+                b">2\r\n+message\r\n$2\r\nhi\r\n",
+                Frame::Push(vec![simple("message"), bulk("hi")]),
+            ),
             (
                 b"|1\r\n+ttl\r\n:3\r\n+v\r\n",
-                Frame::Attribute(vec![(simple("ttl"), Frame::Integer(3))], Box::new(simple("v"))),
+                Frame::Attribute(
+                    vec![(simple("ttl"), Frame::Integer(3))],
+                    Box::new(simple("v")),
+                ),
             ),
         ];
         for (input, expected) in cases {
@@ -473,13 +512,25 @@ mod tests {
             (Frame::Double(f64::INFINITY), b",inf\r\n"),
             (Frame::Double(f64::NAN), b",nan\r\n"),
             (Frame::Error(Bytes::from_static(b"ERR x")), b"-ERR x\r\n"),
-            (Frame::Error(Bytes::from_static(b"ERR\nx")), b"!5\r\nERR\nx\r\n"),
-            (Frame::Verbatim(Bytes::from_static(b"txt"), Bytes::from_static(b"hi")), b"=6\r\ntxt:hi\r\n"),
             (
-                Frame::Attribute(vec![(simple("a"), Frame::Boolean(true))], Box::new(Frame::Null)),
+                Frame::Error(Bytes::from_static(b"ERR\nx")),
+                b"!5\r\nERR\nx\r\n",
+            ),
+            (
+                Frame::Verbatim(Bytes::from_static(b"txt"), Bytes::from_static(b"hi")),
+                b"=6\r\ntxt:hi\r\n",
+            ),
+            (
+                Frame::Attribute(
+                    vec![(simple("a"), Frame::Boolean(true))],
+                    Box::new(Frame::Null),
+                ),
                 b"|1\r\n+a\r\n#t\r\n_\r\n",
             ),
-            (Frame::Map(vec![(bulk("k"), Frame::NullBulk)]), b"%1\r\n$1\r\nk\r\n$-1\r\n"),
+            (
+                Frame::Map(vec![(bulk("k"), Frame::NullBulk)]),
+                b"%1\r\n$1\r\nk\r\n$-1\r\n",
+            ),
             (Frame::Set(vec![Frame::NullArray]), b"~1\r\n*-1\r\n"),
             (Frame::Push(vec![]), b">0\r\n"),
             (Frame::BigNumber(Bytes::from_static(b"12")), b"(12\r\n"),
@@ -493,7 +544,10 @@ mod tests {
     fn command_and_as_bytes() {
         let cmd = Frame::command(&[b"SET", b"k", b""]);
         assert_eq!(cmd, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
-        assert_eq!(parse_one(&cmd), Frame::Array(vec![bulk("SET"), bulk("k"), bulk("")]));
+        assert_eq!(
+            parse_one(&cmd),
+            Frame::Array(vec![bulk("SET"), bulk("k"), bulk("")])
+        );
         assert_eq!(simple("OK").as_bytes(), Some(&b"OK"[..]));
         assert_eq!(bulk("v").as_bytes(), Some(&b"v"[..]));
         assert_eq!(Frame::Integer(1).as_bytes(), None);

@@ -30,7 +30,7 @@ const MAX_HEADER_LEN: usize = 64 * 1024;
 /// Largest multibulk count accepted before authentication.
 const UNAUTH_MAX_MULTIBULK_LEN: i64 = 10;
 /// Largest bulk string accepted before authentication.
-const UNAUTH_MAX_BULK_LEN: i64 = 16 * 1024;
+const UNAUTH_MAX_BULK_LEN: usize = 16 * 1024;
 /// Most buffer space reserved at once for a payload still to arrive: a client
 /// claiming 512 MB must send the bytes before we hold memory for them.
 const MAX_RESERVE: usize = 1024 * 1024;
@@ -108,15 +108,25 @@ impl RequestParser {
     /// the bytes it used. `Ok(None)`: more bytes are needed (any partial
     /// state is kept in `self`). Empty requests (blank inline line, `*0`,
     /// `*-1`) are skipped, never returned as an empty Vec.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         while self.pending == 0 {
-            let Some(&first) = buf.first() else { return Ok(None) };
+            let Some(&first) = buf.first() else {
+                return Ok(None);
+            };
             if first == b'*' {
-                let Some(count) = self.read_count(buf, limits)? else { return Ok(None) };
+                let Some(count) = self.read_count(buf, limits)? else {
+                    return Ok(None);
+                };
                 self.pending = count;
                 self.args = Vec::with_capacity(count.min(MAX_PREALLOC_ARGS));
             } else {
-                let Some(args) = self.read_inline(buf, limits)? else { return Ok(None) };
+                let Some(args) = self.read_inline(buf, limits)? else {
+                    return Ok(None);
+                };
                 if !args.is_empty() {
                     return Ok(Some(args));
                 }
@@ -126,8 +136,14 @@ impl RequestParser {
     }
 
     /// Reads a `*<count>` line; non-positive counts (empty requests) give 0.
-    fn read_count(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<usize>, ProtocolError> {
-        let Some(end) = self.header_end(buf, "too big mbulk count string")? else { return Ok(None) };
+    fn read_count(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let Some(end) = self.header_end(buf, "too big mbulk count string")? else {
+            return Ok(None);
+        };
         let count = match parse_i64(&buf[1..end]) {
             Some(n) if !exceeds(n, limits.max_multibulk_len) => n,
             _ => return Err(ProtocolError::new("invalid multibulk length")),
@@ -141,7 +157,11 @@ impl RequestParser {
 
     /// Reads the remaining bulk strings of the current multibulk request and
     /// returns the request once all have arrived.
-    fn read_bulks(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn read_bulks(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         while self.pending > 0 {
             let len = match self.bulk_len {
                 Some(len) => len,
@@ -165,26 +185,39 @@ impl RequestParser {
     }
 
     /// Reads a `$<len>` line.
-    fn read_bulk_len(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<usize>, ProtocolError> {
-        let Some(end) = self.header_end(buf, "too big bulk count string")? else { return Ok(None) };
+    fn read_bulk_len(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let Some(end) = self.header_end(buf, "too big bulk count string")? else {
+            return Ok(None);
+        };
         // Checked first, so `end >= 1` below: the line starts with `$`, not `\r`.
         if buf[0] != b'$' {
-            return Err(ProtocolError::new(&format!("expected '$', got '{}'", char::from(buf[0]))));
+            return Err(ProtocolError::new(&format!(
+                "expected '$', got '{}'",
+                char::from(buf[0])
+            )));
         }
-        let len = match parse_i64(&buf[1..end]) {
-            Some(n) if n >= 0 && !exceeds(n, limits.max_bulk_len) => n,
-            _ => return Err(ProtocolError::new("invalid bulk length")),
-        };
+        let len = parse_i64(&buf[1..end])
+            .filter(|&n| !exceeds(n, limits.max_bulk_len))
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
         if limits.unauthenticated && len > UNAUTH_MAX_BULK_LEN {
             return Err(ProtocolError::new("unauthenticated bulk length"));
         }
         self.consume(buf, end + 2);
-        Ok(usize::try_from(len).ok())
+        Ok(Some(len))
     }
 
     /// Finds the `\r` ending the header line at the front of `buf`. Like
     /// Redis, it also waits for the byte after it, which is not checked.
-    fn header_end(&mut self, buf: &BytesMut, too_big: &str) -> Result<Option<usize>, ProtocolError> {
+    fn header_end(
+        &mut self,
+        buf: &BytesMut,
+        too_big: &str,
+    ) -> Result<Option<usize>, ProtocolError> {
         match memchr(b'\r', &buf[self.scanned..]) {
             Some(i) if self.scanned + i + 1 < buf.len() => Ok(Some(self.scanned + i)),
             Some(i) => {
@@ -200,7 +233,11 @@ impl RequestParser {
     }
 
     /// Reads an inline request line; blank lines give no arguments.
-    fn read_inline(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn read_inline(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let Some(i) = memchr(b'\n', &buf[self.scanned..]) else {
             if buf.len() > limits.max_inline_len {
                 return Err(ProtocolError::new("too big inline request"));
@@ -211,7 +248,8 @@ impl RequestParser {
         let newline = self.scanned + i;
         let line = &buf[..newline];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let args = split_args(line).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+        let args =
+            split_args(line).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
         self.consume(buf, newline + 1);
         Ok(Some(args))
     }
@@ -244,7 +282,9 @@ fn parse_i64(s: &[u8]) -> Option<i64> {
         if !d.is_ascii_digit() {
             return None;
         }
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(d - b'0'))?;
     }
     if negative {
         0i64.checked_sub_unsigned(magnitude)
@@ -376,12 +416,18 @@ mod tests {
     type Requests = Vec<Vec<Vec<u8>>>;
 
     fn unauth() -> Limits {
-        Limits { unauthenticated: true, ..Limits::default() }
+        Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        }
     }
 
     /// Feeds `chunks` one after the other, collecting every request until
     /// the first error.
-    fn feed<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: &Limits) -> (Requests, Option<ProtocolError>) {
+    fn feed<'a>(
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+        limits: &Limits,
+    ) -> (Requests, Option<ProtocolError>) {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::new();
         let mut requests = Vec::new();
@@ -421,24 +467,37 @@ mod tests {
             let (a, b) = input.split_at(cut);
             assert_eq!(feed([a, b], &Limits::default()), whole, "cut at {cut}");
         }
-        assert_eq!(feed(input.chunks(1), &Limits::default()), whole, "byte by byte");
+        assert_eq!(
+            feed(input.chunks(1), &Limits::default()),
+            whole,
+            "byte by byte"
+        );
     }
 
     #[test]
     fn multibulk_request() {
-        assert_eq!(parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), vec![req(&["GET", "k"])]);
+        assert_eq!(
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
+            vec![req(&["GET", "k"])]
+        );
     }
 
     #[test]
     fn binary_safe_payloads() {
-        assert_eq!(parse_all(b"*1\r\n$4\r\na\r\n\0\r\n"), vec![vec![b"a\r\n\0".to_vec()]]);
+        assert_eq!(
+            parse_all(b"*1\r\n$4\r\na\r\n\0\r\n"),
+            vec![vec![b"a\r\n\0".to_vec()]]
+        );
         assert_eq!(parse_all(b"*1\r\n$0\r\n\r\n"), vec![vec![vec![]]]);
     }
 
     #[test]
     fn pipelined_requests_come_out_one_per_call() {
         let input = b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
-        assert_eq!(parse_all(input), vec![req(&["PING"]), req(&["ECHO", "hi"]), req(&["GET", "k"])]);
+        assert_eq!(
+            parse_all(input),
+            vec![req(&["PING"]), req(&["ECHO", "hi"]), req(&["GET", "k"])]
+        );
     }
 
     #[test]
@@ -492,42 +551,81 @@ mod tests {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\n"[..]);
         assert_eq!(parser.parse(&mut buf, &Limits::default()), Ok(None));
-        assert!(buf.capacity() <= 2 * MAX_RESERVE, "capacity {}", buf.capacity());
+        assert!(
+            buf.capacity() <= 2 * MAX_RESERVE,
+            "capacity {}",
+            buf.capacity()
+        );
         assert!(buf.capacity() >= MAX_RESERVE);
     }
 
     #[test]
     fn multibulk_length_errors() {
         let invalid = "Protocol error: invalid multibulk length";
-        for input in [&b"*x\r\n"[..], b"*\r\n", b"*+1\r\n", b"*01\r\n", b"*-0\r\n", b"*1 \r\n", b"*1048577\r\n"] {
+        for input in [
+            &b"*x\r\n"[..],
+            b"*\r\n",
+            b"*+1\r\n",
+            b"*01\r\n",
+            b"*-0\r\n",
+            b"*1 \r\n",
+            b"*1048577\r\n",
+        ] {
             assert_eq!(error_of(input, &Limits::default()), invalid, "{input:?}");
         }
-        assert_eq!(error_of(b"*99999999999999999999\r\n", &Limits::default()), invalid);
+        assert_eq!(
+            error_of(b"*99999999999999999999\r\n", &Limits::default()),
+            invalid
+        );
         assert_eq!(parse_all(b"*1048576\r\n"), Requests::new());
-        let small = Limits { max_multibulk_len: 2, ..Limits::default() };
+        let small = Limits {
+            max_multibulk_len: 2,
+            ..Limits::default()
+        };
         assert_eq!(error_of(b"*3\r\n", &small), invalid);
-        assert_eq!(error_of(b"*11\r\n", &unauth()), "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            error_of(b"*11\r\n", &unauth()),
+            "Protocol error: unauthenticated multibulk length"
+        );
         assert_eq!(feed([&b"*10\r\n"[..]], &unauth()).1, None);
     }
 
     #[test]
     fn bulk_length_errors() {
         let invalid = "Protocol error: invalid bulk length";
-        for input in [&b"*1\r\n$-1\r\n"[..], b"*1\r\n$x\r\n", b"*1\r\n$\r\n", b"*1\r\n$+3\r\n", b"*1\r\n$536870913\r\n"] {
+        for input in [
+            &b"*1\r\n$-1\r\n"[..],
+            b"*1\r\n$x\r\n",
+            b"*1\r\n$\r\n",
+            b"*1\r\n$+3\r\n",
+            b"*1\r\n$536870913\r\n",
+        ] {
             assert_eq!(error_of(input, &Limits::default()), invalid, "{input:?}");
         }
-        let small = Limits { max_bulk_len: 3, ..Limits::default() };
+        let small = Limits {
+            max_bulk_len: 3,
+            ..Limits::default()
+        };
         assert_eq!(error_of(b"*1\r\n$4\r\n", &small), invalid);
         assert_eq!(feed([&b"*1\r\n$3\r\n"[..]], &small).1, None);
-        assert_eq!(error_of(b"*1\r\n$16385\r\n", &unauth()), "Protocol error: unauthenticated bulk length");
+        assert_eq!(
+            error_of(b"*1\r\n$16385\r\n", &unauth()),
+            "Protocol error: unauthenticated bulk length"
+        );
         assert_eq!(feed([&b"*1\r\n$16384\r\n"[..]], &unauth()).1, None);
     }
 
     #[test]
     fn element_must_be_a_bulk() {
         let input = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n";
-        assert_eq!(error_of(input, &Limits::default()), "Protocol error: expected '$', got 'f'");
-        assert_eq!(error_of(b"*1\r\n\r\n", &Limits::default()), "Protocol error: expected '$', got '\r'");
+        assert_eq!(
+            error_of(input, &Limits::default()),
+            "Protocol error: expected '$', got 'f'"
+        );
+        assert_eq!(
+            error_of(b"*1\r\n\r\n", &Limits::default()),
+            "Protocol error: expected '$', got '\r'"
+        );
         // Only decided once the line is complete, as in Redis.
         assert_eq!(feed([&b"*1\r\nfoo"[..]], &Limits::default()).1, None);
     }
@@ -538,25 +636,43 @@ mod tests {
         input.resize(MAX_HEADER_LEN, b'1');
         assert_eq!(feed([&input[..]], &Limits::default()).1, None);
         input.push(b'1');
-        assert_eq!(error_of(&input, &Limits::default()), "Protocol error: too big mbulk count string");
+        assert_eq!(
+            error_of(&input, &Limits::default()),
+            "Protocol error: too big mbulk count string"
+        );
 
         let mut input = b"*1\r\n$1".to_vec();
         input.resize(4 + MAX_HEADER_LEN + 1, b'1');
-        assert_eq!(error_of(&input, &Limits::default()), "Protocol error: too big bulk count string");
+        assert_eq!(
+            error_of(&input, &Limits::default()),
+            "Protocol error: too big bulk count string"
+        );
     }
 
     #[test]
     fn overlong_inline_line() {
-        let limits = Limits { max_inline_len: 10, ..Limits::default() };
+        let limits = Limits {
+            max_inline_len: 10,
+            ..Limits::default()
+        };
         assert_eq!(feed([&b"GET 567890"[..]], &limits).1, None);
-        assert_eq!(error_of(b"GET 5678901", &limits), "Protocol error: too big inline request");
+        assert_eq!(
+            error_of(b"GET 5678901", &limits),
+            "Protocol error: too big inline request"
+        );
         // A line whose newline has arrived is accepted whatever its length.
-        assert_eq!(feed([&b"GET 5678901234\n"[..]], &limits), (vec![req(&["GET", "5678901234"])], None));
+        assert_eq!(
+            feed([&b"GET 5678901234\n"[..]], &limits),
+            (vec![req(&["GET", "5678901234"])], None)
+        );
     }
 
     #[test]
     fn inline_words() {
-        assert_eq!(parse_all(b"  SET\tk   v \r\n"), vec![req(&["SET", "k", "v"])]);
+        assert_eq!(
+            parse_all(b"  SET\tk   v \r\n"),
+            vec![req(&["SET", "k", "v"])]
+        );
         assert_eq!(parse_all(b"PING\n"), vec![req(&["PING"])]);
         // Only one `\r` before the newline belongs to the line ending.
         assert_eq!(parse_all(b"a\rb\r\r\n"), vec![req(&["a", "b"])]);
@@ -568,7 +684,10 @@ mod tests {
 
     #[test]
     fn inline_double_quotes() {
-        assert_eq!(parse_all(b"SET \"a b\" \"\"\n"), vec![req(&["SET", "a b", ""])]);
+        assert_eq!(
+            parse_all(b"SET \"a b\" \"\"\n"),
+            vec![req(&["SET", "a b", ""])]
+        );
         assert_eq!(
             parse_all(b"\"\\n\\r\\t\\b\\a\\\\\\\"\\q\\x41\\x4a\\xzz\"\n"),
             vec![req(&["\n\r\t\x08\x07\\\"qAJxzz"])]
@@ -579,14 +698,24 @@ mod tests {
 
     #[test]
     fn inline_single_quotes() {
-        assert_eq!(parse_all(b"SET 'it\\'s' 'a\\nb\"'\n"), vec![req(&["SET", "it's", "a\\nb\""])]);
+        assert_eq!(
+            parse_all(b"SET 'it\\'s' 'a\\nb\"'\n"),
+            vec![req(&["SET", "it's", "a\\nb\""])]
+        );
         assert_eq!(parse_all(b"'' x\n"), vec![req(&["", "x"])]);
     }
 
     #[test]
     fn unbalanced_quotes() {
         let unbalanced = "Protocol error: unbalanced quotes in request";
-        for input in [&b"GET \"k\n"[..], b"GET \"k\\\"\n", b"\"a\"b\n", b"GET 'k\n", b"'a'b\n", b"\"a\0\"\n"] {
+        for input in [
+            &b"GET \"k\n"[..],
+            b"GET \"k\\\"\n",
+            b"\"a\"b\n",
+            b"GET 'k\n",
+            b"'a'b\n",
+            b"\"a\0\"\n",
+        ] {
             assert_eq!(error_of(input, &Limits::default()), unbalanced, "{input:?}");
         }
     }

@@ -11,7 +11,11 @@ type Request = Vec<Vec<u8>>;
 
 /// Bytes without CR or LF, for the line-based frame types.
 fn line_bytes() -> impl Strategy<Value = Bytes> {
-    prop::collection::vec(any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'), 0..16).prop_map(Bytes::from)
+    prop::collection::vec(
+        any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
+        0..16,
+    )
+    .prop_map(Bytes::from)
 }
 
 fn any_bytes(max: usize) -> impl Strategy<Value = Bytes> {
@@ -28,7 +32,9 @@ fn arb_frame() -> impl Strategy<Value = Frame> {
         Just(Frame::NullBulk),
         Just(Frame::NullArray),
         Just(Frame::Null),
-        any::<f64>().prop_filter("not NaN", |d| !d.is_nan()).prop_map(Frame::Double),
+        any::<f64>()
+            .prop_filter("not NaN", |d| !d.is_nan())
+            .prop_map(Frame::Double),
         any::<bool>().prop_map(Frame::Boolean),
         "[-+]?[0-9]{1,40}".prop_map(|n| Frame::BigNumber(Bytes::from(n))),
         ("[a-z]{3}", any_bytes(16)).prop_map(|(f, t)| Frame::Verbatim(Bytes::from(f), t)),
@@ -47,7 +53,11 @@ fn arb_frame() -> impl Strategy<Value = Frame> {
 
 /// Feeds `input` cut into pieces of the given sizes (cycled), collecting
 /// every request until the first error.
-fn feed_chunked(input: &[u8], sizes: &[usize], limits: &Limits) -> (Vec<Request>, Option<ProtocolError>) {
+fn feed_chunked(
+    input: &[u8],
+    sizes: &[usize],
+    limits: &Limits,
+) -> (Vec<Request>, Option<ProtocolError>) {
     let mut parser = RequestParser::new();
     let mut buf = BytesMut::new();
     let mut requests = Vec::new();

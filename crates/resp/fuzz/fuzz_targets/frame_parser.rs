@@ -7,7 +7,9 @@ use ferrocache_resp::frame::{self, Frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(Some((parsed, used))) = frame::parse(data) else { return };
+    let Ok(Some((parsed, used))) = frame::parse(data) else {
+        return;
+    };
     assert!(used > 0 && used <= data.len());
     assert_eq!(frame::parse(&data[..used - 1]), Ok(None));
     let encoded = encode(&parsed);

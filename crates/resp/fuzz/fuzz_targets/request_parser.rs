@@ -11,7 +11,9 @@ use libfuzzer_sys::fuzz_target;
 type Outcome = (Vec<Vec<Vec<u8>>>, Option<ProtocolError>);
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&control, input)) = data.split_first() else { return };
+    let Some((&control, input)) = data.split_first() else {
+        return;
+    };
     let read_size = usize::from(control & 0x3f) + 1;
     // Small limits, so that inputs of a few KiB reach every limit check.
     let limits = Limits {
