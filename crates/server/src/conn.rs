@@ -42,10 +42,22 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let _ = stream.set_nodelay(true);
     let authenticated = shared.config.read().requirepass.is_none();
     let mut client = Client::new(handle.clone(), authenticated);
+    let _registered = Registered { shared: &shared, id: client.id };
     let end = run(&shared, &mut stream, &mut client).await;
     debug!(id = client.id, addr = %handle.addr, reason = ?end, "client closed");
     crate::cmd::transactions::unwatch_all(&shared, &mut client);
-    shared.clients.unregister(client.id);
+}
+
+/// Removes the client from the registry when its task ends, even by a panic.
+struct Registered<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.clients.unregister(self.id);
+    }
 }
 
 async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> End {

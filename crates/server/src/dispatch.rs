@@ -45,9 +45,19 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
 
 /// Runs a resolved command (also used by EXEC for queued commands, with
 /// the gate already held).
+/// A panicking handler is a bug; the client gets an error reply, the
+/// server logs it and keeps serving.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
-    if let Err(e) = (spec.handler)(ctx, args) {
-        ctx.out.error(&e.text());
+    let mark = ctx.out.len();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, args)));
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => ctx.out.error(&e.text()),
+        Err(_) => {
+            tracing::error!(command = spec.name, "command handler panicked");
+            ctx.out.buf.truncate(mark);
+            ctx.out.error(&format!("ERR internal error while running '{}'", spec.name));
+        }
     }
 }
 
