@@ -89,11 +89,7 @@ impl Shard {
     }
 
     fn signal(&mut self, key: &[u8], by_expiry: bool) {
-        if let Some(ws) = self.watched.get(key) {
-            for w in ws.iter().filter(|w| !(by_expiry && w.absent_at_watch)) {
-                w.flag.set();
-            }
-        }
+        signal_watchers(&self.watched, key, by_expiry);
     }
 
     /// Removes `key` from table `t`, keeping the counters right.
@@ -106,6 +102,41 @@ impl Shard {
             self.volatile -= 1;
         }
         Some(e)
+    }
+
+    /// The live entry of `key` in table `t`, found with one hash lookup;
+    /// an expired entry is reclaimed on the way. A command's read
+    /// (`access`) also counts a hit or miss and refreshes the access time.
+    fn live(&mut self, t: usize, key: &[u8], now: u64, access: bool) -> Option<&mut Entry> {
+        use hashbrown::hash_map::EntryRef;
+        let Some(table) = self.tables.get_mut(t) else {
+            self.stats.misses += access as u64;
+            return None;
+        };
+        match table.map.entry_ref(key) {
+            EntryRef::Vacant(_) => {
+                self.stats.misses += access as u64;
+                None
+            }
+            EntryRef::Occupied(o) if !o.get().is_expired(now) => {
+                let e = o.into_mut();
+                if access {
+                    self.stats.hits += 1;
+                    e.access = (now / 1000) as u32;
+                }
+                Some(e)
+            }
+            EntryRef::Occupied(o) => {
+                o.remove();
+                self.stats.misses += access as u64;
+                table.volatile -= 1;
+                self.volatile -= 1;
+                self.keys -= 1;
+                self.stats.expired += 1;
+                signal_watchers(&self.watched, key, true);
+                None
+            }
+        }
     }
 
     /// Drops `key` if it exists but is expired; true if it is now absent.
@@ -375,6 +406,16 @@ impl Db {
     }
 }
 
+/// Sets the flags of `key`'s watchers (not of those who watched it while
+/// it was absent, when the change is its expiry).
+fn signal_watchers(watched: &HashMap<Box<[u8]>, Vec<Watcher>>, key: &[u8], by_expiry: bool) {
+    if let Some(ws) = watched.get(key) {
+        for w in ws.iter().filter(|w| !(by_expiry && w.absent_at_watch)) {
+            w.flag.set();
+        }
+    }
+}
+
 fn signal_existing(shard: &mut Shard) {
     if shard.watched.is_empty() {
         return;
@@ -427,10 +468,7 @@ impl DbGuard<'_> {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now;
         let (shard, t) = self.shard(key);
-        if shard.expire_if_needed(t, key, now) {
-            return None;
-        }
-        shard.tables[t].map.get_mut(key)
+        shard.live(t, key, now, false)
     }
 
     /// A read by a command: counts a keyspace hit or miss and refreshes the
@@ -438,14 +476,7 @@ impl DbGuard<'_> {
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
         let now = self.now;
         let (shard, t) = self.shard(key);
-        if shard.expire_if_needed(t, key, now) {
-            shard.stats.misses += 1;
-            return None;
-        }
-        shard.stats.hits += 1;
-        let e = shard.tables[t].map.get_mut(key)?;
-        e.access = (now / 1000) as u32;
-        Some(e)
+        shard.live(t, key, now, true).map(|e| &*e)
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -467,29 +498,43 @@ impl DbGuard<'_> {
     }
 
     /// Stores `entry` (its expiry included) under `key`. Returns the old live entry.
+    /// One hash lookup; an existing key keeps its allocation.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
+        use hashbrown::hash_map::EntryRef;
         let now = self.now;
         entry.access = (now / 1000) as u32;
-        let (shard, t) = self.shard(key);
-        shard.expire_if_needed(t, key, now);
         let new_volatile = entry.expire_at != 0;
-        let table = shard.table(t);
-        let old = table.map.insert(key.into(), entry);
+        let (shard, t) = self.shard(key);
+        shard.table(t);
+        let table = &mut shard.tables[t];
+        let old = match table.map.entry_ref(key) {
+            EntryRef::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            EntryRef::Vacant(v) => {
+                v.insert_with_key(key.into(), entry);
+                None
+            }
+        };
         let old_volatile = old.as_ref().is_some_and(|o| o.expire_at != 0);
-        match (old_volatile, new_volatile) {
-            (false, true) => {
+        if old_volatile != new_volatile {
+            if new_volatile {
                 table.volatile += 1;
                 shard.volatile += 1;
-            }
-            (true, false) => {
+            } else {
                 table.volatile -= 1;
                 shard.volatile -= 1;
             }
-            _ => {}
         }
         if old.is_none() {
             shard.keys += 1;
         }
+        // An expired old value counts as reclaimed, and was no live entry.
+        let old = match old {
+            Some(o) if o.is_expired(now) => {
+                shard.stats.expired += 1;
+                None
+            }
+            other => other,
+        };
         if !shard.watched.is_empty() {
             shard.signal(key, false);
         }
