@@ -379,7 +379,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let mut g = ctx.db().lock(key, ctx.now);
     let current = str_mut(&mut g, key)?.map(|s| s.as_bytes().to_vec());
-    let result = crate::float80::incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2]).map_err(|e| CmdError::err(e.to_string()))?;
+    let result = crate::float80::incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])?;
     match str_mut(&mut g, key)? {
         Some(s) => {
             *s = StrValue::new(result.as_bytes());
