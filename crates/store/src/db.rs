@@ -276,23 +276,24 @@ impl Db {
     /// One SCAN step. The cursor is the next slot to visit; every slot's
     /// table is returned whole, so a key present for the whole iteration is
     /// returned at least once however the tables grow. Visits slots until
-    /// `count` keys were collected or `count * 10` empty slots were passed.
+    /// `count` keys were collected; empty slots cost one lock each, so a
+    /// sparse database is swept in one call, as Redis answers small ones.
     /// Returns the next cursor (0 when done).
     pub fn scan(&self, cursor: u64, count: usize, now: u64, mut f: impl FnMut(&[u8], &Entry)) -> u64 {
         let mut slot = cursor.min(SLOT_COUNT as u64) as usize;
-        let (mut seen, mut empty) = (0usize, 0usize);
+        let mut seen = 0usize;
         let count = count.max(1);
-        while slot < SLOT_COUNT as usize && seen < count && empty < count * 10 {
+        while slot < SLOT_COUNT as usize && seen < count {
             let (s, t) = locate_slot(slot as u16);
             let shard = self.shards[s].lock();
             match shard.tables.get(t) {
-                Some(table) if !table.map.is_empty() => {
+                Some(table) => {
                     for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
                         seen += 1;
                         f(k, e);
                     }
                 }
-                _ => empty += 1,
+                None => {}
             }
             slot += 1;
         }
