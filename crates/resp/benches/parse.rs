@@ -41,7 +41,11 @@ fn measure(name: &str, input: &[u8], read_size: usize, rounds: usize) {
 }
 
 fn main() {
-    let rounds = if std::env::args().any(|a| a == "--bench") { 20 } else { 1 };
+    let rounds = if std::env::args().any(|a| a == "--bench") {
+        20
+    } else {
+        1
+    };
     let set = Frame::command(&[b"SET", b"key:000000123456", &[b'x'; 32]]);
     let pipelined = set.repeat(100_000);
     measure("pipelined SET, 16 KiB reads", &pipelined, 16 * 1024, rounds);

@@ -17,6 +17,8 @@ use std::io::Write;
 
 /// Deepest nesting of aggregates (and attributes) [`parse`] accepts.
 pub const MAX_DEPTH: usize = 128;
+/// Most elements reserved for an aggregate before they are parsed.
+const MAX_PREALLOC: usize = 1024;
 
 /// One RESP value of any type.
 #[derive(Debug, Clone, PartialEq)]
@@ -338,12 +340,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks the depth of a new aggregate and bounds the room reserved for
-    /// its `n` claimed elements by what the input can hold (3 bytes each at least).
+    /// its `n` claimed elements: by what the input can hold (3 bytes each at
+    /// least) and by a constant, since nested aggregates all claim the same
+    /// remaining bytes.
     fn prealloc(&self, n: usize, depth: usize) -> Result<usize, Stop> {
         if depth >= MAX_DEPTH {
             return Err(FrameError::TooDeep.into());
         }
-        Ok(n.min((self.buf.len() - self.pos) / 3))
+        Ok(n.min((self.buf.len() - self.pos) / 3).min(MAX_PREALLOC))
     }
 }
 

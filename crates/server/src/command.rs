@@ -151,6 +151,15 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Replies with a HELP text: one status line per entry.
+    pub fn help(&mut self, lines: &[&str]) -> CmdResult {
+        self.out.array(lines.len());
+        for l in lines {
+            self.out.simple(l);
+        }
+        Ok(())
+    }
+
     /// The client's selected database.
     pub fn db(&self) -> &'a Db {
         &self.shared.dbs[self.client.db]

@@ -327,9 +327,5 @@ fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    Ok(())
+    ctx.help(&lines)
 }

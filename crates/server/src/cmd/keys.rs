@@ -381,11 +381,7 @@ fn object_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    Ok(())
+    ctx.help(&lines)
 }
 
 /// How an EXPIRE-family command reads its time argument.
