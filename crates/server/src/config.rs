@@ -80,7 +80,7 @@ pub static PARAMS: &[Param] = &[
         accepts: "an integer from 0 to 65535",
         get: |c| c.port.to_string(),
         set: |c, v| {
-            c.port = v.parse().map_err(|_| "argument couldn't be parsed into a port number".to_string())?;
+            c.port = parse_range(v, 0, u16::MAX as i64)? as u16;
             Ok(())
         },
     },
@@ -113,7 +113,7 @@ pub static PARAMS: &[Param] = &[
         accepts: "an integer from 1 to 4294967295",
         get: |c| c.maxclients.to_string(),
         set: |c, v| {
-            c.maxclients = parse_range(v, 1, u32::MAX as u64)? as usize;
+            c.maxclients = parse_range(v, 1, u32::MAX as i64)? as usize;
             Ok(())
         },
     },
@@ -124,9 +124,10 @@ pub static PARAMS: &[Param] = &[
         accepts: "a size of at least 1mb, e.g. 536870912 or 512mb",
         get: |c| c.proto_max_bulk_len.to_string(),
         set: |c, v| {
+            const MIN: u64 = 1024 * 1024;
             let n = parse_memory(v)?;
-            if n < 1024 * 1024 {
-                return Err("argument must be at least 1mb".into());
+            if n < MIN {
+                return Err(format!("argument must be between {MIN} and {} inclusive", i64::MAX));
             }
             c.proto_max_bulk_len = n;
             Ok(())
@@ -160,7 +161,7 @@ pub static PARAMS: &[Param] = &[
         accepts: "seconds, 0 for never",
         get: |c| c.timeout.to_string(),
         set: |c, v| {
-            c.timeout = parse_range(v, 0, i32::MAX as u64)?;
+            c.timeout = parse_range(v, 0, i32::MAX as i64)? as u64;
             Ok(())
         },
     },
@@ -168,10 +169,10 @@ pub static PARAMS: &[Param] = &[
         name: "hz",
         aliases: &[],
         mutable: true,
-        accepts: "an integer from 1 to 500",
+        accepts: "an integer; values outside 1 to 500 are clamped to that range",
         get: |c| c.hz.to_string(),
         set: |c, v| {
-            c.hz = parse_range(v, 1, 500)? as u32;
+            c.hz = parse_range(v, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
             Ok(())
         },
     },
@@ -186,15 +187,21 @@ pub static PARAMS: &[Param] = &[
         },
         set: |c, v| {
             let words: Vec<&str> = v.split_whitespace().collect();
-            if words.is_empty() || words.len() % 4 != 0 {
-                return Err("wrong number of arguments".into());
+            if words.is_empty() || !words.len().is_multiple_of(4) {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             for w in words.chunks(4) {
-                let limits = (parse_memory(w[1])?, parse_memory(w[2])?, parse_range(w[3], 0, i64::MAX as u64)?);
-                match w[0].to_ascii_lowercase().as_str() {
-                    "normal" => c.obuf_normal = limits,
-                    "slave" | "replica" | "pubsub" => {}
-                    other => return Err(format!("invalid client class '{other}'")),
+                let normal = match w[0].to_ascii_lowercase().as_str() {
+                    "normal" => true,
+                    "slave" | "replica" | "pubsub" => false,
+                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                };
+                let limits = (parse_memory(w[1]), parse_memory(w[2]), parse_range(w[3], 0, i64::MAX));
+                let (Ok(hard), Ok(soft), Ok(secs)) = limits else {
+                    return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+                };
+                if normal {
+                    c.obuf_normal = (hard, soft, secs as u64);
                 }
             }
             Ok(())
@@ -206,7 +213,13 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         accepts: "\"\" (persistence is not supported yet)",
         get: |_| String::new(),
-        set: |_, v| if v.trim().is_empty() { Ok(()) } else { Err("persistence is not supported".into()) },
+        set: |_, v| {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            if words.is_empty() { Ok(()) } else { Err("persistence is not supported".into()) }
+        },
     },
     Param {
         name: "appendonly",
@@ -214,7 +227,10 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         accepts: "no (persistence is not supported yet)",
         get: |_| "no".into(),
-        set: |_, v| if v.eq_ignore_ascii_case("no") { Ok(()) } else { Err("persistence is not supported".into()) },
+        set: |_, v| match parse_bool(v)? {
+            false => Ok(()),
+            true => Err("persistence is not supported".into()),
+        },
     },
 ];
 
@@ -225,7 +241,8 @@ pub fn param(name: &str) -> Option<&'static Param> {
         .find(|p| p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
 }
 
-/// Parses a byte size with Redis's units: `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`.
+/// Parses a byte size with Redis's units: `k`=1000, `kb`=1024, `m`, `mb`, `g`, `gb`
+/// (at most `i64::MAX`, as Redis's sizes are signed).
 pub fn parse_memory(v: &str) -> Result<u64, String> {
     let lower = v.trim().to_ascii_lowercase();
     let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
@@ -238,21 +255,36 @@ pub fn parse_memory(v: &str) -> Result<u64, String> {
         "mb" => 1024 * 1024,
         "g" => 1000 * 1000 * 1000,
         "gb" => 1024 * 1024 * 1024,
-        _ => return Err(format!("argument '{v}' is not a size (use e.g. 100, 10kb, 512mb, 2gb)")),
+        _ => return Err(NOT_MEMORY.into()),
     };
     digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("argument '{v}' is not a size (use e.g. 100, 10kb, 512mb, 2gb)"))
+        .filter(|&n| n <= i64::MAX as u64)
+        .ok_or_else(|| NOT_MEMORY.into())
 }
 
-fn parse_range(v: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = v.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+const NOT_MEMORY: &str = "argument must be a memory value";
+
+/// An integer in `min..=max`, with Redis's CONFIG SET wording for errors.
+fn parse_range(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n: i64 = v.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
     if n < min || n > max {
         return Err(format!("argument must be between {min} and {max} inclusive"));
     }
     Ok(n)
+}
+
+/// `yes` or `no`, case-insensitively.
+fn parse_bool(v: &str) -> Result<bool, String> {
+    if v.eq_ignore_ascii_case("yes") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
 }
 
 /// A setting error for people: names the setting and what it accepts.
@@ -267,6 +299,15 @@ impl std::fmt::Display for SettingError {
 
 impl std::error::Error for SettingError {}
 
+/// Why a run-time change ([`Config::set_at_runtime`]) was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuntimeSetError {
+    /// No setting has this name.
+    Unknown(String),
+    /// The setting `name` cannot take its value now (immutable, repeated, invalid).
+    Rejected { name: String, reason: String },
+}
+
 impl Config {
     /// Applies one setting by name, as the command line and the file do.
     pub fn apply(&mut self, name: &str, value: &str) -> Result<(), SettingError> {
@@ -278,6 +319,30 @@ impl Config {
             return Err(SettingError(format!("unknown setting '{name}'; known settings: {known}")));
         };
         (p.set)(self, value).map_err(|e| SettingError(format!("invalid value '{value}' for '{}': {e}; accepted: {}", p.name, p.accepts)))
+    }
+
+    /// Changes settings at run time (CONFIG SET), all or none: every name
+    /// must be known, mutable and given once, and every value valid, or
+    /// nothing changes. Names are reported as the client spelled them.
+    pub fn set_at_runtime(&mut self, pairs: &[(&str, &str)]) -> Result<(), RuntimeSetError> {
+        let rejected = |name: &str, reason: &str| RuntimeSetError::Rejected { name: name.to_string(), reason: reason.to_string() };
+        let mut params: Vec<&'static Param> = Vec::with_capacity(pairs.len());
+        for (name, _) in pairs {
+            let p = param(name).ok_or_else(|| RuntimeSetError::Unknown(name.to_string()))?;
+            if !p.mutable {
+                return Err(rejected(name, "can't set immutable config"));
+            }
+            if params.iter().any(|q| std::ptr::eq(*q, p)) {
+                return Err(rejected(name, "duplicate parameter"));
+            }
+            params.push(p);
+        }
+        let mut next = self.clone();
+        for (p, (name, value)) in params.iter().zip(pairs) {
+            (p.set)(&mut next, value).map_err(|e| rejected(name, &e))?;
+        }
+        *self = next;
+        Ok(())
     }
 
     /// Applies every setting of a TOML document (keys are parameter names).
@@ -313,6 +378,24 @@ mod tests {
         assert_eq!(parse_memory("1k").unwrap(), 1000);
         assert!(parse_memory("12xb").is_err());
         assert!(parse_memory("").is_err());
+        assert!(parse_memory("-1").is_err());
+        assert!(parse_memory("9223372036854775808").is_err());
+    }
+
+    #[test]
+    fn runtime_set_is_all_or_nothing() {
+        let mut c = Config::default();
+        c.set_at_runtime(&[("hz", "20"), ("maxclients", "5")]).unwrap();
+        assert_eq!((c.hz, c.maxclients), (20, 5));
+        let before = c.clone();
+        let rejected = |name: &str, reason: &str| RuntimeSetError::Rejected { name: name.into(), reason: reason.into() };
+        assert_eq!(c.set_at_runtime(&[("hz", "30"), ("timeout", "x")]), Err(rejected("timeout", "argument couldn't be parsed into an integer")));
+        assert_eq!(c.set_at_runtime(&[("hz", "30"), ("nope", "1")]), Err(RuntimeSetError::Unknown("nope".into())));
+        assert_eq!(c.set_at_runtime(&[("LogLevel", "debug")]), Err(rejected("LogLevel", "can't set immutable config")));
+        assert_eq!(c.set_at_runtime(&[("hz", "1"), ("HZ", "2")]), Err(rejected("HZ", "duplicate parameter")));
+        assert_eq!(c, before);
+        c.set_at_runtime(&[("hz", "0")]).unwrap();
+        assert_eq!(c.hz, 1, "hz is clamped to 1..=500");
     }
 
     #[test]

@@ -70,7 +70,8 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &'static Spec), CmdErro
     if !spec.arity_ok(args.len()) {
         return Err(CmdError::WrongArity(spec.name.to_string()));
     }
-    if spec.subcommands.is_empty() {
+    // A container called bare runs its own handler (only COMMAND's arity allows it).
+    if spec.subcommands.is_empty() || args.len() == 1 {
         return Ok((spec, spec));
     }
     let Some(sub) = subcommand(spec, &args[1]) else {

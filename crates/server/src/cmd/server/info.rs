@@ -1,0 +1,239 @@
+//! INFO: the server's state as `field:value` lines in `# Section` blocks,
+//! with Redis's section and field names, so monitoring tools, `redis-cli
+//! info` and client libraries read it unchanged.
+//!
+//! Layout as Redis: each section is `# Title\r\n` then one `name:value\r\n`
+//! line per field; sections are separated by an empty line and always come
+//! in the fixed order of [`SECTIONS`], whatever order they were asked in.
+//! Fields for features Ferrocache does not have yet (persistence,
+//! replication) show their idle values.
+
+use std::fmt::{Display, Write as _};
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use ferrocache_store::{db, memory};
+
+use crate::args::is;
+use crate::command::{CmdResult, Ctx};
+
+/// One section's writer.
+type Writer = fn(&Ctx, &mut Info);
+
+/// Every section, in output order: (name, title, writer). `default`, `all`
+/// and `everything` all select every one of them.
+const SECTIONS: &[(&str, &str, Writer)] = &[
+    ("server", "Server", server),
+    ("clients", "Clients", clients),
+    ("memory", "Memory", memory),
+    ("persistence", "Persistence", persistence),
+    ("stats", "Stats", stats),
+    ("replication", "Replication", replication),
+    ("cpu", "CPU", cpu),
+    ("modules", "Modules", |_, _| {}),
+    ("cluster", "Cluster", |_, i| i.field("cluster_enabled", 0)),
+    ("keyspace", "Keyspace", keyspace),
+];
+
+/// The text being built.
+struct Info(String);
+
+impl Info {
+    fn field(&mut self, name: &str, value: impl Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+
+    /// A byte count and its `_human` twin.
+    fn bytes(&mut self, name: &str, n: u64) {
+        self.field(name, n);
+        self.field(&format!("{name}_human"), human_bytes(n));
+    }
+}
+
+/// `INFO [section ...]`. Unknown sections select nothing.
+pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let wanted = |name: &str| args.len() == 1 || args[1..].iter().any(|a| is(a, name) || is(a, "all") || is(a, "everything") || is(a, "default"));
+    let mut text = Info(String::new());
+    for (_, title, write) in SECTIONS.iter().filter(|(name, ..)| wanted(name)) {
+        if !text.0.is_empty() {
+            text.0.push_str("\r\n");
+        }
+        let _ = write!(text.0, "# {title}\r\n");
+        write(ctx, &mut text);
+    }
+    ctx.out.verbatim("txt", text.0.as_bytes());
+    Ok(())
+}
+
+fn server(ctx: &Ctx, i: &mut Info) {
+    let shared = ctx.shared;
+    let uptime = ctx.now.saturating_sub(shared.started) / 1000;
+    let hz = shared.config.read().hz;
+    let usec = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    i.field("redis_version", crate::REDIS_VERSION);
+    i.field("ferrocache_version", env!("CARGO_PKG_VERSION"));
+    i.field("redis_git_sha1", "00000000");
+    i.field("redis_git_dirty", 0);
+    i.field("redis_mode", "standalone");
+    i.field("os", os_name());
+    i.field("arch_bits", usize::BITS);
+    i.field("multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
+    i.field("process_id", std::process::id());
+    i.field("process_supervised", "no");
+    i.field("run_id", &shared.run_id);
+    i.field("tcp_port", shared.port.load(Ordering::Relaxed));
+    i.field("server_time_usec", usec);
+    i.field("uptime_in_seconds", uptime);
+    i.field("uptime_in_days", uptime / 86400);
+    i.field("hz", hz);
+    i.field("configured_hz", hz);
+    i.field("executable", exe);
+    i.field("config_file", "");
+    i.field("io_threads_active", 0);
+}
+
+/// `Linux 6.1.0 x86_64`, as `uname -srm` prints it.
+fn os_name() -> String {
+    let read = |f: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{f}")).map(|s| s.trim().to_string());
+    match (read("ostype"), read("osrelease")) {
+        (Ok(os), Ok(release)) => format!("{os} {release} {}", std::env::consts::ARCH),
+        _ => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+fn clients(ctx: &Ctx, i: &mut Info) {
+    i.field("connected_clients", ctx.shared.clients.len());
+    i.field("cluster_connections", 0);
+    i.field("maxclients", ctx.shared.config.read().maxclients);
+    i.field("blocked_clients", 0);
+}
+
+fn memory(_: &Ctx, i: &mut Info) {
+    let used = memory::used_memory() as u64;
+    let rss = memory::rss_bytes() as u64;
+    i.bytes("used_memory", used);
+    i.bytes("used_memory_rss", rss);
+    i.bytes("used_memory_peak", memory::peak_memory() as u64);
+    i.bytes("maxmemory", 0);
+    i.field("maxmemory_policy", "noeviction");
+    let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
+    i.field("mem_fragmentation_ratio", format!("{ratio:.2}"));
+    i.field("mem_allocator", "libc");
+}
+
+fn persistence(ctx: &Ctx, i: &mut Info) {
+    for (name, value) in [("loading", 0), ("async_loading", 0), ("rdb_changes_since_last_save", 0), ("rdb_bgsave_in_progress", 0)] {
+        i.field(name, value);
+    }
+    i.field("rdb_last_save_time", ctx.shared.started / 1000);
+    i.field("rdb_last_bgsave_status", "ok");
+    i.field("rdb_last_bgsave_time_sec", -1);
+    i.field("rdb_current_bgsave_time_sec", -1);
+    i.field("aof_enabled", 0);
+    i.field("aof_rewrite_in_progress", 0);
+    i.field("aof_rewrite_scheduled", 0);
+    i.field("aof_last_rewrite_time_sec", -1);
+    i.field("aof_current_rewrite_time_sec", -1);
+    i.field("aof_last_bgrewrite_status", "ok");
+    i.field("aof_last_write_status", "ok");
+}
+
+fn stats(ctx: &Ctx, i: &mut Info) {
+    let shared = ctx.shared;
+    let (s, c) = (&shared.stats, &shared.clients);
+    let mut keyspace = db::Stats::default();
+    for d in shared.dbs.iter() {
+        keyspace += d.stats();
+    }
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    i.field("total_connections_received", load(&c.total_connections));
+    i.field("total_commands_processed", load(&s.commands));
+    i.field("instantaneous_ops_per_sec", s.ops_per_sec());
+    i.field("total_net_input_bytes", load(&s.net_input_bytes));
+    i.field("total_net_output_bytes", load(&s.net_output_bytes));
+    i.field("rejected_connections", load(&c.rejected));
+    i.field("expired_keys", keyspace.expired);
+    i.field("evicted_keys", 0);
+    i.field("evicted_clients", 0);
+    i.field("keyspace_hits", keyspace.hits);
+    i.field("keyspace_misses", keyspace.misses);
+    i.field("client_output_buffer_limit_disconnections", load(&s.obuf_closed));
+}
+
+/// A lone master. Until replication exists, the replication id is the run id.
+fn replication(ctx: &Ctx, i: &mut Info) {
+    i.field("role", "master");
+    i.field("connected_slaves", 0);
+    i.field("master_failover_state", "no-failover");
+    i.field("master_replid", &ctx.shared.run_id);
+    i.field("master_replid2", "0".repeat(40));
+    i.field("master_repl_offset", 0);
+    i.field("second_repl_offset", -1);
+    i.field("repl_backlog_active", 0);
+    i.field("repl_backlog_size", 1048576);
+    i.field("repl_backlog_first_byte_offset", 0);
+    i.field("repl_backlog_histlen", 0);
+}
+
+fn cpu(_: &Ctx, i: &mut Info) {
+    let (sys, user) = cpu_times(libc::RUSAGE_SELF);
+    let (sys_children, user_children) = cpu_times(libc::RUSAGE_CHILDREN);
+    i.field("used_cpu_sys", sys);
+    i.field("used_cpu_user", user);
+    i.field("used_cpu_sys_children", sys_children);
+    i.field("used_cpu_user_children", user_children);
+}
+
+/// (system, user) CPU seconds of `who`, formatted `%ld.%06ld` as Redis does.
+fn cpu_times(who: libc::c_int) -> (String, String) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a full rusage into the valid pointer; the
+    // struct is zeroed beforehand, so it is initialised even on failure.
+    let usage = unsafe {
+        libc::getrusage(who, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+    (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+fn keyspace(ctx: &Ctx, i: &mut Info) {
+    for (n, d) in ctx.shared.dbs.iter().enumerate() {
+        let keys = d.len();
+        if keys > 0 {
+            i.field(&format!("db{n}"), format_args!("keys={keys},expires={},avg_ttl=0", d.volatile_len()));
+        }
+    }
+}
+
+/// Redis's `bytesToHuman`: `512B`, `1.50K`, `2.00M`, ...
+fn human_bytes(n: u64) -> String {
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    for unit in ["K", "M", "G", "T"] {
+        if value < 1024.0 {
+            return format!("{value:.2}{unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.2}P")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1024), "1.00K");
+        assert_eq!(human_bytes(916464), "894.98K");
+        assert_eq!(human_bytes(6651904), "6.34M");
+        assert_eq!(human_bytes(3 << 30), "3.00G");
+    }
+}
