@@ -151,12 +151,16 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Replies with a HELP text: one status line per entry.
-    pub fn help(&mut self, lines: &[&str]) -> CmdResult {
-        self.out.array(lines.len());
-        for l in lines {
-            self.out.simple(l);
+    /// Redis's reply to `<COMMAND> HELP`: a title line, `lines`, then
+    /// HELP's own entry, as status lines.
+    pub fn help(&mut self, command: &str, lines: &[&str]) -> CmdResult {
+        self.out.array(lines.len() + 3);
+        self.out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+        for line in lines {
+            self.out.simple(line);
         }
+        self.out.simple("HELP");
+        self.out.simple("    Prints this help.");
         Ok(())
     }
 

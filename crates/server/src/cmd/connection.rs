@@ -309,7 +309,6 @@ fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     let lines = [
-        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ID",
         "    Return the ID of the current connection.",
         "GETNAME",
@@ -324,8 +323,6 @@ fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "    Kill connections by address or by ID, ADDR, LADDR, SKIPME filters.",
         "NO-EVICT (ON|OFF)",
         "    Accepted for compatibility.",
-        "HELP",
-        "    Print this help.",
     ];
-    ctx.help(&lines)
+    ctx.help("CLIENT", &lines)
 }

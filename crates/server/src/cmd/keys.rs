@@ -365,7 +365,6 @@ fn is_shared_int(v: &Value) -> bool {
 
 fn object_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     let lines = [
-        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
         "    Return the kind of internal representation used in order to store the value",
         "    associated with a <key>.",
@@ -378,10 +377,8 @@ fn object_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "REFCOUNT <key>",
         "    Return the number of references of the value associated with the specified",
         "    <key>.",
-        "HELP",
-        "    Prints this help.",
     ];
-    ctx.help(&lines)
+    ctx.help("OBJECT", &lines)
 }
 
 /// How an EXPIRE-family command reads its time argument.

@@ -252,8 +252,7 @@ fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    super::help_reply(
-        ctx,
+    ctx.help(
         "COMMAND",
         &[
             "(no subcommand)",
@@ -273,8 +272,7 @@ fn help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
         ],
-    );
-    Ok(())
+    )
 }
 
 /// The supported-commands list in `docs/commands.md`, one line per command

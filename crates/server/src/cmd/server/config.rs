@@ -85,8 +85,7 @@ fn rewrite(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    super::help_reply(
-        ctx,
+    ctx.help(
         "CONFIG",
         &[
             "GET <pattern>",
@@ -98,6 +97,5 @@ fn help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "REWRITE",
             "    Rewrite the configuration file.",
         ],
-    );
-    Ok(())
+    )
 }
