@@ -6,9 +6,11 @@
 //! start (retried if another process took it meanwhile), and are stopped
 //! when their handle is dropped: SIGTERM, then SIGKILL after a bounded wait.
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::{kill_process, Pid, Signal};
@@ -158,12 +160,17 @@ impl ProcessServer {
         ProcessServer::start_with(&[])
     }
 
-    /// Starts with extra `ferrocache server` arguments, e.g. `["--requirepass", "x"]`.
+    /// Starts with extra `ferrocache server` arguments, e.g.
+    /// `["--requirepass", "x"]`. It logs warnings only, unless `RUST_LOG`
+    /// says otherwise.
     pub fn start_with(extra: &[&str]) -> ProcessServer {
         let bin = ferrocache_bin();
         let served = Served::start("ferrocache", |port| {
             let mut cmd = Command::new(&bin);
             cmd.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"]).args(extra).stdin(Stdio::null());
+            if std::env::var_os("RUST_LOG").is_none() {
+                cmd.env("RUST_LOG", "warn");
+            }
             cmd
         });
         ProcessServer { addr: served.addr, served }
@@ -196,6 +203,30 @@ impl Drop for ProcessServer {
     fn drop(&mut self) {
         self.served.stop();
     }
+}
+
+/// Runs an external program (a client such as `redis-cli` or `python3`)
+/// with `input` on stdin; panics if it runs longer than `limit`.
+pub fn run_bounded(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let pid = Pid::from_child(&child);
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(limit) else {
+        let _ = kill_process(pid, Signal::KILL);
+        panic!("{shown} did not finish within {limit:?}");
+    };
+    let _ = writer.join();
+    output.unwrap_or_else(|e| panic!("waiting for {shown}: {e}"))
 }
 
 /// The workspace root (the tests crate lives one level below it).
