@@ -6,10 +6,11 @@
 //! instead of hanging it.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use ferrocache_resp::Frame;
+use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
 
 /// How long a read waits for the server unless told otherwise.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,10 +22,17 @@ pub struct Conn {
 }
 
 /// What [`Conn::drain`] saw: the bytes, and whether the server closed.
-#[derive(Debug, PartialEq)]
+#[derive(PartialEq)]
 pub struct Drained {
     pub bytes: Vec<u8>,
     pub closed: bool,
+}
+
+impl std::fmt::Debug for Drained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.closed { "then closed" } else { "still open" };
+        write!(f, "\"{}\" {state}", self.bytes.escape_ascii())
+    }
 }
 
 /// The outcome of one bounded read.
@@ -41,7 +49,22 @@ impl Conn {
     }
 
     pub fn try_connect(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        Conn::wrap(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?)
+    }
+
+    /// Connects from a chosen local address (any 127.x.y.z works on
+    /// Linux). Thousands of short connections to one server port would
+    /// otherwise reuse local ports whose previous connection the server
+    /// still holds in TIME_WAIT, and stall for a SYN retry.
+    pub fn connect_from(source: IpAddr, addr: SocketAddr) -> io::Result<Conn> {
+        let family = if source.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+        let fd = socket(family, SocketType::STREAM, None)?;
+        bind(&fd, &SocketAddr::new(source, 0))?;
+        connect(&fd, &addr)?;
+        Conn::wrap(TcpStream::from(fd))
+    }
+
+    fn wrap(stream: TcpStream) -> io::Result<Conn> {
         stream.set_read_timeout(Some(READ_TIMEOUT))?;
         stream.set_write_timeout(Some(READ_TIMEOUT))?;
         stream.set_nodelay(true)?;
