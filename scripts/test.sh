@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, from any directory:
+#   1. installs what the end-to-end tests need if it is missing
+#      (redis-server and redis-cli, Python's redis module, cargo-nextest);
+#   2. builds every target of the workspace (the e2e tests run the
+#      `ferrocache` binary, so it must be built before they run);
+#   3. runs every test with cargo-nextest, not stopping at the first failure.
+# Extra arguments go to `cargo nextest run`, e.g. `scripts/test.sh -p ferrocache-e2e`.
+# Doc tests are not run: the crates keep their examples in unit tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Runs a command as root (directly, or through sudo when not root).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_system_packages() {
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+}
+
+install_python_redis() {
+  if ! python3 -c 'import redis' >/dev/null 2>&1; then
+    log "installing the Python redis module"
+    python3 -m pip install --quiet redis \
+      || python3 -m pip install --quiet --break-system-packages redis \
+      || { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-redis; }
+  fi
+}
+
+install_nextest() {
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
+}
+
+install_system_packages
+install_python_redis
+install_nextest
+
+log "building"
+cargo build --workspace --all-targets
+
+log "testing"
+cargo nextest run --workspace --no-fail-fast "$@"

@@ -1,0 +1,98 @@
+//! Reply comparison without I/O: exact, unordered, within a tolerance,
+//! and the shapes of SCAN and RANDOMKEY replies (whose contents the runner
+//! checks with further commands).
+
+use crate::Frame;
+
+use super::generate::Check;
+
+/// Whether two replies agree under `check`. For [`Check::Scan`] and
+/// [`Check::RandomKey`] this compares shapes only (both pages, both keys,
+/// or exactly the same non-page reply such as an error or QUEUED).
+pub fn agree(check: Check, a: &Frame, b: &Frame) -> bool {
+    match check {
+        Check::Exact => a == b,
+        Check::Unordered => match (items(a), items(b)) {
+            (Some(x), Some(y)) => sorted(x) == sorted(y),
+            _ => a == b,
+        },
+        Check::Near(tolerance) => match (a, b) {
+            (Frame::Integer(x), Frame::Integer(y)) if *x >= 0 && *y >= 0 => x.abs_diff(*y) <= tolerance.unsigned_abs(),
+            _ => a == b,
+        },
+        Check::Scan => match (scan_page(a), scan_page(b)) {
+            (Some(_), Some(_)) => true,
+            _ => a == b,
+        },
+        Check::RandomKey => match (a, b) {
+            (Frame::Bulk(_), Frame::Bulk(_)) => true,
+            _ => a == b,
+        },
+    }
+}
+
+/// Whether two EXEC replies agree, each queued command's reply under its
+/// own check (`checks` in queue order).
+pub fn exec_agree(checks: &[Check], a: &Frame, b: &Frame) -> bool {
+    match (a, b) {
+        (Frame::Array(x), Frame::Array(y)) if x.len() == checks.len() && y.len() == checks.len() => {
+            checks.iter().zip(x.iter().zip(y)).all(|(c, (p, q))| agree(*c, p, q))
+        }
+        _ => a == b,
+    }
+}
+
+/// The elements of an array or set reply.
+fn items(f: &Frame) -> Option<&[Frame]> {
+    match f {
+        Frame::Array(v) | Frame::Set(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Elements in a canonical order (by their encoding).
+fn sorted(items: &[Frame]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = items
+        .iter()
+        .map(|f| {
+            let mut buf = Vec::new();
+            f.encode(&mut buf);
+            buf
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A SCAN reply: `[cursor, [key...]]` → (cursor, keys).
+pub fn scan_page(f: &Frame) -> Option<(&[u8], Vec<&[u8]>)> {
+    let [Frame::Bulk(cursor), list] = items(f)? else { return None };
+    let keys = items(list)?.iter().map(|k| if let Frame::Bulk(k) = k { Some(&k[..]) } else { None }).collect::<Option<Vec<_>>>()?;
+    Some((&cursor[..], keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::*;
+
+    #[test]
+    fn checks() {
+        assert!(agree(Check::Unordered, &bulks(&["a", "b"]), &bulks(&["b", "a"])));
+        assert!(!agree(Check::Unordered, &bulks(&["a", "b"]), &bulks(&["a", "a"])));
+        assert!(agree(Check::Near(1), &int(100), &int(99)));
+        assert!(!agree(Check::Near(1), &int(100), &int(98)));
+        assert!(!agree(Check::Near(1), &int(-1), &int(0)));
+        assert!(agree(Check::Near(1), &int(-2), &int(-2)));
+        let page = |c: &str, k: &[&str]| arr(vec![bulk(c), bulks(k)]);
+        assert!(agree(Check::Scan, &page("3", &["a"]), &page("17", &[])));
+        assert!(!agree(Check::Scan, &page("0", &[]), &err("ERR invalid cursor")));
+        assert!(agree(Check::RandomKey, &bulk("a"), &bulk("b")));
+        assert!(!agree(Check::RandomKey, &bulk("a"), &nil()));
+        let checks = [Check::Exact, Check::Unordered];
+        assert!(exec_agree(&checks, &arr(vec![ok(), bulks(&["x", "y"])]), &arr(vec![ok(), bulks(&["y", "x"])])));
+        assert!(exec_agree(&checks, &Frame::NullArray, &Frame::NullArray));
+        assert!(!exec_agree(&checks, &Frame::NullArray, &arr(vec![ok(), bulks(&[])])));
+        assert!(!exec_agree(&checks, &arr(vec![ok(), bulks(&["x"])]), &arr(vec![ok(), bulks(&["y"])])));
+    }
+}

@@ -1,0 +1,37 @@
+//! Shorthands for expected replies.
+
+use bytes::Bytes;
+
+use crate::Frame;
+
+pub fn ok() -> Frame {
+    simple("OK")
+}
+
+pub fn simple(s: &str) -> Frame {
+    Frame::Simple(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+pub fn err(s: &str) -> Frame {
+    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+pub fn bulk(s: &str) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+pub fn int(n: i64) -> Frame {
+    Frame::Integer(n)
+}
+
+pub fn nil() -> Frame {
+    Frame::NullBulk
+}
+
+pub fn arr(items: Vec<Frame>) -> Frame {
+    Frame::Array(items)
+}
+
+pub fn bulks(items: &[&str]) -> Frame {
+    Frame::Array(items.iter().map(|s| bulk(s)).collect())
+}
