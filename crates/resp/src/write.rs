@@ -57,8 +57,14 @@ impl ReplyBuf {
     /// Error reply; `msg` starts with its code, e.g. `ERR syntax error` or
     /// `WRONGTYPE Operation ...`. CR/LF inside are replaced by spaces, as Redis does.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// Like [`error`](Self::error), for messages that quote client bytes
+    /// which need not be UTF-8 (Redis echoes them unchanged).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
-        for &b in msg.as_bytes() {
+        for &b in msg {
             self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");

@@ -111,6 +111,8 @@ pub enum CmdError {
     WrongArity(String),
     /// Any other message, starting with its code (`ERR ...`).
     Msg(String),
+    /// A message quoting client bytes verbatim (not necessarily UTF-8).
+    Bytes(Vec<u8>),
 }
 
 impl CmdError {
@@ -134,6 +136,15 @@ impl CmdError {
             CmdError::OutOfRange => "ERR index out of range".into(),
             CmdError::WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
             CmdError::Msg(m) => m.clone(),
+            CmdError::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        }
+    }
+
+    /// The reply text as bytes (exact for [`CmdError::Bytes`]).
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            CmdError::Bytes(b) => b.clone(),
+            other => other.text().into_bytes(),
         }
     }
 }

@@ -17,15 +17,15 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     let now = ferrocache_store::clock::now_ms();
     let (parent, spec) = match resolve(&args) {
         Ok(found) => found,
-        Err(e) => return reject(client, out, e),
+        Err(e) => return reject(shared, client, out, &args, e),
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(client, out, CmdError::msg("NOAUTH Authentication required."));
+        return reject(shared, client, out, &args, CmdError::msg("NOAUTH Authentication required."));
     }
     if let Some(multi) = client.multi.as_mut() {
         if !MULTI_CONTROL.contains(&spec.name) {
             if spec.has(flags::NO_MULTI) {
-                return reject(client, out, CmdError::err("Command not allowed inside a transaction"));
+                return reject(shared, client, out, &args, CmdError::err("Command not allowed inside a transaction"));
             }
             multi.queued.push((spec, args));
             out.simple("QUEUED");
@@ -52,7 +52,7 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, args)));
     match result {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => ctx.out.error(&e.text()),
+        Ok(Err(e)) => ctx.out.error_bytes(&e.bytes()),
         Err(_) => {
             tracing::error!(command = spec.name, "command handler panicked");
             ctx.out.buf.truncate(mark);
@@ -75,11 +75,10 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &'static Spec), CmdErro
         return Ok((spec, spec));
     }
     let Some(sub) = subcommand(spec, &args[1]) else {
-        return Err(CmdError::err(format!(
-            "unknown subcommand '{}'. Try {} HELP.",
-            truncate(&String::from_utf8_lossy(&args[1]), 128),
-            spec.name.to_ascii_uppercase()
-        )));
+        let mut msg = b"ERR unknown subcommand '".to_vec();
+        msg.extend_from_slice(c_prefix(&args[1], 128));
+        msg.extend_from_slice(format!("'. Try {} HELP.", spec.name.to_ascii_uppercase()).as_bytes());
+        return Err(CmdError::Bytes(msg));
     };
     if !sub.arity_ok(args.len()) {
         return Err(CmdError::WrongArity(format!("{}|{}", spec.name, sub.name)));
@@ -88,35 +87,43 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &'static Spec), CmdErro
 }
 
 fn unknown_command(args: &[Bytes]) -> CmdError {
-    let mut rest = String::new();
+    let mut rest = Vec::new();
     for a in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
         let room = 128 - rest.len();
-        rest.push_str(&format!("'{}' ", truncate(&String::from_utf8_lossy(a), room)));
+        rest.push(b'\'');
+        rest.extend_from_slice(c_prefix(a, room));
+        rest.extend_from_slice(b"' ");
     }
-    CmdError::err(format!(
-        "unknown command '{}', with args beginning with: {rest}",
-        truncate(&String::from_utf8_lossy(&args[0]), 128)
-    ))
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_prefix(&args[0], 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&rest);
+    CmdError::Bytes(msg)
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+/// What C's `%.{max}s` prints of `arg`: up to the first NUL, at most `max` bytes.
+fn c_prefix(arg: &[u8], max: usize) -> &[u8] {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len()).min(max);
+    &arg[..end]
 }
 
-/// An error before the command ran; inside MULTI it also dooms EXEC.
-fn reject(client: &mut Client, out: &mut ReplyBuf, e: CmdError) {
+/// An error before the command ran; inside MULTI it also dooms EXEC. A
+/// rejected EXEC itself discards the transaction, as Redis does.
+fn reject(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], e: CmdError) {
+    if args[0].eq_ignore_ascii_case(b"exec") {
+        client.multi = None;
+        crate::cmd::transactions::unwatch_all(shared, client);
+        let text = e.bytes();
+        let reason = text.strip_prefix(b"ERR ").unwrap_or(&text);
+        let mut msg = b"EXECABORT Transaction discarded because of: ".to_vec();
+        msg.extend_from_slice(reason);
+        return out.error_bytes(&msg);
+    }
     if let Some(m) = client.multi.as_mut() {
         m.failed = true;
     }
-    out.error(&e.text());
+    out.error_bytes(&e.bytes());
 }
