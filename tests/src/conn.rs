@@ -157,10 +157,10 @@ pub fn wait_for_ping(addr: SocketAddr, within: Duration) -> bool {
         if let Ok(mut c) = Conn::try_connect(addr) {
             c.set_timeout(Duration::from_millis(500));
             c.send(&["PING"]);
-            if let Got::Data = c.fill() {
-                if c.buf.starts_with(b"+PONG\r\n") {
-                    return true;
-                }
+            if let Got::Data = c.fill()
+                && c.buf.starts_with(b"+PONG\r\n")
+            {
+                return true;
             }
         }
         std::thread::sleep(Duration::from_millis(20));

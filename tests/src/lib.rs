@@ -24,4 +24,6 @@ pub mod reply;
 pub use conn::{show_args, wait_for_ping, Conn, Drained, READ_TIMEOUT};
 pub use ferrocache_resp::Frame;
 pub use inproc::{start, start_with, TestServer};
-pub use process::{ferrocache_bin, free_port, run_bounded, workspace_root, ProcessServer, RedisServer};
+pub use process::{
+    ferrocache_bin, free_port, run_bounded, workspace_root, Ferrocache, ProcessServer, Program, Redis, RedisServer, Server,
+};

@@ -7,6 +7,7 @@
 //! when their handle is dropped: SIGTERM, then SIGKILL after a bounded wait.
 
 use std::io::Write;
+use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -105,75 +106,69 @@ impl Served {
     }
 }
 
+/// Which server program a [`Server`] runs.
+pub trait Program {
+    /// For messages.
+    const NAME: &'static str;
+    /// The command that serves on 127.0.0.1:`port`, with `extra` arguments.
+    fn command(port: u16, extra: &[&str]) -> Command;
+}
+
 /// The reference: Debian's `redis-server`, without persistence.
-pub struct RedisServer {
+pub enum Redis {}
+
+impl Program for Redis {
+    const NAME: &'static str = "redis-server";
+
+    fn command(port: u16, extra: &[&str]) -> Command {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--daemonize", "no", "--loglevel", "warning"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        cmd
+    }
+}
+
+/// The `ferrocache` binary ([`ferrocache_bin`]) running `server`; it logs
+/// warnings only, unless `RUST_LOG` says otherwise.
+pub enum Ferrocache {}
+
+impl Program for Ferrocache {
+    const NAME: &'static str = "ferrocache";
+
+    fn command(port: u16, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(ferrocache_bin());
+        cmd.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"]).args(extra).stdin(Stdio::null());
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "warn");
+        }
+        cmd
+    }
+}
+
+/// A server process; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Server<P: Program> {
     pub addr: SocketAddr,
     served: Served,
+    program: PhantomData<P>,
 }
 
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        RedisServer::start_with(&[])
+/// The reference `redis-server`.
+pub type RedisServer = Server<Redis>;
+/// The `ferrocache` binary in its own process.
+pub type ProcessServer = Server<Ferrocache>;
+
+impl<P: Program> Server<P> {
+    pub fn start() -> Server<P> {
+        Server::start_with(&[])
     }
 
-    /// Starts with extra command-line settings, e.g. `["--requirepass", "x"]`.
-    pub fn start_with(extra: &[&str]) -> RedisServer {
-        let served = Served::start("redis-server", |port| {
-            let mut cmd = Command::new("redis-server");
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--daemonize", "no", "--loglevel", "warning"])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            cmd
-        });
-        RedisServer { addr: served.addr, served }
-    }
-
-    pub fn conn(&self) -> Conn {
-        Conn::connect(self.addr)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.served.pid().as_raw_nonzero().get()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.served.stop();
-    }
-}
-
-/// The `ferrocache` binary running `server` in its own process.
-pub struct ProcessServer {
-    pub addr: SocketAddr,
-    served: Served,
-}
-
-impl ProcessServer {
-    pub fn start() -> ProcessServer {
-        ProcessServer::start_with(&[])
-    }
-
-    /// Starts with extra `ferrocache server` arguments, e.g.
-    /// `["--requirepass", "x"]`. It logs warnings only, unless `RUST_LOG`
-    /// says otherwise.
-    pub fn start_with(extra: &[&str]) -> ProcessServer {
-        let bin = ferrocache_bin();
-        let served = Served::start("ferrocache", |port| {
-            let mut cmd = Command::new(&bin);
-            cmd.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"]).args(extra).stdin(Stdio::null());
-            if std::env::var_os("RUST_LOG").is_none() {
-                cmd.env("RUST_LOG", "warn");
-            }
-            cmd
-        });
-        ProcessServer { addr: served.addr, served }
+    /// Starts with extra command-line arguments, e.g. `["--requirepass", "x"]`.
+    pub fn start_with(extra: &[&str]) -> Server<P> {
+        let served = Served::start(P::NAME, |port| P::command(port, extra));
+        Server { addr: served.addr, served, program: PhantomData }
     }
 
     pub fn conn(&self) -> Conn {
@@ -199,7 +194,7 @@ impl ProcessServer {
     }
 }
 
-impl Drop for ProcessServer {
+impl<P: Program> Drop for Server<P> {
     fn drop(&mut self) {
         self.served.stop();
     }

@@ -90,14 +90,17 @@ impl Options {
     /// The generators this run uses; an unknown name is an error that
     /// lists the known ones.
     pub fn generators(&self) -> Result<Vec<&'static Generator>, String> {
-        let all = FAMILIES.iter().flat_map(|f| f.iter());
-        let Some(only) = &self.only else { return Ok(all.collect()) };
-        if let Some(bad) = only.iter().find(|n| !FAMILIES.iter().flat_map(|f| f.iter()).any(|g| g.name == n.as_str())) {
-            let known: Vec<&str> = FAMILIES.iter().flat_map(|f| f.iter()).map(|g| g.name).collect();
+        let Some(only) = &self.only else { return Ok(all_generators().collect()) };
+        if let Some(bad) = only.iter().find(|n| !all_generators().any(|g| g.name == n.as_str())) {
+            let known: Vec<&str> = all_generators().map(|g| g.name).collect();
             return Err(format!("unknown generator '{bad}' in DIFF_COMMANDS; known: {}", known.join(",")));
         }
-        Ok(all.filter(|g| only.iter().any(|n| n == g.name)).collect())
+        Ok(all_generators().filter(|g| only.iter().any(|n| n == g.name)).collect())
     }
+}
+
+fn all_generators() -> impl Iterator<Item = &'static Generator> {
+    FAMILIES.iter().flat_map(|f| f.iter())
 }
 
 fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {

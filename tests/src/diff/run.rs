@@ -193,11 +193,11 @@ impl<'a> Run<'a> {
         self.sent += 1;
         // EXEC ends a MULTI even when its arity is wrong (Redis aborts it).
         let exec_checks = if on == On::Main && cmd.args[0].eq_ignore_ascii_case(b"EXEC") { self.queued.take() } else { None };
+        self.note(on, &cmd.args, &r, &f);
         let ok = match &exec_checks {
             Some(checks) => exec_agree(checks, &r, &f),
             None => self.agree(on, cmd, &r, &f)?,
         };
-        self.note(on, &cmd.args, &r, &f);
         if !ok {
             return Err(self.report("reply mismatch", &cmd.args, &r, &f));
         }
