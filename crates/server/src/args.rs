@@ -35,6 +35,14 @@ pub fn parse_float(arg: &[u8]) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
+/// A DB index argument (SELECT, MOVE, COPY ... DB): an int32, then one of
+/// the `databases` configured.
+pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
+    let n = i32::try_from(int(arg)?)
+        .map_err(|_| CmdError::err("value is out of range, value must between -2147483648 and 2147483647"))?;
+    usize::try_from(n).ok().filter(|&i| i < databases).ok_or_else(|| CmdError::err("DB index is out of range"))
+}
+
 /// Case-insensitive keyword comparison.
 pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())

@@ -48,8 +48,7 @@ impl Server {
         let mut listeners = Vec::new();
         for addr in &config.bind {
             let ip: std::net::IpAddr = addr.parse().map_err(|_| io::Error::other(format!("bad bind address {addr}")))?;
-            let listener = TcpListener::bind(SocketAddr::new(ip, config.port))
-                .await
+            let listener = listen(SocketAddr::new(ip, config.port))
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}:{}: {e}", config.port)))?;
             listeners.push(listener);
         }
@@ -116,6 +115,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// Redis's default `tcp-backlog`: bursts of connections wait in the
+/// kernel's accept queue instead of being dropped.
+const TCP_BACKLOG: u32 = 511;
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(TCP_BACKLOG)
 }
 
 /// Lifts the open-files soft limit to the hard limit, so `maxclients`

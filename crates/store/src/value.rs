@@ -30,24 +30,34 @@ impl Value {
 const EMBSTR_MAX: usize = 44;
 
 /// A string value. `raw` records that it was modified in place (APPEND,
-/// SETRANGE, SETBIT), which Redis reports as the `raw` encoding.
+/// SETRANGE, SETBIT), which Redis reports as the `raw` encoding; `plain`
+/// that it was created without Redis's integer encoding attempt
+/// (INCRBYFLOAT results), so it reports `embstr` even when it looks like
+/// an integer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StrValue {
     bytes: Vec<u8>,
     raw: bool,
+    plain: bool,
 }
 
 impl StrValue {
     pub fn new(bytes: &[u8]) -> Self {
-        StrValue { bytes: bytes.to_vec(), raw: false }
+        StrValue { bytes: bytes.to_vec(), raw: false, plain: false }
     }
 
     pub fn from_vec(bytes: Vec<u8>) -> Self {
-        StrValue { bytes, raw: false }
+        StrValue { bytes, raw: false, plain: false }
     }
 
     pub fn from_int(n: i64) -> Self {
-        StrValue { bytes: n.to_string().into_bytes(), raw: false }
+        StrValue { bytes: n.to_string().into_bytes(), raw: false, plain: false }
+    }
+
+    /// A string created as Redis's `createStringObject` does: `embstr` or
+    /// `raw` by length, never `int`.
+    pub fn plain(bytes: &[u8]) -> Self {
+        StrValue { bytes: bytes.to_vec(), raw: false, plain: true }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -75,7 +85,7 @@ impl StrValue {
     }
 
     pub fn encoding(&self) -> &'static str {
-        if !self.raw && self.bytes.len() <= 20 && self.as_int().is_some() {
+        if !self.raw && !self.plain && self.bytes.len() <= 20 && self.as_int().is_some() {
             "int"
         } else if !self.raw && self.bytes.len() <= EMBSTR_MAX {
             "embstr"
@@ -142,5 +152,6 @@ mod tests {
         let mut s = StrValue::new(b"1");
         s.bytes_mut().push(b'2');
         assert_eq!(s.encoding(), "raw");
+        assert_eq!(StrValue::plain(b"3").encoding(), "embstr");
     }
 }

@@ -48,11 +48,7 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let idx = int(&args[1])?;
-    if idx < 0 || idx as usize >= ctx.shared.dbs.len() {
-        return Err(CmdError::err("DB index is out of range"));
-    }
-    ctx.client.db = idx as usize;
+    ctx.client.db = crate::args::db_index(&args[1], ctx.shared.dbs.len())?;
     ctx.out.ok();
     Ok(())
 }

@@ -142,14 +142,8 @@ fn rename_key(ctx: &Ctx, src: &[u8], dst: &[u8], nx: bool) -> Result<bool, CmdEr
     Ok(true)
 }
 
-/// A DB index argument: an int32, then within the configured databases.
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let n = i32::try_from(int(arg)?)
-        .map_err(|_| CmdError::err("value is out of range, value must between -2147483648 and 2147483647"))?;
-    usize::try_from(n)
-        .ok()
-        .filter(|&i| i < ctx.shared.dbs.len())
-        .ok_or_else(|| CmdError::err("DB index is out of range"))
+    crate::args::db_index(arg, ctx.shared.dbs.len())
 }
 
 fn same_objects() -> CmdError {

@@ -380,13 +380,15 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut g = ctx.db().lock(key, ctx.now);
     let current = str_mut(&mut g, key)?.map(|s| s.as_bytes().to_vec());
     let result = crate::float80::incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])?;
+    // Redis stores the result with createStringObject: never int-encoded.
+    let value = StrValue::plain(result.as_bytes());
     match str_mut(&mut g, key)? {
         Some(s) => {
-            *s = StrValue::new(result.as_bytes());
+            *s = value;
             g.modified(key);
         }
         None => {
-            g.set(key, string(result.as_bytes()));
+            g.set(key, Value::Str(value));
         }
     }
     ctx.out.bulk(result.as_bytes());
