@@ -253,8 +253,9 @@ impl Db {
         }
         for (a, b) in self.shards.iter().zip(other.shards.iter()) {
             let (mut a, mut b) = (a.lock(), b.lock());
-            signal_existing(&mut a);
-            signal_existing(&mut b);
+            // A watched key changes if it exists on either side.
+            signal_present(&mut a, &b);
+            signal_present(&mut b, &a);
             std::mem::swap(&mut a.tables, &mut b.tables);
             std::mem::swap(&mut a.keys, &mut b.keys);
             std::mem::swap(&mut a.volatile, &mut b.volatile);
@@ -418,16 +419,24 @@ fn signal_watchers(watched: &HashMap<Box<[u8]>, Vec<Watcher>>, key: &[u8], by_ex
 }
 
 fn signal_existing(shard: &mut Shard) {
-    if shard.watched.is_empty() {
-        return;
-    }
-    let keys: Vec<Box<[u8]>> = shard.watched.keys().cloned().collect();
-    for k in keys {
-        let (_, t) = locate(&k);
-        if shard.tables.get(t).is_some_and(|tb| tb.map.contains_key(&*k)) {
-            shard.signal(&k, false);
+    for (k, ws) in &shard.watched {
+        if holds(shard, k) {
+            ws.iter().for_each(|w| w.flag.set());
         }
     }
+}
+
+/// Signals `watching`'s watchers of keys present in `watching` or `other`.
+fn signal_present(watching: &mut Shard, other: &Shard) {
+    for (k, ws) in &watching.watched {
+        if holds(watching, k) || holds(other, k) {
+            ws.iter().for_each(|w| w.flag.set());
+        }
+    }
+}
+
+fn holds(shard: &Shard, key: &[u8]) -> bool {
+    shard.tables.get(locate(key).1).is_some_and(|tb| tb.map.contains_key(key))
 }
 
 enum Guards<'a> {
@@ -706,7 +715,11 @@ mod tests {
         }
         drop(g);
         assert_eq!(a.len(), 3);
+        let flag = WatchFlag::new();
+        a.watch(b"x", &flag, 0);
+        b.watch(b"x", &flag, 0);
         a.swap_with(&b);
+        assert!(flag.is_set(), "a key present in one of the swapped databases is a change");
         assert_eq!(a.len(), 0);
         assert_eq!(b.len(), 3);
         b.flush();

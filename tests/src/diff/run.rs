@@ -18,7 +18,7 @@ use super::keys::{DBS, MILLIS_TOLERANCE};
 use super::{tx, Options, DUMPS};
 
 /// Commands kept for the failure report.
-const HISTORY: usize = 20;
+const HISTORY: usize = 40;
 /// Share of side-eligible commands sent on the side connection.
 const SIDE: f64 = 0.05;
 /// Share of command names sent in a random case.

@@ -70,8 +70,10 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = int(&args[1]).map_err(|_| CmdError::err("invalid first DB index"))?;
-    let b = int(&args[2]).map_err(|_| CmdError::err("invalid second DB index"))?;
+    // Redis reads both as C ints: anything outside int32 is "invalid".
+    let int32 = |arg: &[u8]| int(arg).ok().filter(|n| i32::try_from(*n).is_ok());
+    let a = int32(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;
+    let b = int32(&args[2]).ok_or_else(|| CmdError::err("invalid second DB index"))?;
     let dbs = &ctx.shared.dbs;
     let in_range = |i: i64| i >= 0 && (i as u64) < dbs.len() as u64;
     if !in_range(a) || !in_range(b) {

@@ -479,15 +479,18 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
     let mut g = ctx.db().lock(key, ctx.now);
+    let mut dirty = false;
     if str_mut(&mut g, key)?.is_none() {
         let mut s = StrValue::from_vec(Vec::new());
         s.bytes_mut();
         g.set(key, Value::Str(s));
+        dirty = true;
     }
     let s = str_mut(&mut g, key)?.ok_or(CmdError::NoSuchKey)?;
     let bytes = s.bytes_mut();
     if bytes.len() <= byte {
         bytes.resize(byte + 1, 0);
+        dirty = true;
     }
     let old = bytes[byte] & mask != 0;
     if on {
@@ -495,7 +498,10 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         bytes[byte] &= !mask;
     }
-    g.modified(key);
+    // Like Redis, WATCH only sees a SETBIT that changed something.
+    if dirty || old != on {
+        g.modified(key);
+    }
     ctx.out.int(old as i64);
     Ok(())
 }
@@ -522,6 +528,11 @@ fn bitcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         2 => popcount(s),
         4 | 5 => {
             let (start, end) = (int(&args[2])?, int(&args[3])?);
+            // Checked before the BIT/BYTE word, as Redis does.
+            if start < 0 && end < 0 && start > end {
+                ctx.out.int(0);
+                return Ok(());
+            }
             match args.get(4) {
                 None => byte_range_count(s, start, end),
                 Some(a) if is(a, "byte") => byte_range_count(s, start, end),
