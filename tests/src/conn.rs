@@ -150,7 +150,8 @@ impl Conn {
     }
 }
 
-/// Waits until `addr` answers PING with PONG, or `within` passes.
+/// Waits until `addr` answers PING with PONG (or NOAUTH, when the server
+/// wants a password), or `within` passes.
 pub fn wait_for_ping(addr: SocketAddr, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -158,7 +159,7 @@ pub fn wait_for_ping(addr: SocketAddr, within: Duration) -> bool {
             c.set_timeout(Duration::from_millis(500));
             c.send(&["PING"]);
             if let Got::Data = c.fill()
-                && c.buf.starts_with(b"+PONG\r\n")
+                && (c.buf.starts_with(b"+PONG\r\n") || c.buf.starts_with(b"-NOAUTH"))
             {
                 return true;
             }
