@@ -18,6 +18,8 @@ pub struct Config {
     pub timeout: u64,
     /// Background task frequency (active expiry runs `hz` times a second).
     pub hz: u32,
+    /// Event-loop threads (one per CPU by default).
+    pub io_threads: usize,
     /// Normal clients' output buffer limit: hard bytes, soft bytes, soft seconds (0 = none).
     pub obuf_normal: (u64, u64, u64),
 }
@@ -34,6 +36,7 @@ impl Default for Config {
             log_level: "info".into(),
             timeout: 0,
             hz: 10,
+            io_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             obuf_normal: (0, 0, 0),
         }
     }
@@ -173,6 +176,17 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.hz.to_string(),
         set: |c, v| {
             c.hz = parse_range(v, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "io-threads",
+        aliases: &[],
+        mutable: false,
+        accepts: "an integer from 1 to 128 (event-loop threads; default one per CPU)",
+        get: |c| c.io_threads.to_string(),
+        set: |c, v| {
+            c.io_threads = parse_range(v, 1, 128)? as usize;
             Ok(())
         },
     },

@@ -35,9 +35,16 @@ pub use shared::Shared;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// A bound, not yet running server.
+///
+/// Threading: one event-loop thread per CPU (`io-threads`), each with its
+/// own single-threaded runtime and its own listening socket on the same
+/// port (`SO_REUSEPORT`), so the kernel spreads connections across threads
+/// and a connection stays on the thread that accepted it: no work
+/// stealing, no cross-thread wake-ups on the request path.
 pub struct Server {
     shared: Arc<Shared>,
-    listeners: Vec<TcpListener>,
+    /// One group per event-loop thread: its socket on every bind address.
+    groups: Vec<Vec<std::net::TcpListener>>,
 }
 
 impl Server {
@@ -45,21 +52,26 @@ impl Server {
     /// one for all addresses is not guaranteed; tests bind one address).
     pub async fn bind(config: Config) -> io::Result<Server> {
         raise_fd_limit();
-        let mut listeners = Vec::new();
+        let threads = config.io_threads.max(1);
+        let mut groups: Vec<Vec<std::net::TcpListener>> = (0..threads).map(|_| Vec::new()).collect();
         for addr in &config.bind {
             let ip: std::net::IpAddr = addr.parse().map_err(|_| io::Error::other(format!("bad bind address {addr}")))?;
-            let listener = listen(SocketAddr::new(ip, config.port))
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}:{}: {e}", config.port)))?;
-            listeners.push(listener);
+            let fail = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}:{}: {e}", config.port));
+            let first = listen(SocketAddr::new(ip, config.port)).map_err(fail)?;
+            let bound = first.local_addr()?;
+            groups[0].push(first);
+            for group in groups.iter_mut().skip(1) {
+                group.push(listen(bound).map_err(fail)?);
+            }
         }
         let shared = Arc::new(Shared::new(config));
-        let port = listeners[0].local_addr()?.port();
+        let port = groups[0][0].local_addr()?.port();
         shared.port.store(port as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(Server { shared, listeners })
+        Ok(Server { shared, groups })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listeners[0].local_addr().expect("bound listener")
+        self.groups[0][0].local_addr().expect("bound listener")
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -70,23 +82,48 @@ impl Server {
     /// [`shared::Shutdown::request`] from a signal handler), then closes
     /// every connection.
     pub async fn run(self) -> io::Result<()> {
-        for listener in self.listeners {
-            info!(addr = %listener.local_addr()?, "listening");
-            tokio::spawn(accept_loop(self.shared.clone(), listener));
+        for l in &self.groups[0] {
+            info!(addr = %l.local_addr()?, threads = self.groups.len(), "listening");
+        }
+        let mut threads = Vec::new();
+        for (i, group) in self.groups.into_iter().enumerate() {
+            let shared = self.shared.clone();
+            let thread = std::thread::Builder::new().name(format!("ferrocache-io-{i}")).spawn(move || event_loop(shared, group))?;
+            threads.push(thread);
         }
         tokio::spawn(background::run(self.shared.clone()));
         self.shared.shutdown.wait().await;
         info!("shutting down: closing client connections");
         self.shared.clients.kill_all();
-        for _ in 0..100 {
-            if self.shared.clients.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while threads.iter().any(|t| !t.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for t in threads {
+            t.join().map_err(|_| io::Error::other("an event-loop thread panicked"))??;
         }
         info!("bye");
         Ok(())
     }
+}
+
+/// One event-loop thread: accepts on its sockets and serves the
+/// connections it accepted until shutdown, then lets them close (bounded).
+fn event_loop(shared: Arc<Shared>, group: Vec<std::net::TcpListener>) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        for l in group {
+            l.set_nonblocking(true)?;
+            tokio::spawn(accept_loop(shared.clone(), TcpListener::from_std(l)?));
+        }
+        shared.shutdown.wait().await;
+        for _ in 0..100 {
+            if shared.clients.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    })
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
@@ -121,11 +158,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 /// kernel's accept queue instead of being dropped.
 const TCP_BACKLOG: u32 = 511;
 
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(TCP_BACKLOG)
+fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(TCP_BACKLOG as i32)?;
+    Ok(socket.into())
 }
 
 /// Lifts the open-files soft limit to the hard limit, so `maxclients`
