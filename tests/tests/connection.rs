@@ -56,3 +56,71 @@ fn transactions_and_watch() {
     assert_eq!(a.cmd(&["EXEC"]), err("ERR EXEC without MULTI"));
     assert_eq!(a.cmd(&["DISCARD"]), err("ERR DISCARD without MULTI"));
 }
+
+fn text_of(f: ferrocache_e2e::Frame) -> String {
+    match f {
+        ferrocache_e2e::Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        ferrocache_e2e::Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_subcommands() {
+    let server = start();
+    let mut a = server.conn();
+    let mut b = server.conn();
+    let ferrocache_e2e::Frame::Integer(id_a) = a.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    let ferrocache_e2e::Frame::Integer(id_b) = b.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    assert_ne!(id_a, id_b);
+    assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), nil());
+    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "has space"]), err("ERR Client names cannot contain spaces, newlines or special characters."));
+    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "worker-1"]), ok());
+    assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), bulk("worker-1"));
+    assert_eq!(a.cmd(&["SELECT", "3"]), ok());
+    let list = text_of(b.cmd(&["CLIENT", "LIST"]));
+    let line = list.lines().find(|l| l.starts_with(&format!("id={id_a} "))).expect("a listed");
+    assert!(line.contains(" name=worker-1 ") && line.contains(" db=3 ") && line.contains(" cmd=select "), "{line}");
+    let info = text_of(a.cmd(&["CLIENT", "INFO"]));
+    assert!(info.starts_with(&format!("id={id_a} ")) && info.contains("cmd=client|info"), "{info}");
+    let only_b = text_of(a.cmd(&["CLIENT", "LIST", "ID", &id_b.to_string()]));
+    assert_eq!(only_b.lines().count(), 1, "{only_b}");
+    assert_eq!(a.cmd(&["CLIENT", "NO-EVICT", "on"]), ok());
+    assert_eq!(a.cmd(&["CLIENT", "NO-EVICT", "maybe"]), err("ERR syntax error"));
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id_a.to_string()]), int(0), "SKIPME yes by default");
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]), err("ERR No such client"));
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id_b.to_string()]), int(1));
+    assert!(b.is_closed(), "killed client is disconnected");
+    assert_eq!(a.cmd(&["PING"]), simple("PONG"));
+}
+
+#[test]
+fn reset_and_resp3() {
+    let server = start();
+    let mut c = server.conn();
+    assert_eq!(c.cmd(&["HELLO", "4"]), err("NOPROTO unsupported protocol version"));
+    let ferrocache_e2e::Frame::Map(fields) = c.cmd(&["HELLO", "3", "SETNAME", "r3"]) else { panic!("HELLO 3 map") };
+    assert!(fields.contains(&(bulk("proto"), int(3))), "{fields:?}");
+    assert!(fields.contains(&(bulk("version"), bulk("7.0.15"))), "{fields:?}");
+    assert_eq!(c.cmd(&["GET", "missing"]), ferrocache_e2e::Frame::Null);
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), bulk("r3"));
+    assert_eq!(c.cmd(&["SELECT", "2"]), ok());
+    assert_eq!(c.cmd(&["MULTI"]), ok());
+    assert_eq!(c.cmd(&["RESET"]), simple("RESET"));
+    assert_eq!(c.cmd(&["GET", "missing"]), nil(), "back to RESP2");
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), nil());
+    assert_eq!(c.cmd(&["EXEC"]), err("ERR EXEC without MULTI"));
+    assert_eq!(c.cmd(&["SET", "k", "db0"]), ok());
+    assert_eq!(c.cmd(&["SELECT", "2"]), ok());
+    assert_eq!(c.cmd(&["GET", "k"]), nil(), "RESET selected db 0 again");
+}
+
+#[test]
+fn idle_clients_time_out() {
+    let server = ferrocache_e2e::start_with(|c| c.timeout = 1);
+    let mut idle = server.conn();
+    assert_eq!(idle.cmd(&["PING"]), simple("PONG"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(idle.is_closed(), "idle past `timeout` seconds is closed");
+    assert_eq!(server.conn().cmd(&["PING"]), simple("PONG"));
+}
