@@ -518,3 +518,25 @@ fn command_list_getkeys_and_help() {
     assert!(lines.contains(&simple("GETKEYS <full-command>")));
     assert_eq!(c.cmd(&["COMMAND", "FOO"]), err("ERR unknown subcommand 'FOO'. Try COMMAND HELP."));
 }
+
+/// Keys that expire and are never read again are reclaimed by the active
+/// expiry cycle and counted in `expired_keys`.
+#[test]
+fn active_expiry_reclaims_untouched_keys() {
+    let server = ferrocache_e2e::start_with(|c| c.hz = 50);
+    let mut c = server.conn();
+    for i in 0..2000 {
+        let key = format!("volatile:{i}");
+        assert_eq!(c.cmd(&["SET", &key, "v", "PX", "50"]), ok());
+    }
+    for i in 0..100 {
+        assert_eq!(c.cmd(&["SET", &format!("keep:{i}"), "v"]), ok());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.cmd(&["DBSIZE"]) != int(100) {
+        assert!(std::time::Instant::now() < deadline, "expired keys were not reclaimed: {:?}", c.cmd(&["DBSIZE"]));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(info_int(&mut c, "stats", "expired_keys"), 2000);
+    assert_eq!(info_int(&mut c, "stats", "keyspace_misses"), 0, "nothing read them");
+}
