@@ -13,7 +13,7 @@ struct RedbBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RedbBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), StorageError> {
         let dir = TempDir::new().expect("temp dir");
-        let db = Arc::new(db::open(dir.path()).expect("open redb"));
+        let db = Arc::new(db::Db::open(dir.path()).expect("open redb"));
         let sm = StateMachineStore::open(db.clone())?;
         Ok((dir, LogStore::new(db), sm))
     }

@@ -11,6 +11,7 @@ use openraft::{AnyError, StorageIOError};
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
 
 use super::{StorageError, decode, encode};
 
@@ -23,17 +24,52 @@ pub const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapsho
 
 pub const FILE_NAME: &str = "control.redb";
 
-/// Opens (or creates) the database in `dir` and makes sure every table exists, so that read
-/// transactions never meet a missing table.
-pub fn open(dir: &Path) -> Result<Database, redb::Error> {
-    std::fs::create_dir_all(dir)?;
-    let db = Database::create(dir.join(FILE_NAME))?;
-    let txn = db.begin_write()?;
-    txn.open_table(LOG)?;
-    txn.open_table(META)?;
-    txn.open_table(SNAPSHOT)?;
-    txn.commit()?;
-    Ok(db)
+/// The open database. Dropping it closes the file (redb finishes its clean-shutdown write
+/// inside the drop) and then fires the signal from [`Db::on_close`], so a node can wait until
+/// its data dir may be opened again.
+pub struct Db {
+    database: Option<Database>,
+    closed: Option<oneshot::Sender<()>>,
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir` and makes sure every table exists, so that read
+    /// transactions never meet a missing table.
+    pub fn open(dir: &Path) -> Result<Db, redb::Error> {
+        std::fs::create_dir_all(dir)?;
+        let db = Database::create(dir.join(FILE_NAME))?;
+        let txn = db.begin_write()?;
+        txn.open_table(LOG)?;
+        txn.open_table(META)?;
+        txn.open_table(SNAPSHOT)?;
+        txn.commit()?;
+        Ok(Db { database: Some(db), closed: None })
+    }
+
+    /// A receiver that completes once the file is closed.
+    pub fn on_close(&mut self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.closed = Some(tx);
+        rx
+    }
+}
+
+impl std::ops::Deref for Db {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        // Only `drop` takes the database out.
+        self.database.as_ref().expect("database is open until drop")
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        drop(self.database.take());
+        if let Some(tx) = self.closed.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 pub fn read_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -45,7 +81,7 @@ pub fn write_err(e: impl std::error::Error + 'static) -> StorageError {
 }
 
 /// Reads and decodes one value of a `&str`-keyed table.
-pub fn get<T: DeserializeOwned>(db: &Database, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<T>, StorageError> {
+pub fn get<T: DeserializeOwned>(db: &Db, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<T>, StorageError> {
     let txn = db.begin_read().map_err(read_err)?;
     let table = txn.open_table(table).map_err(read_err)?;
     let Some(raw) = table.get(key).map_err(read_err)? else { return Ok(None) };
@@ -53,7 +89,7 @@ pub fn get<T: DeserializeOwned>(db: &Database, table: TableDefinition<&str, &[u8
 }
 
 /// Encodes and stores one value of a `&str`-keyed table, durably.
-pub fn put<T: Serialize>(db: &Database, table: TableDefinition<&str, &[u8]>, key: &str, value: &T) -> Result<(), StorageError> {
+pub fn put<T: Serialize>(db: &Db, table: TableDefinition<&str, &[u8]>, key: &str, value: &T) -> Result<(), StorageError> {
     let bytes = encode(value).map_err(write_err)?;
     let txn = db.begin_write().map_err(write_err)?;
     txn.open_table(table).map_err(write_err)?.insert(key, bytes.as_slice()).map_err(write_err)?;

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, Vote};
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable};
 
-use super::db::{self, LOG, META, read_err, write_err};
+use super::db::{self, Db, LOG, META, read_err, write_err};
 use super::{LogId, NodeId, StorageError, TypeConfig, decode, encode};
 
 type Entry = openraft::Entry<TypeConfig>;
@@ -21,13 +21,13 @@ type Entry = openraft::Entry<TypeConfig>;
 /// Cheap to clone: clones share the database and the commit-index cell.
 #[derive(Clone)]
 pub struct LogStore {
-    db: Arc<Database>,
+    db: Arc<Db>,
     /// `committed index + 1` (0 = nothing committed), for status reports.
     committed: Arc<AtomicU64>,
 }
 
 impl LogStore {
-    pub fn new(db: Arc<Database>) -> LogStore {
+    pub fn new(db: Arc<Db>) -> LogStore {
         LogStore { db, committed: Arc::new(AtomicU64::new(0)) }
     }
 

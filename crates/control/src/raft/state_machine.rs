@@ -15,11 +15,10 @@ use std::sync::Arc;
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StoredMembership};
 use parking_lot::RwLock;
-use redb::Database;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use super::db::{self, SNAPSHOT, read_err, write_err};
+use super::db::{self, Db, SNAPSHOT, read_err, write_err};
 use super::{LogId, Node, NodeId, StorageError, TypeConfig, decode, encode};
 use crate::command::{Outcome, Response};
 use crate::state::{ConfigState, Event};
@@ -69,13 +68,13 @@ impl SmShared {
 /// snapshot builder).
 #[derive(Clone)]
 pub struct StateMachineStore {
-    db: Arc<Database>,
+    db: Arc<Db>,
     shared: Arc<SmShared>,
 }
 
 impl StateMachineStore {
     /// Loads the last snapshot from the database, if there is one.
-    pub fn open(db: Arc<Database>) -> Result<StateMachineStore, StorageError> {
+    pub fn open(db: Arc<Db>) -> Result<StateMachineStore, StorageError> {
         let data = match db::get::<serde_bytes::ByteBuf>(&db, SNAPSHOT, "data")? {
             Some(raw) => decode(&raw).map_err(read_err)?,
             None => SmData::default(),

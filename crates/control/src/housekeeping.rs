@@ -1,0 +1,58 @@
+//! The leader's timers: end expired leases and compact old history.
+//!
+//! The state machine never reads a clock, so time only moves forward through commands: the
+//! leader notices a lease deadline has passed on its own clock and proposes `ExpireLeases`
+//! stamped with that time. Followers run the same loop but do nothing while they follow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::command::Op;
+use crate::node::{Node, now_ms};
+
+/// The actor name the node's own commands carry in the audit log.
+pub const SYSTEM_ACTOR: &str = "system";
+
+pub async fn run(node: Arc<Node>) {
+    let timers = node.config.timers.clone();
+    let mut lease_tick = tokio::time::interval(Duration::from_millis(timers.lease_check_ms.max(10)));
+    let mut compact_tick = tokio::time::interval(Duration::from_millis(timers.compaction_check_ms.max(10)));
+    loop {
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = lease_tick.tick() => expire_leases(&node).await,
+            _ = compact_tick.tick() => compact(&node).await,
+        }
+    }
+}
+
+async fn expire_leases(node: &Node) {
+    if !node.is_leader() {
+        return;
+    }
+    let due = node.sm.data.read().kv.next_lease_deadline().is_some_and(|deadline| deadline <= now_ms());
+    if due {
+        if let Err(e) = node.propose(SYSTEM_ACTOR, Op::ExpireLeases).await {
+            tracing::warn!("lease expiry: {e}");
+        }
+    }
+}
+
+/// Keeps `retain_revisions` of history; runs once a tenth of that has piled up beyond it, so
+/// compaction is a batch job rather than one command per write.
+async fn compact(node: &Node) {
+    let retain = node.config.retain_revisions;
+    if retain == 0 || !node.is_leader() {
+        return;
+    }
+    let (revision, first) = {
+        let data = node.sm.data.read();
+        (data.kv.revision(), data.kv.first_revision())
+    };
+    let target = revision.saturating_sub(retain);
+    if target > first + retain / 10 {
+        if let Err(e) = node.propose(SYSTEM_ACTOR, Op::Compact { revision: target }).await {
+            tracing::warn!("compaction: {e}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The admin HTTP server: the `/v1/` JSON API and the node-to-node endpoints on one port.
+//!
+//! Every error is a JSON body `{"error": {"code", "message", ...}}` with a fitting status,
+//! including malformed queries, bodies and unknown routes. `/v1/` bodies are size-limited;
+//! Raft RPC bodies (`/raft/...`, trusted peers) are not, since one append may batch many values.
+
+mod internal;
+mod kv;
+mod ops;
+mod views;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::node::Node;
+
+pub type AppState = Arc<Node>;
+
+/// Header naming who makes a change (recorded as author and in the audit log).
+pub const ACTOR_HEADER: &str = "x-ferrocache-actor";
+
+pub fn router(node: Arc<Node>) -> Router {
+    let limit = node.config.body_limit();
+    let api = Router::new()
+        .route("/v1/kv", get(kv::list))
+        .route("/v1/kv/history/{*key}", get(kv::history))
+        .route("/v1/kv/rollback", post(kv::rollback))
+        .route("/v1/kv/{*key}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route("/v1/txn", post(kv::txn))
+        .route("/v1/watch", get(kv::watch))
+        .route("/v1/compact", post(ops::compact))
+        .route("/v1/lease", post(ops::lease_grant).get(ops::lease_list))
+        .route("/v1/lease/{id}", get(ops::lease_get).delete(ops::lease_revoke))
+        .route("/v1/lease/{id}/keepalive", post(ops::lease_keepalive))
+        .route("/v1/lock/{*name}", get(ops::lock_get).post(ops::lock_acquire).delete(ops::lock_release))
+        .route("/v1/audit", get(ops::audit_list))
+        .route("/v1/audit/verify", get(ops::audit_verify))
+        .route("/v1/status", get(ops::status))
+        .route("/v1/cluster/members", get(ops::members).post(ops::member_add))
+        .route("/v1/cluster/members/{id}", delete(ops::member_remove))
+        .layer(DefaultBodyLimit::max(limit));
+    let peers = Router::new()
+        .route(crate::raft::network::APPEND_PATH, post(internal::append))
+        .route(crate::raft::network::VOTE_PATH, post(internal::vote))
+        .route(crate::raft::network::SNAPSHOT_PATH, post(internal::snapshot))
+        .route("/v1/internal/forward", post(internal::forward))
+        .layer(DefaultBodyLimit::disable());
+    api.merge(peers).fallback(not_found).with_state(node)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; the API lives under /v1/ (see GET /v1/status)")
+}
+
+/// `Query` whose rejection is a JSON error.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e: QueryRejection| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `Json` whose rejection is a JSON error (413 for bodies over the limit).
+pub struct J<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for J<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state).await.map(|j| J(j.0)).map_err(|e: JsonRejection| {
+            let status = e.status();
+            ApiError::new(status, if status.as_u16() == 413 { "too_large" } else { "invalid_body" }, e.body_text())
+        })
+    }
+}
+
+/// Who acts, from the actor header (until bearer tokens replace it).
+pub fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get(ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("anonymous")
+        .to_string()
+}
+
+/// `?consistency=linearizable` (default) or `stale`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    #[default]
+    Linearizable,
+    Stale,
+}
+
+/// Query of reads that take nothing but the consistency level.
+#[derive(Deserialize)]
+pub struct ReadQuery {
+    pub consistency: Option<Consistency>,
+}
+
+/// Makes a read linearizable unless the caller asked for a stale local read.
+pub async fn before_read(node: &Node, consistency: Option<Consistency>) -> Result<(), ApiError> {
+    match consistency.unwrap_or_default() {
+        Consistency::Linearizable => node.linearize().await,
+        Consistency::Stale => Ok(()),
+    }
+}
