@@ -1,0 +1,118 @@
+//! Three in-process nodes on loopback: join, write through a follower, lose the leader, elect a
+//! new one, keep every acknowledged write, and let the old leader rejoin from its disk.
+
+mod common;
+
+use common::{Client, config, eventually, start, wait_leader};
+use ferrocache_control::ControlHandle;
+
+/// Puts `key` = `value` through `client`; true when acknowledged.
+async fn put(client: &Client, key: &str, value: &str) -> bool {
+    client.put(&format!("/v1/kv/{key}"), value.as_bytes(), "text/plain").await.0 == 200
+}
+
+async fn value_of(client: &Client, key: &str, consistency: &str) -> Option<String> {
+    let (status, body) = client.get(&format!("/v1/kv/{key}?consistency={consistency}")).await;
+    (status == 200).then(|| body["value"].as_str().unwrap_or_default().to_string())
+}
+
+fn leader_of(nodes: &[&ControlHandle]) -> Option<u64> {
+    let leaders: Vec<_> = nodes.iter().filter_map(|n| n.status().leader).collect();
+    let first = *leaders.first()?;
+    (leaders.len() == nodes.len() && leaders.iter().all(|l| *l == first)).then_some(first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_survive_losing_the_leader() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let n1 = start(config(1, dirs[0].path())).await;
+    wait_leader(&n1).await;
+    let mut c2 = config(2, dirs[1].path());
+    c2.join = Some(n1.url().to_string());
+    let n2 = start(c2).await;
+    let mut c3 = config(3, dirs[2].path());
+    c3.join = Some(n1.url().to_string());
+    let n3 = start(c3).await;
+
+    let members = eventually(10, "three voters", || async {
+        let m = n1.status().members;
+        (m.len() == 3 && m.iter().all(|m| m.voter)).then_some(m)
+    })
+    .await;
+    assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+
+    let mut nodes = vec![n1, n2, n3];
+    let leader = eventually(10, "agreement on a leader", || async { leader_of(&nodes.iter().collect::<Vec<_>>()) }).await;
+    let clients: Vec<_> = nodes.iter().map(|n| Client::new(n.url())).collect();
+    let follower = nodes.iter().position(|n| n.node_id() != leader).unwrap();
+
+    // Writes through a follower are forwarded; reads anywhere are linearizable.
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let key = format!("k/{i}");
+        if put(&clients[follower], &key, &format!("v{i}")).await {
+            acked.push((key, format!("v{i}")));
+        }
+    }
+    assert_eq!(acked.len(), 10, "every write through a follower is acknowledged");
+    for (i, c) in clients.iter().enumerate() {
+        assert_eq!(value_of(c, "k/9", "linearizable").await.as_deref(), Some("v9"), "node index {i}");
+    }
+    let (_, status) = clients[follower].get("/v1/status").await;
+    assert_eq!(status["leader"], leader);
+    assert_eq!(status["state"], "Follower");
+
+    // Lose the leader; the other two elect a new one and keep serving.
+    let old_index = nodes.iter().position(|n| n.node_id() == leader).unwrap();
+    let old = nodes.remove(old_index);
+    let old_id = old.node_id();
+    let old_addr = old.local_addr();
+    old.shutdown().await;
+    let clients: Vec<_> = nodes.iter().map(|n| Client::new(n.url())).collect();
+    let new_leader = eventually(15, "a new leader", || async {
+        leader_of(&nodes.iter().collect::<Vec<_>>()).filter(|l| *l != old_id)
+    })
+    .await;
+    assert_ne!(new_leader, old_id);
+    for i in 10..20 {
+        let key = format!("k/{i}");
+        let client = &clients[i % 2];
+        let ok = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            loop {
+                if put(client, &key, &format!("v{i}")).await {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(ok.is_ok(), "write {key} after failover");
+        acked.push((key, format!("v{i}")));
+    }
+    for c in &clients {
+        for (key, value) in &acked {
+            assert_eq!(value_of(c, key, "linearizable").await.as_deref(), Some(value.as_str()), "{key} on {}", c.base);
+        }
+    }
+
+    // The old leader restarts from its disk, follows, and catches up.
+    let mut restart = config(old_id, dirs[old_index].path());
+    restart.admin_addr = old_addr; // the cluster knows it by this address
+    let back = start(restart).await;
+    let back_client = Client::new(back.url());
+    eventually(15, "the restarted node to catch up", || async {
+        (value_of(&back_client, "k/19", "stale").await.as_deref() == Some("v19")).then_some(())
+    })
+    .await;
+    for (key, value) in &acked {
+        assert_eq!(value_of(&back_client, key, "stale").await.as_deref(), Some(value.as_str()));
+    }
+    assert_eq!(back.status().leader, Some(new_leader));
+    let (_, verify) = back_client.get("/v1/audit/verify?consistency=stale").await;
+    assert_eq!(verify["ok"], true);
+
+    back.shutdown().await;
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
