@@ -1,13 +1,15 @@
 //! The `ferrocache` binary: a thin shell over the library crates.
 //!
-//! `ferrocache server` runs a node. Settings come from built-in defaults,
-//! then the TOML file given with `--config`, then command-line flags; any
-//! unknown or invalid setting stops the start with a message that names it
-//! and exit code 2.
+//! `ferrocache server` runs a node: the Redis-protocol server and, beside it,
+//! the control plane with its admin HTTP API (`--admin-port`, default 7379;
+//! 0 disables it). Settings come from built-in defaults, then the TOML file
+//! given with `--config`, then command-line flags; any unknown or invalid
+//! setting stops the start with a message that names it and exit code 2.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ferrocache_control::{ControlConfig, ControlNode};
 use ferrocache_server::{Config, Server};
 
 #[global_allocator]
@@ -55,6 +57,21 @@ struct ServerArgs {
     /// Any other setting, as NAME=VALUE (repeatable), e.g. --set timeout=300.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Port of the admin HTTP API and control plane (0 disables both).
+    #[arg(long, default_value_t = 7379)]
+    admin_port: u16,
+    /// Address the admin API listens on; loopback only until the API has access control.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    admin_bind: std::net::IpAddr,
+    /// Directory for the control plane's Raft log and snapshots.
+    #[arg(long, default_value = "ferrocache-data", value_name = "DIR")]
+    data_dir: std::path::PathBuf,
+    /// Admin URL of a running node whose cluster this node joins, e.g. http://127.0.0.1:7379.
+    #[arg(long, value_name = "URL", requires = "node_id")]
+    join: Option<String>,
+    /// This node's control-plane id, unique in the cluster; a wiped node needs a new one [default: 1].
+    #[arg(long, value_name = "ID")]
+    node_id: Option<u64>,
 }
 
 impl ServerArgs {
@@ -87,25 +104,43 @@ impl ServerArgs {
         }
         Ok(config)
     }
+
+    /// The control-plane settings, or `None` when `--admin-port 0` disables it.
+    fn control_config(&self) -> Result<Option<ControlConfig>, String> {
+        if self.admin_port == 0 {
+            return Ok(None);
+        }
+        if !self.admin_bind.is_loopback() {
+            return Err(format!(
+                "refusing to serve the admin API on {}: it has no access control yet; use a loopback address \
+                 (--admin-bind 127.0.0.1) or disable it with --admin-port 0",
+                self.admin_bind
+            ));
+        }
+        let addr = std::net::SocketAddr::new(self.admin_bind, self.admin_port);
+        let mut config = ControlConfig::new(self.node_id.unwrap_or(1), &self.data_dir, addr);
+        config.join = self.join.clone();
+        Ok(Some(config))
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => {
-            let config = match args.config() {
+            let (config, control) = match args.config().and_then(|c| Ok((c, args.control_config()?))) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("ferrocache: {e}");
                     return ExitCode::from(2);
                 }
             };
-            run_server(config)
+            run_server(config, control)
         }
     }
 }
 
-fn run_server(config: Config) -> ExitCode {
+fn run_server(config: Config, control: Option<ControlConfig>) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{}", config.log_level)));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
@@ -124,13 +159,30 @@ fn run_server(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let control = match control {
+            Some(c) => match ControlNode::start(c).await {
+                Ok(handle) => {
+                    tracing::info!("admin API and control plane on {}", handle.url());
+                    Some(handle)
+                }
+                Err(e) => {
+                    eprintln!("ferrocache: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         let shared = server.shared();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("signal received");
             shared.shutdown.request();
         });
-        match server.run().await {
+        let result = server.run().await;
+        if let Some(handle) = control {
+            handle.shutdown().await;
+        }
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ferrocache: {e}");
