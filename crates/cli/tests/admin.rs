@@ -40,10 +40,10 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)
 fn wait_for_leader(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some((200, body)) = http(port, "GET", "/v1/status", "") {
-            if body.contains("\"leader\":1") {
-                return;
-            }
+        if let Some((200, body)) = http(port, "GET", "/v1/status", "")
+            && body.contains("\"leader\":1")
+        {
+            return;
         }
         assert!(Instant::now() < deadline, "admin API did not come up");
         std::thread::sleep(Duration::from_millis(100));

@@ -31,10 +31,8 @@ async fn expire_leases(node: &Node) {
         return;
     }
     let due = node.sm.data.read().kv.next_lease_deadline().is_some_and(|deadline| deadline <= now_ms());
-    if due {
-        if let Err(e) = node.propose(SYSTEM_ACTOR, Op::ExpireLeases).await {
-            tracing::warn!("lease expiry: {e}");
-        }
+    if due && let Err(e) = node.propose(SYSTEM_ACTOR, Op::ExpireLeases).await {
+        tracing::warn!("lease expiry: {e}");
     }
 }
 
@@ -50,9 +48,7 @@ async fn compact(node: &Node) {
         (data.kv.revision(), data.kv.first_revision())
     };
     let target = revision.saturating_sub(retain);
-    if target > first + retain / 10 {
-        if let Err(e) = node.propose(SYSTEM_ACTOR, Op::Compact { revision: target }).await {
-            tracing::warn!("compaction: {e}");
-        }
+    if target > first + retain / 10 && let Err(e) = node.propose(SYSTEM_ACTOR, Op::Compact { revision: target }).await {
+        tracing::warn!("compaction: {e}");
     }
 }

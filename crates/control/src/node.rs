@@ -227,10 +227,10 @@ impl ControlHandle {
         }
         // Raft's storage tasks wind down after `shutdown` returns; wait for the file to close so
         // the data dir can be opened again at once.
-        if let Some(closed) = self.db_closed.take() {
-            if tokio::time::timeout(Duration::from_secs(10), closed).await.is_err() {
-                tracing::warn!("the control-plane store is still open 10 s after shutdown");
-            }
+        if let Some(closed) = self.db_closed.take()
+            && tokio::time::timeout(Duration::from_secs(10), closed).await.is_err()
+        {
+            tracing::warn!("the control-plane store is still open 10 s after shutdown");
         }
     }
 }

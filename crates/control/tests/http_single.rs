@@ -88,6 +88,10 @@ async fn kv_put_get_list_history_delete_and_errors() {
     assert_eq!((s, err["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, err) = c.get("/v1/kv/x?at_revision=abc").await;
     assert_eq!((s, err["error"]["code"].as_str()), (400, Some("invalid_argument")));
+    let (s, err) = c.get("/v1/lease/abc").await;
+    assert_eq!((s, err["error"]["code"].as_str()), (400, Some("invalid_argument")));
+    let (s, err) = c.send(c.raw().post(c.url("/v1/txn")).body("{")).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (415, Some("invalid_body")));
 
     // Values over the limit are a 413.
     let big = vec![b'x'; 1536 * 1024 + 1];

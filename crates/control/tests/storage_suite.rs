@@ -1,5 +1,8 @@
 //! openraft's storage conformance suite run against the redb log store and state machine.
 
+// The suite's signatures return openraft's (large) `StorageError`.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use ferrocache_control::raft::log_store::LogStore;

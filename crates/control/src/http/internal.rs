@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -21,37 +20,37 @@ fn reply<T: Serialize>(value: &T) -> Response {
     }
 }
 
-fn request<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    decode(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("bad MessagePack body: {e}")).into_response())
+fn bad_body(e: rmp_serde::decode::Error) -> Response {
+    (StatusCode::BAD_REQUEST, format!("bad MessagePack body: {e}")).into_response()
 }
 
 pub async fn append(State(node): State<AppState>, body: Bytes) -> Response {
-    match request(&body) {
+    match decode(&body) {
         Ok(rpc) => reply(&node.raft.append_entries(rpc).await),
-        Err(resp) => resp,
+        Err(e) => bad_body(e),
     }
 }
 
 pub async fn vote(State(node): State<AppState>, body: Bytes) -> Response {
-    match request(&body) {
+    match decode(&body) {
         Ok(rpc) => reply(&node.raft.vote(rpc).await),
-        Err(resp) => resp,
+        Err(e) => bad_body(e),
     }
 }
 
 pub async fn snapshot(State(node): State<AppState>, body: Bytes) -> Response {
-    match request(&body) {
+    match decode(&body) {
         Ok(rpc) => reply(&node.raft.install_snapshot(rpc).await),
-        Err(resp) => resp,
+        Err(e) => bad_body(e),
     }
 }
 
 pub async fn forward(State(node): State<AppState>, body: Bytes) -> Response {
-    match request::<Forwarded>(&body) {
+    match decode::<Forwarded>(&body) {
         Ok(fwd) => {
             let result: Result<_, ApiError> = node.leader_call(fwd.call, fwd.hops).await;
             reply(&result)
         }
-        Err(resp) => resp,
+        Err(e) => bad_body(e),
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::views::{ValueIn, content_type, event_view, kv_view};
-use super::{AppState, Consistency, J, Q, ReadQuery, actor, before_read};
+use super::{AppState, Consistency, J, P, Q, ReadQuery, actor, before_read};
 use crate::command::{CmpOp, Compare, CompareTarget, ContentType, DeleteOp, Op, Outcome, PutOp, RollbackOp, TxnAction, TxnOp};
 use crate::error::ApiError;
 use crate::state::EventKind;
@@ -32,7 +32,7 @@ pub struct PutQuery {
 
 pub async fn put(
     State(node): State<AppState>,
-    Path(key): Path<String>,
+    P(key): P<String>,
     Q(q): Q<PutQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -56,7 +56,7 @@ pub struct GetQuery {
     raw: bool,
 }
 
-pub async fn get(State(node): State<AppState>, Path(key): Path<String>, Q(q): Q<GetQuery>) -> Result<Response, ApiError> {
+pub async fn get(State(node): State<AppState>, P(key): P<String>, Q(q): Q<GetQuery>) -> Result<Response, ApiError> {
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let record = data.kv.get(&key, q.at_revision)?.ok_or_else(|| ApiError::not_found(format!("key '{key}' not found")))?;
@@ -84,7 +84,7 @@ pub struct DeleteQuery {
 
 pub async fn delete(
     State(node): State<AppState>,
-    Path(key): Path<String>,
+    P(key): P<String>,
     Q(q): Q<DeleteQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
@@ -123,7 +123,7 @@ pub async fn list(State(node): State<AppState>, Q(q): Q<ListQuery>) -> Result<Js
     })))
 }
 
-pub async fn history(State(node): State<AppState>, Path(key): Path<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn history(State(node): State<AppState>, P(key): P<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let versions: Vec<_> = data.kv.history(&key).iter().map(|r| kv_view(&key, r)).collect();

@@ -1,5 +1,24 @@
 //! The admin HTTP server: the `/v1/` JSON API and the node-to-node endpoints on one port.
 //!
+//! | endpoint | what |
+//! |---|---|
+//! | `PUT /v1/kv/{key}` | body = value; `Content-Type` or `?content_type=` (json, yaml, toml, text, binary); `?if_revision=` (CAS, 0 = create), `?lease=` |
+//! | `GET /v1/kv/{key}` | `?at_revision=`, `?raw=true` (bytes with their content type), `?consistency=stale` |
+//! | `DELETE /v1/kv/{key}` | `?if_revision=`, `?prefix=true` |
+//! | `GET /v1/kv?prefix=&start_after=&limit=&at_revision=` | paginated listing |
+//! | `GET /v1/kv/history/{key}` | every kept version, tombstones included |
+//! | `POST /v1/kv/rollback` | `{key, prefix?, to_revision}`, written as a new revision |
+//! | `POST /v1/txn` | `{compare: [{key, target, op, value}], success: [...], failure: [...]}` |
+//! | `GET /v1/watch?prefix=\|key=&from_revision=` | server-sent events; resumes with `Last-Event-ID` |
+//! | `POST /v1/compact` | `{revision}` or `{retain}` |
+//! | `POST /v1/lease`, `GET /v1/lease[/{id}]`, `DELETE /v1/lease/{id}`, `POST /v1/lease/{id}/keepalive` | leases |
+//! | `POST /v1/lock/{name}` `{owner, lease, wait_ms?}`, `DELETE /v1/lock/{name}?owner=`, `GET /v1/lock/{name}` | locks with fencing tokens |
+//! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
+//! | `GET /v1/status`, `GET/POST /v1/cluster/members`, `DELETE /v1/cluster/members/{id}` | cluster |
+//!
+//! Because `/v1/kv/history/...` and `/v1/kv/rollback` are routes of their own, keys named
+//! `rollback` or starting with `history/` cannot be reached through `/v1/kv/{key}`.
+//!
 //! Every error is a JSON body `{"error": {"code", "message", ...}}` with a fitting status,
 //! including malformed queries, bodies and unknown routes. `/v1/` bodies are size-limited;
 //! Raft RPC bodies (`/raft/...`, trusted peers) are not, since one append may batch many values.
@@ -11,7 +30,7 @@ mod views;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -72,6 +91,20 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Q<T> {
             .await
             .map(|q| Q(q.0))
             .map_err(|e: QueryRejection| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `Path` whose rejection is a JSON error.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| P(p.0))
+            .map_err(|e: PathRejection| ApiError::bad_request(e.body_text()))
     }
 }
 

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::kv::unexpected;
-use super::{AppState, Consistency, J, Q, ReadQuery, actor, before_read};
+use super::{AppState, Consistency, J, P, Q, ReadQuery, actor, before_read};
 use crate::command::{LeaseInfo, Op, Outcome};
 use crate::error::ApiError;
 use crate::node::{Call, CallResult, Node, now_ms};
@@ -32,18 +32,18 @@ pub async fn lease_grant(State(node): State<AppState>, headers: HeaderMap, J(bod
     lease_reply(node.propose(&actor(&headers), Op::LeaseGrant { ttl_ms }).await?)
 }
 
-pub async fn lease_keepalive(State(node): State<AppState>, Path(id): Path<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn lease_keepalive(State(node): State<AppState>, P(id): P<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     lease_reply(node.propose(&actor(&headers), Op::LeaseKeepAlive { id }).await?)
 }
 
-pub async fn lease_revoke(State(node): State<AppState>, Path(id): Path<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn lease_revoke(State(node): State<AppState>, P(id): P<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     match node.propose(&actor(&headers), Op::LeaseRevoke { id }).await? {
         Outcome::LeaseRevoked { id, deleted } => Ok(Json(json!({ "id": id, "deleted": deleted }))),
         other => Err(unexpected(other)),
     }
 }
 
-pub async fn lease_get(State(node): State<AppState>, Path(id): Path<u64>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn lease_get(State(node): State<AppState>, P(id): P<u64>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
     before_read(&node, q.consistency).await?;
     let info = node.sm.data.read().kv.lease(id).ok_or_else(|| ApiError::from(crate::command::SmError::LeaseNotFound { id }))?;
     Ok(Json(lease_json(&info)))
@@ -86,7 +86,7 @@ pub struct AcquireIn {
 /// `token` is the fencing token: pass it to whatever the lock protects.
 pub async fn lock_acquire(
     State(node): State<AppState>,
-    Path(name): Path<String>,
+    P(name): P<String>,
     headers: HeaderMap,
     J(body): J<AcquireIn>,
 ) -> Result<Json<Value>, ApiError> {
@@ -136,7 +136,7 @@ pub struct ReleaseQuery {
 
 pub async fn lock_release(
     State(node): State<AppState>,
-    Path(name): Path<String>,
+    P(name): P<String>,
     Q(q): Q<ReleaseQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
@@ -146,7 +146,7 @@ pub async fn lock_release(
     }
 }
 
-pub async fn lock_get(State(node): State<AppState>, Path(name): Path<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn lock_get(State(node): State<AppState>, P(name): P<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
     before_read(&node, q.consistency).await?;
     let status = node.sm.data.read().kv.lock_status(&name);
     Ok(Json(json!(status)))
@@ -221,7 +221,7 @@ pub async fn member_add(State(node): State<AppState>, J(body): J<MemberIn>) -> R
     members_reply(node.leader_call(call, 0).await?)
 }
 
-pub async fn member_remove(State(node): State<AppState>, Path(id): Path<u64>) -> Result<Json<Value>, ApiError> {
+pub async fn member_remove(State(node): State<AppState>, P(id): P<u64>) -> Result<Json<Value>, ApiError> {
     members_reply(node.leader_call(Call::RemoveMember { node_id: id }, 0).await?)
 }
 
