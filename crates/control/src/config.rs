@@ -16,11 +16,14 @@ pub struct Timers {
     pub lease_check_ms: u64,
     /// How often the leader checks whether history should be compacted.
     pub compaction_check_ms: u64,
+    /// Longest a request waits for a leader, a quorum or this node to catch up before it is
+    /// answered 503 (a write that timed out may still be applied later).
+    pub request_timeout_ms: u64,
 }
 
 impl Default for Timers {
     fn default() -> Timers {
-        Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 200, compaction_check_ms: 5_000 }
+        Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 200, compaction_check_ms: 5_000, request_timeout_ms: 10_000 }
     }
 }
 

@@ -30,8 +30,6 @@ use crate::raft::{MSGPACK, NodeId, Raft, db, decode, encode};
 
 /// How many times a call may be passed from node to node before we give up on finding a leader.
 const MAX_HOPS: u8 = 3;
-/// How long a call waits for an election to produce a leader.
-const LEADER_WAIT: Duration = Duration::from_secs(5);
 
 /// A call that only the leader can answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,7 +273,7 @@ impl Node {
 
     /// Runs `call` on the leader, wherever it is.
     pub async fn leader_call(&self, call: Call, hops: u8) -> Result<CallResult, ApiError> {
-        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        let deadline = tokio::time::Instant::now() + self.request_timeout();
         loop {
             match self.local_call(&call).await {
                 Ok(result) => return Ok(result),
@@ -307,7 +305,7 @@ impl Node {
             .client
             .post(format!("{leader_url}/v1/internal/forward"))
             .header(reqwest::header::CONTENT_TYPE, MSGPACK)
-            .timeout(Duration::from_secs(30))
+            .timeout(self.request_timeout() + Duration::from_secs(2))
             .body(body)
             .send()
             .await
@@ -317,7 +315,24 @@ impl Node {
             .map_err(|e| ApiError::internal(format!("bad answer from the leader at {leader_url}: {e}")))?
     }
 
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.timers.request_timeout_ms)
+    }
+
+    /// [`Node::try_local_call`], bounded: a leader cut off from its quorum must not hang callers.
     async fn local_call(&self, call: &Call) -> Result<CallResult, Local> {
+        let timeout = self.request_timeout();
+        match tokio::time::timeout(timeout, self.try_local_call(call)).await {
+            Ok(result) => result,
+            Err(_) => Err(Local::Failed(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("no quorum answered within {} ms; a write may still be applied", timeout.as_millis()),
+            ))),
+        }
+    }
+
+    async fn try_local_call(&self, call: &Call) -> Result<CallResult, Local> {
         match call {
             Call::Propose { actor, op } => {
                 let req = Request { actor: actor.clone(), time_ms: now_ms(), op: op.clone() };
@@ -378,7 +393,7 @@ impl Node {
             other => return Err(ApiError::internal(format!("unexpected answer {other:?}"))),
         };
         self.raft
-            .wait(Some(LEADER_WAIT))
+            .wait(Some(self.request_timeout()))
             .applied_index_at_least(index, "linearizable read")
             .await
             .map(drop)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, config, eventually, start, wait_leader};
+use common::{Client, config, eventually, read_events, start, wait_leader};
 use ferrocache_control::ControlHandle;
 
 /// Puts `key` = `value` through `client`; true when acknowledged.
@@ -46,6 +46,12 @@ async fn three_nodes_survive_losing_the_leader() {
     let clients: Vec<_> = nodes.iter().map(|n| Client::new(n.url())).collect();
     let follower = nodes.iter().position(|n| n.node_id() != leader).unwrap();
 
+    // A watch on the other follower sees the writes made through this one, in order.
+    let watcher = nodes.iter().rposition(|n| n.node_id() != leader).unwrap();
+    assert_ne!(watcher, follower);
+    let mut watch = clients[watcher].raw().get(clients[watcher].url("/v1/watch?prefix=k/")).send().await.unwrap();
+    assert_eq!(watch.status(), 200);
+
     // Writes through a follower are forwarded; reads anywhere are linearizable.
     let mut acked = Vec::new();
     for i in 0..10 {
@@ -58,6 +64,12 @@ async fn three_nodes_survive_losing_the_leader() {
     for (i, c) in clients.iter().enumerate() {
         assert_eq!(value_of(c, "k/9", "linearizable").await.as_deref(), Some("v9"), "node index {i}");
     }
+    let events = read_events(&mut watch, 10).await;
+    let keys: Vec<_> = events.iter().map(|e| e.2["kv"]["key"].as_str().unwrap().to_string()).collect();
+    assert_eq!(keys, (0..10).map(|i| format!("k/{i}")).collect::<Vec<_>>());
+    let revisions: Vec<u64> = events.iter().map(|e| e.1.parse().unwrap()).collect();
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+    drop(watch);
     let (_, status) = clients[follower].get("/v1/status").await;
     assert_eq!(status["leader"], leader);
     assert_eq!(status["state"], "Follower");
@@ -111,8 +123,17 @@ async fn three_nodes_survive_losing_the_leader() {
     let (_, verify) = back_client.get("/v1/audit/verify?consistency=stale").await;
     assert_eq!(verify["ok"], true);
 
+    // With two of three members gone, the last one refuses writes but serves stale reads.
     back.shutdown().await;
+    let last = nodes.pop().unwrap();
     for n in nodes {
         n.shutdown().await;
     }
+    let client = Client::new(last.url());
+    let (status, err) = client.put("/v1/kv/k/lost", b"x", "text/plain").await;
+    assert_eq!(status, 503, "{err}");
+    assert_eq!(value_of(&client, "k/19", "stale").await.as_deref(), Some("v19"));
+    let (status, _) = client.get("/v1/kv/k/19").await;
+    assert_eq!(status, 503, "a linearizable read needs a quorum");
+    last.shutdown().await;
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, config, eventually, start, wait_leader};
+use common::{Client, config, eventually, read_events, start, wait_leader};
 use serde_json::{Value, json};
 
 async fn single() -> (tempfile::TempDir, ferrocache_control::ControlHandle, Client) {
@@ -169,24 +169,6 @@ async fn txn_leases_locks_and_audit() {
     let (_, verify) = c.get("/v1/audit/verify").await;
     assert_eq!(verify["ok"], true, "{verify}");
     node.shutdown().await;
-}
-
-/// Reads SSE frames from `resp` until `count` events (or an error event) arrived.
-async fn read_events(resp: &mut reqwest::Response, count: usize) -> Vec<(String, String, Value)> {
-    let mut buf = String::new();
-    let mut events = Vec::new();
-    while events.len() < count {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.expect("event timed out").unwrap();
-        buf.push_str(std::str::from_utf8(&chunk.expect("stream ended")).unwrap());
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let field = |name: &str| frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
-            if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
-                events.push((event, field("id:").unwrap_or_default(), serde_json::from_str(&data).unwrap()));
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use serde_json::Value;
 /// Settings for tests: timers a little faster than the defaults, no automatic compaction.
 pub fn config(node_id: u64, dir: &Path) -> ControlConfig {
     let mut config = ControlConfig::new(node_id, dir, "127.0.0.1:0".parse().unwrap());
-    config.timers = Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 50, compaction_check_ms: 60_000 };
+    config.timers = Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 50, compaction_check_ms: 60_000, request_timeout_ms: 3_000 };
     config.retain_revisions = 0;
     config
 }
@@ -88,4 +88,22 @@ impl Client {
     pub fn raw(&self) -> &reqwest::Client {
         &self.http
     }
+}
+
+/// Reads SSE frames from `resp` until `count` events (or an error event) arrived.
+pub async fn read_events(resp: &mut reqwest::Response, count: usize) -> Vec<(String, String, Value)> {
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    while events.len() < count {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.expect("event timed out").unwrap();
+        buf.push_str(std::str::from_utf8(&chunk.expect("stream ended")).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let field = |name: &str| frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+            if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+                events.push((event, field("id:").unwrap_or_default(), serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    events
 }
