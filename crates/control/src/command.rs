@@ -151,6 +151,9 @@ pub enum Op {
     LeaseRevoke { id: u64 },
     /// Proposed by the leader's timer: end every lease whose deadline is at or before `time_ms`.
     ExpireLeases,
+    /// Proposed by a new leader: give every lease at least its full TTL from `time_ms`, so
+    /// keep-alives lost during the election do not expire it.
+    RefreshLeases,
     LockAcquire { name: String, owner: String, lease: u64 },
     LockRelease { name: String, owner: String },
     /// Drop history older than `revision` (the state at `revision` stays readable).
@@ -169,6 +172,7 @@ impl Op {
             Op::LeaseKeepAlive { .. } => "lease.keepalive",
             Op::LeaseRevoke { .. } => "lease.revoke",
             Op::ExpireLeases => "lease.expire",
+            Op::RefreshLeases => "lease.refresh",
             Op::LockAcquire { .. } => "lock.acquire",
             Op::LockRelease { .. } => "lock.release",
             Op::Compact { .. } => "compact",
@@ -217,6 +221,7 @@ pub enum Outcome {
     Lease(LeaseInfo),
     LeaseRevoked { id: u64, deleted: Vec<String> },
     Expired { leases: Vec<u64> },
+    Refreshed { leases: usize },
     /// `acquired` false means the owner is queued at `position` (0 = next).
     Lock { acquired: bool, token: Option<u64>, position: Option<usize> },
     Unlocked { released: bool },

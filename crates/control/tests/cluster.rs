@@ -74,6 +74,9 @@ async fn three_nodes_survive_losing_the_leader() {
     assert_eq!(status["leader"], leader);
     assert_eq!(status["state"], "Follower");
 
+    let (status, lease) = clients[follower].post("/v1/lease", serde_json::json!({"ttl_secs": 60})).await;
+    assert_eq!(status, 200, "{lease}");
+
     // Lose the leader; the other two elect a new one and keep serving.
     let old_index = nodes.iter().position(|n| n.node_id() == leader).unwrap();
     let old = nodes.remove(old_index);
@@ -101,6 +104,13 @@ async fn three_nodes_survive_losing_the_leader() {
         assert!(ok.is_ok(), "write {key} after failover");
         acked.push((key, format!("v{i}")));
     }
+    // The new leader refreshed the leases once it took over.
+    let refresh = eventually(10, "the new leader's lease refresh", || async {
+        let (_, audit) = clients[0].get("/v1/audit?limit=1000").await;
+        audit["entries"].as_array().unwrap().iter().find(|e| e["op"] == "lease.refresh").cloned()
+    })
+    .await;
+    assert_eq!(refresh["actor"], "system");
     for c in &clients {
         for (key, value) in &acked {
             assert_eq!(value_of(c, key, "linearizable").await.as_deref(), Some(value.as_str()), "{key} on {}", c.base);

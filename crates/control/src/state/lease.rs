@@ -71,6 +71,15 @@ impl ConfigState {
         Outcome::Expired { leases: due }
     }
 
+    /// Gives every lease at least its full TTL from now.
+    pub(super) fn refresh_leases(&mut self, tx: &mut Tx) -> Outcome {
+        for lease in self.leases.values_mut() {
+            lease.expires_at_ms = lease.expires_at_ms.max(tx.now.saturating_add(lease.ttl_ms));
+        }
+        self.audit_push(tx, "lease/*", None, None);
+        Outcome::Refreshed { leases: self.leases.len() }
+    }
+
     /// Removes the lease, deletes its keys and releases its locks; returns the deleted keys.
     fn end_lease(&mut self, tx: &mut Tx, id: u64) -> Vec<String> {
         let Some(lease) = self.leases.remove(&id) else { return Vec::new() };

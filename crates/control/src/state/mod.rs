@@ -135,6 +135,7 @@ impl ConfigState {
             Op::LeaseKeepAlive { id } => self.lease_keepalive(&mut tx, *id),
             Op::LeaseRevoke { id } => self.lease_revoke(&mut tx, *id),
             Op::ExpireLeases => Ok(self.expire_leases(&mut tx)),
+            Op::RefreshLeases => Ok(self.refresh_leases(&mut tx)),
             Op::LockAcquire { name, owner, lease } => self.lock_acquire(&mut tx, name, owner, *lease),
             Op::LockRelease { name, owner } => self.lock_release(&mut tx, name, owner),
             Op::Compact { revision } => self.compact(&mut tx, *revision),

@@ -259,6 +259,21 @@ fn leases_expire_keys_by_leader_time() {
 }
 
 #[test]
+fn a_new_leader_refreshes_leases_before_expiring_them() {
+    let mut h = Harness::new();
+    let lease = h.lease(5_000); // deadline 6000
+    h.now = 5_500;
+    assert_eq!(h.run(Op::RefreshLeases), Ok(Outcome::Refreshed { leases: 1 }));
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 10_500);
+    h.now = 6_000;
+    assert_eq!(h.run(Op::ExpireLeases), Ok(Outcome::Expired { leases: vec![] }));
+    // A leader with a slower clock still refreshes from the latest time seen.
+    h.now = 1_000;
+    h.run(Op::RefreshLeases).unwrap();
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 11_000);
+}
+
+#[test]
 fn revoke_deletes_keys_and_overwrite_detaches() {
     let mut h = Harness::new();
     let lease = h.lease(60_000);
