@@ -117,3 +117,41 @@ impl Stream {
         }
     }
 }
+
+/// Most events one long-poll answer carries (a revision is never split).
+const POLL_BATCH: usize = 1000;
+
+/// Long-poll form of a watch: waits up to `wait` for events at or after `from_revision`
+/// (0 = after now) and returns them with the revision to poll from next. Reads the state
+/// directly, so an answer is exact even if the wait ends while an event is being applied.
+pub async fn poll(shared: &SmShared, filter: &Filter, from_revision: u64, wait: std::time::Duration) -> Result<(Vec<Event>, u64), SmError> {
+    let mut revisions = shared.revision.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut from = from_revision;
+    loop {
+        revisions.borrow_and_update();
+        let (events, current) = {
+            let data = shared.data.read();
+            let current = data.kv.revision();
+            if from == 0 {
+                from = current + 1;
+            }
+            (data.kv.events_from(from, filter.prefix())?, current)
+        };
+        let mut batch: Vec<Event> = Vec::new();
+        for event in events.into_iter().filter(|e| filter.matches(&e.key)) {
+            if batch.len() >= POLL_BATCH && batch.last().is_some_and(|last| last.revision != event.revision) {
+                break;
+            }
+            batch.push(event);
+        }
+        if let Some(last) = batch.last() {
+            let next = last.revision + 1;
+            return Ok((batch, next));
+        }
+        let next = from.max(current + 1);
+        if tokio::time::timeout_at(deadline, revisions.changed()).await.is_err() {
+            return Ok((Vec::new(), next));
+        }
+    }
+}

@@ -210,6 +210,32 @@ async fn watch_streams_history_then_live_events_over_sse() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_long_poll_returns_events_and_the_next_revision() {
+    let (_dir, node, c) = single().await;
+    c.put("/v1/kv/lp/a", b"1", "text/plain").await; // 1
+    c.put("/v1/kv/zz", b"1", "text/plain").await; // 2
+    let (s, res) = c.get("/v1/watch?prefix=lp/&from_revision=1&poll_ms=1000").await;
+    assert_eq!(s, 200, "{res}");
+    assert_eq!(res["events"].as_array().unwrap().len(), 1);
+    assert_eq!((res["events"][0]["kv"]["key"].as_str(), res["next_revision"].as_u64()), (Some("lp/a"), Some(2)));
+    // Nothing new: the poll times out empty and says where to continue.
+    let (_, res) = c.get("/v1/watch?prefix=lp/&from_revision=2&poll_ms=100").await;
+    assert_eq!((res["events"].as_array().unwrap().len(), res["next_revision"].as_u64()), (0, Some(3)));
+    // A write during the wait ends it.
+    let writer = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.put("/v1/kv/lp/b", b"2", "text/plain").await
+        })
+    };
+    let (_, res) = c.get("/v1/watch?key=lp/b&from_revision=3&poll_ms=10000").await;
+    assert_eq!((res["events"][0]["revision"].as_u64(), res["next_revision"].as_u64()), (Some(3), Some(4)));
+    writer.await.unwrap();
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_recovers_from_disk_with_snapshots_and_a_bounded_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1, dir.path());

@@ -243,12 +243,18 @@ pub struct WatchQuery {
     key: Option<String>,
     prefix: Option<String>,
     from_revision: Option<u64>,
+    /// Long-poll instead of a stream: wait up to this long and answer with JSON.
+    poll_ms: Option<u64>,
 }
+
+/// Longest a long-poll may wait.
+const MAX_POLL_MS: u64 = 60_000;
 
 /// Server-sent events: `event: put|delete`, `id: <revision>`, `data: {revision, type, kv}`.
 /// A reconnecting client resumes with `Last-Event-ID` (or `from_revision` = last seen + 1).
 /// A compacted start revision is a 410 answer; compaction overtaking a slow stream ends it
-/// with an `event: error`.
+/// with an `event: error`. With `poll_ms` it is a long-poll answered with
+/// `{events, next_revision}` instead, for clients without SSE.
 pub async fn watch(State(node): State<AppState>, Q(q): Q<WatchQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
     let filter = match (q.key, q.prefix) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("give `key` or `prefix`, not both")),
@@ -261,6 +267,12 @@ pub async fn watch(State(node): State<AppState>, Q(q): Q<WatchQuery>, headers: H
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(|id| id + 1);
     let from = q.from_revision.or(resume).unwrap_or(0);
+    if let Some(poll_ms) = q.poll_ms {
+        let wait = std::time::Duration::from_millis(poll_ms.min(MAX_POLL_MS));
+        let (events, next) = watch::poll(&node.sm, &filter, from, wait).await?;
+        let events: Vec<_> = events.iter().map(event_view).collect();
+        return Ok(Json(json!({ "events": events, "next_revision": next })).into_response());
+    }
     let rx = watch::start(node.sm.clone(), filter, from, node.cancel.clone())?;
     let stream = ReceiverStream::new(rx).map(|item| match item {
         Ok(event) => {
