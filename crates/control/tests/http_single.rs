@@ -236,6 +236,33 @@ async fn watch_long_poll_returns_events_and_the_next_revision() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_import_moves_a_prefix_atomically() {
+    let (_dir, node, c) = single().await;
+    c.put("/v1/kv/app/a.json", br#"{"x": 1}"#, "application/json").await;
+    c.put("/v1/kv/app/bin", &[0xff, 0x00], "application/octet-stream").await;
+    c.put("/v1/kv/other", b"no", "text/plain").await;
+    let (s, doc) = c.get("/v1/export?prefix=app/").await;
+    assert_eq!(s, 200, "{doc}");
+    assert_eq!(doc["items"].as_array().unwrap().len(), 2);
+
+    let (_dir2, node2, c2) = single().await;
+    let (s, res) = c2.post("/v1/import", json!({ "items": doc["items"] })).await;
+    assert_eq!((s, res["imported"].as_u64(), res["revision"].as_u64()), (200, Some(2), Some(1)), "{res}");
+    let (_, a) = c2.get("/v1/kv/app/a.json").await;
+    assert_eq!((a["value"].as_str(), a["content_type"].as_str()), (Some(r#"{"x": 1}"#), Some("json")));
+    let (_, bin) = c2.get("/v1/kv/app/bin").await;
+    assert_eq!(bin["value_base64"], "/wA=");
+    // One invalid item refuses the whole import.
+    let bad = json!({ "items": [{"key": "n/ok", "value": "1"}, {"key": "n/bad", "value": "{", "content_type": "json"}] });
+    let (s, _) = c2.post("/v1/import", bad).await;
+    assert_eq!(s, 400);
+    let (s, _) = c2.get("/v1/kv/n/ok").await;
+    assert_eq!(s, 404);
+    node.shutdown().await;
+    node2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_recovers_from_disk_with_snapshots_and_a_bounded_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1, dir.path());

@@ -157,6 +157,7 @@ pub struct CompareIn {
     value: Value,
 }
 
+/// A put inside a JSON body (txn actions, import items).
 #[derive(Deserialize)]
 pub struct PutIn {
     key: String,
@@ -165,6 +166,18 @@ pub struct PutIn {
     content_type: Option<String>,
     if_revision: Option<u64>,
     lease: Option<u64>,
+}
+
+impl PutIn {
+    pub fn into_op(self) -> Result<PutOp, ApiError> {
+        Ok(PutOp {
+            key: self.key,
+            value: self.value.into_bytes()?,
+            content_type: content_type(self.content_type.as_deref())?.unwrap_or_default(),
+            if_revision: self.if_revision,
+            lease: self.lease,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -227,13 +240,7 @@ fn compare(c: CompareIn) -> Result<Compare, ApiError> {
 
 fn action(a: ActionIn) -> Result<TxnAction, ApiError> {
     Ok(match a {
-        ActionIn::Put(p) => TxnAction::Put(PutOp {
-            key: p.key,
-            value: p.value.into_bytes()?,
-            content_type: content_type(p.content_type.as_deref())?.unwrap_or_default(),
-            if_revision: p.if_revision,
-            lease: p.lease,
-        }),
+        ActionIn::Put(p) => TxnAction::Put(p.into_op()?),
         ActionIn::Delete(d) => TxnAction::Delete(DeleteOp { key: d.key, prefix: d.prefix, if_revision: d.if_revision }),
     })
 }

@@ -11,6 +11,7 @@
 //! | `POST /v1/txn` | `{compare: [{key, target, op, value}], success: [...], failure: [...]}` |
 //! | `GET /v1/watch?prefix=\|key=&from_revision=` | server-sent events; resumes with `Last-Event-ID` |
 //! | `POST /v1/compact` | `{revision}` or `{retain}` |
+//! | `GET /v1/export?prefix=` / `POST /v1/import` | a prefix as JSON, for backups and migrations; import is one atomic txn |
 //! | `POST /v1/lease`, `GET /v1/lease[/{id}]`, `DELETE /v1/lease/{id}`, `POST /v1/lease/{id}/keepalive` | leases |
 //! | `POST /v1/lock/{name}` `{owner, lease, wait_ms?}`, `DELETE /v1/lock/{name}?owner=`, `GET /v1/lock/{name}` | locks with fencing tokens |
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
@@ -26,6 +27,7 @@
 mod internal;
 mod kv;
 mod ops;
+mod transfer;
 mod views;
 
 use std::sync::Arc;
@@ -57,6 +59,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/txn", post(kv::txn))
         .route("/v1/watch", get(kv::watch))
         .route("/v1/compact", post(ops::compact))
+        .route("/v1/export", get(transfer::export))
+        .route("/v1/import", post(transfer::import))
         .route("/v1/lease", post(ops::lease_grant).get(ops::lease_list))
         .route("/v1/lease/{id}", get(ops::lease_get).delete(ops::lease_revoke))
         .route("/v1/lease/{id}/keepalive", post(ops::lease_keepalive))
