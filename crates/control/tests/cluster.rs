@@ -147,3 +147,34 @@ async fn three_nodes_survive_losing_the_leader() {
     assert_eq!(status, 503, "a linearizable read needs a quorum");
     last.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_after_log_purge_gets_a_snapshot() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut c1 = config(1, dirs[0].path());
+    c1.snapshot_every = 20;
+    c1.keep_logs_after_snapshot = 0;
+    let n1 = start(c1).await;
+    wait_leader(&n1).await;
+    let client1 = Client::new(n1.url());
+    for i in 0..50 {
+        assert!(put(&client1, &format!("s/{}", i % 5), &format!("v{i}")).await);
+    }
+    eventually(10, "the log to be purged", || async { n1.status().purged_index.filter(|p| *p >= 20) }).await;
+
+    let mut c2 = config(2, dirs[1].path());
+    c2.join = Some(n1.url().to_string());
+    let n2 = start(c2).await;
+    let client2 = Client::new(n2.url());
+    eventually(15, "the snapshot to reach the new node", || async {
+        (value_of(&client2, "s/4", "stale").await.as_deref() == Some("v49")).then_some(())
+    })
+    .await;
+    let status = n2.status();
+    assert!(status.snapshot_index.is_some(), "{status:?}");
+    assert_eq!(status.revision, 50);
+    let (_, history) = client2.get("/v1/kv/history/s/0?consistency=stale").await;
+    assert_eq!(history["versions"].as_array().unwrap().len(), 10, "history travels with the snapshot");
+    n2.shutdown().await;
+    n1.shutdown().await;
+}
