@@ -60,9 +60,15 @@ struct ServerArgs {
     /// Port of the admin HTTP API and control plane (0 disables both).
     #[arg(long, default_value_t = 7379)]
     admin_port: u16,
-    /// Address the admin API listens on; loopback only until the API has access control.
+    /// Address the admin API listens on; beyond loopback it needs --token-file.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     admin_bind: std::net::IpAddr,
+    /// URL other nodes use to reach this node's admin port [default: http://<admin-bind>:<admin-port>].
+    #[arg(long, value_name = "URL")]
+    admin_advertise: Option<String>,
+    /// TOML file of admin API bearer tokens ([[token]] name, secret, role, optional prefix).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
     /// Directory for the control plane's Raft log and snapshots.
     #[arg(long, default_value = "ferrocache-data", value_name = "DIR")]
     data_dir: std::path::PathBuf,
@@ -110,16 +116,22 @@ impl ServerArgs {
         if self.admin_port == 0 {
             return Ok(None);
         }
-        if !self.admin_bind.is_loopback() {
-            return Err(format!(
-                "refusing to serve the admin API on {}: it has no access control yet; use a loopback address \
-                 (--admin-bind 127.0.0.1) or disable it with --admin-port 0",
-                self.admin_bind
-            ));
-        }
+        let tokens = match &self.token_file {
+            Some(path) => ferrocache_control::auth::load_tokens(path)?,
+            None if !self.admin_bind.is_loopback() => {
+                return Err(format!(
+                    "refusing to serve the admin API on {} with no access control: give --token-file, \
+                     use a loopback address (--admin-bind 127.0.0.1) or disable it with --admin-port 0",
+                    self.admin_bind
+                ));
+            }
+            None => Vec::new(),
+        };
         let addr = std::net::SocketAddr::new(self.admin_bind, self.admin_port);
         let mut config = ControlConfig::new(self.node_id.unwrap_or(1), &self.data_dir, addr);
         config.join = self.join.clone();
+        config.advertise_url = self.admin_advertise.clone();
+        config.tokens = tokens;
         Ok(Some(config))
     }
 }

@@ -86,6 +86,9 @@ fn unsafe_or_incomplete_admin_flags_are_refused() {
     let (code, err) = run(&["--port", "0", "--admin-bind", "0.0.0.0"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no access control"), "{err}");
+    let (code, err) = run(&["--port", "0", "--admin-bind", "0.0.0.0", "--token-file", "/nonexistent/tokens.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read token file"), "{err}");
     let (code, err) = run(&["--port", "0", "--join", "http://127.0.0.1:1"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--node-id"), "{err}");

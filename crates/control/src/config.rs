@@ -49,6 +49,9 @@ pub struct ControlConfig {
     pub max_value_bytes: usize,
     /// Revisions of history to keep; older ones are compacted (0 = never compact automatically).
     pub retain_revisions: u64,
+    /// Bearer tokens the API accepts (see [`crate::auth`]); empty = no access control, which
+    /// is only allowed on a loopback admin address.
+    pub tokens: Vec<crate::auth::Token>,
 }
 
 impl ControlConfig {
@@ -64,6 +67,7 @@ impl ControlConfig {
             keep_logs_after_snapshot: 500,
             max_value_bytes: 1536 * 1024,
             retain_revisions: 100_000,
+            tokens: Vec::new(),
         }
     }
 

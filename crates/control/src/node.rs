@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Tokens;
 use crate::command::{Op, Outcome, Request};
 use crate::config::ControlConfig;
 use crate::error::ApiError;
@@ -111,6 +112,7 @@ pub struct Node {
     pub(crate) config: ControlConfig,
     pub(crate) client: reqwest::Client,
     pub(crate) cancel: CancellationToken,
+    pub(crate) tokens: Tokens,
     committed: Arc<AtomicU64>,
 }
 
@@ -136,6 +138,14 @@ impl ControlNode {
     /// or simply resumes from disk.
     pub async fn start(config: ControlConfig) -> Result<ControlHandle, StartError> {
         let raft_config = config.raft_config().map_err(StartError::Config)?;
+        let tokens = Tokens::new(config.tokens.clone()).map_err(StartError::Config)?;
+        if !tokens.enabled() && !config.admin_addr.ip().is_loopback() {
+            return Err(StartError::Config(format!(
+                "refusing to serve the admin API on {} without access control: give tokens (a token file) \
+                 or bind it to a loopback address",
+                config.admin_addr
+            )));
+        }
         let storage_err = |message: String| StartError::Storage { dir: config.data_dir.display().to_string(), message };
         let mut database = db::Db::open(&config.data_dir).map_err(|e| storage_err(e.to_string()))?;
         let db_closed = database.on_close();
@@ -150,10 +160,7 @@ impl ControlNode {
             .map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
         let url = config.advertise_url.clone().unwrap_or_else(|| default_url(addr));
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .build()
-            .map_err(|e| StartError::Config(format!("http client: {e}")))?;
+        let client = peer_client(&tokens).map_err(|e| StartError::Config(format!("http client: {e}")))?;
         let raft = Raft::new(config.node_id, Arc::new(raft_config), Network::new(client.clone()), log_store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -167,6 +174,7 @@ impl ControlNode {
             client,
             cancel: CancellationToken::new(),
             committed,
+            tokens,
         });
         let server = {
             let app = crate::http::router(node.clone());
@@ -185,6 +193,18 @@ impl ControlNode {
         handle.tasks.push(tokio::spawn(crate::housekeeping::run(node)));
         Ok(handle)
     }
+}
+
+/// The HTTP client for Raft RPC, forwarding and joining; it presents the peer token, if any.
+fn peer_client(tokens: &Tokens) -> Result<reqwest::Client, reqwest::Error> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(secret) = tokens.peer_secret()
+        && let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret}"))
+    {
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).default_headers(headers).build()
 }
 
 fn default_url(addr: SocketAddr) -> String {

@@ -22,7 +22,8 @@ pub enum Filter {
 }
 
 impl Filter {
-    fn prefix(&self) -> &str {
+    /// The key or prefix: every watched key starts with it.
+    pub fn prefix(&self) -> &str {
         match self {
             Filter::Key(k) | Filter::Prefix(k) => k,
         }

@@ -6,14 +6,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::views::{ValueIn, content_type, event_view, kv_view};
-use super::{AppState, Consistency, J, P, Q, ReadQuery, actor, before_read};
+use super::{AppState, Consistency, J, P, Q, ReadQuery, before_read};
+use crate::auth::Caller;
 use crate::command::{CmpOp, Compare, CompareTarget, ContentType, DeleteOp, Op, Outcome, PutOp, RollbackOp, TxnAction, TxnOp};
 use crate::error::ApiError;
 use crate::state::EventKind;
@@ -35,14 +36,16 @@ pub async fn put(
     P(key): P<String>,
     Q(q): Q<PutQuery>,
     headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&key)?;
     let body = body.map_err(|e| ApiError::new(e.status(), "too_large", e.body_text()))?;
     let header_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(ContentType::parse);
     let content_type = content_type(q.content_type.as_deref())?.or(header_type).unwrap_or_default();
     let op = PutOp { key, value: body.to_vec(), content_type, if_revision: q.if_revision, lease: q.lease };
     validate::put(&op, node.config.max_value_bytes)?;
-    match node.propose(&actor(&headers), Op::Put(op)).await? {
+    match node.propose(&caller.name, Op::Put(op)).await? {
         Outcome::Put { revision, prev } => Ok(Json(json!({ "revision": revision, "prev": prev }))),
         other => Err(unexpected(other)),
     }
@@ -56,7 +59,13 @@ pub struct GetQuery {
     raw: bool,
 }
 
-pub async fn get(State(node): State<AppState>, P(key): P<String>, Q(q): Q<GetQuery>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(node): State<AppState>,
+    P(key): P<String>,
+    Q(q): Q<GetQuery>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    caller.check_key(&key)?;
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let record = data.kv.get(&key, q.at_revision)?.ok_or_else(|| ApiError::not_found(format!("key '{key}' not found")))?;
@@ -86,13 +95,14 @@ pub async fn delete(
     State(node): State<AppState>,
     P(key): P<String>,
     Q(q): Q<DeleteQuery>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&key)?;
     if !q.prefix {
         validate::key(&key)?;
     }
     let op = DeleteOp { key, prefix: q.prefix, if_revision: q.if_revision };
-    match node.propose(&actor(&headers), Op::Delete(op)).await? {
+    match node.propose(&caller.name, Op::Delete(op)).await? {
         Outcome::Delete { revision, deleted } => Ok(Json(json!({ "revision": revision, "deleted": deleted }))),
         other => Err(unexpected(other)),
     }
@@ -108,7 +118,8 @@ pub struct ListQuery {
     consistency: Option<Consistency>,
 }
 
-pub async fn list(State(node): State<AppState>, Q(q): Q<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(node): State<AppState>, Q(q): Q<ListQuery>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&q.prefix)?;
     before_read(&node, q.consistency).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let data = node.sm.data.read();
@@ -123,7 +134,13 @@ pub async fn list(State(node): State<AppState>, Q(q): Q<ListQuery>) -> Result<Js
     })))
 }
 
-pub async fn history(State(node): State<AppState>, P(key): P<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn history(
+    State(node): State<AppState>,
+    P(key): P<String>,
+    Q(q): Q<ReadQuery>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&key)?;
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let versions: Vec<_> = data.kv.history(&key).iter().map(|r| kv_view(&key, r)).collect();
@@ -138,12 +155,13 @@ pub struct RollbackIn {
     to_revision: u64,
 }
 
-pub async fn rollback(State(node): State<AppState>, headers: HeaderMap, J(body): J<RollbackIn>) -> Result<Json<Value>, ApiError> {
+pub async fn rollback(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<RollbackIn>) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&body.key)?;
     if !body.prefix {
         validate::key(&body.key)?;
     }
     let op = Op::Rollback(RollbackOp { key: body.key, prefix: body.prefix, to_revision: body.to_revision });
-    match node.propose(&actor(&headers), op).await? {
+    match node.propose(&caller.name, op).await? {
         Outcome::Rollback { revision, changed } => Ok(Json(json!({ "revision": revision, "changed": changed }))),
         other => Err(unexpected(other)),
     }
@@ -205,18 +223,29 @@ pub struct TxnIn {
     failure: Vec<ActionIn>,
 }
 
-pub async fn txn(State(node): State<AppState>, headers: HeaderMap, J(body): J<TxnIn>) -> Result<Json<Value>, ApiError> {
+pub async fn txn(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<TxnIn>) -> Result<Json<Value>, ApiError> {
     let txn = TxnOp {
         compare: body.compare.into_iter().map(compare).collect::<Result<_, _>>()?,
         success: body.success.into_iter().map(action).collect::<Result<_, _>>()?,
         failure: body.failure.into_iter().map(action).collect::<Result<_, _>>()?,
     };
+    txn.compare.iter().try_for_each(|c| caller.check_key(&c.key))?;
+    check_action_keys(&caller, &txn.success)?;
+    check_action_keys(&caller, &txn.failure)?;
     validate::txn_actions(&txn.success, node.config.max_value_bytes)?;
     validate::txn_actions(&txn.failure, node.config.max_value_bytes)?;
-    match node.propose(&actor(&headers), Op::Txn(txn)).await? {
+    match node.propose(&caller.name, Op::Txn(txn)).await? {
         Outcome::Txn { succeeded, revision } => Ok(Json(json!({ "succeeded": succeeded, "revision": revision }))),
         other => Err(unexpected(other)),
     }
+}
+
+/// Every key a txn branch (or an import) touches must be within the caller's scope.
+pub(super) fn check_action_keys(caller: &Caller, actions: &[TxnAction]) -> Result<(), ApiError> {
+    actions.iter().try_for_each(|a| match a {
+        TxnAction::Put(p) => caller.check_key(&p.key),
+        TxnAction::Delete(d) => caller.check_key(&d.key),
+    })
 }
 
 fn compare(c: CompareIn) -> Result<Compare, ApiError> {
@@ -262,12 +291,18 @@ const MAX_POLL_MS: u64 = 60_000;
 /// A compacted start revision is a 410 answer; compaction overtaking a slow stream ends it
 /// with an `event: error`. With `poll_ms` it is a long-poll answered with
 /// `{events, next_revision}` instead, for clients without SSE.
-pub async fn watch(State(node): State<AppState>, Q(q): Q<WatchQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn watch(
+    State(node): State<AppState>,
+    Q(q): Q<WatchQuery>,
+    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
     let filter = match (q.key, q.prefix) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("give `key` or `prefix`, not both")),
         (Some(key), None) => Filter::Key(key),
         (None, prefix) => Filter::Prefix(prefix.unwrap_or_default()),
     };
+    caller.check_key(filter.prefix())?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -34,13 +34,17 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::Role;
 use crate::error::ApiError;
 use crate::node::Node;
 
@@ -70,14 +74,52 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/status", get(ops::status))
         .route("/v1/cluster/members", get(ops::members).post(ops::member_add))
         .route("/v1/cluster/members/{id}", delete(ops::member_remove))
+        .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()
         .route(crate::raft::network::APPEND_PATH, post(internal::append))
         .route(crate::raft::network::VOTE_PATH, post(internal::vote))
         .route(crate::raft::network::SNAPSHOT_PATH, post(internal::snapshot))
         .route("/v1/internal/forward", post(internal::forward))
+        .route_layer(middleware::from_fn_with_state(node.clone(), authenticate_peer))
         .layer(DefaultBodyLimit::disable());
     api.merge(peers).fallback(not_found).with_state(node)
+}
+
+/// The role an API call needs: reads need `read`, changes `write`, and cluster-wide changes
+/// (compaction, membership) `admin`.
+fn needed_role(method: &Method, path: &str) -> Role {
+    let read_only = method == Method::GET || method == Method::HEAD;
+    if read_only {
+        Role::Read
+    } else if path.starts_with("/v1/compact") || path.starts_with("/v1/cluster/") {
+        Role::Admin
+    } else {
+        Role::Write
+    }
+}
+
+/// Identifies the caller (bearer token, or the actor header when there are no tokens) and
+/// hands it to the handler, which also checks the caller's key scope.
+async fn authenticate(State(node): State<AppState>, mut req: Request, next: Next) -> Response {
+    let needed = needed_role(req.method(), req.uri().path());
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match node.tokens.authorize(authorization, needed, &actor(req.headers())) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Node-to-node calls must carry an unscoped admin token when tokens are in use.
+async fn authenticate_peer(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match node.tokens.authorize(authorization, Role::Admin, "peer").and_then(|c| c.check_unscoped()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -126,8 +168,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for J<T> {
     }
 }
 
-/// Who acts, from the actor header (until bearer tokens replace it).
-pub fn actor(headers: &HeaderMap) -> String {
+/// Who acts when the node has no tokens: the actor header, or `anonymous`.
+fn actor(headers: &HeaderMap) -> String {
     headers
         .get(ACTOR_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use axum::{Extension, Json};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::kv::unexpected;
-use super::{AppState, Consistency, J, P, Q, ReadQuery, actor, before_read};
+use super::{AppState, Consistency, J, P, Q, ReadQuery, before_read};
+use crate::auth::Caller;
 use crate::command::{LeaseInfo, Op, Outcome};
 use crate::error::ApiError;
 use crate::node::{Call, CallResult, Node, now_ms};
@@ -23,21 +23,21 @@ pub struct GrantIn {
     ttl_secs: Option<u64>,
 }
 
-pub async fn lease_grant(State(node): State<AppState>, headers: HeaderMap, J(body): J<GrantIn>) -> Result<Json<Value>, ApiError> {
+pub async fn lease_grant(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<GrantIn>) -> Result<Json<Value>, ApiError> {
     let ttl_ms = match (body.ttl_ms, body.ttl_secs) {
         (Some(ms), None) => ms,
         (None, Some(secs)) => secs.saturating_mul(1000),
         _ => return Err(ApiError::bad_request("give exactly one of `ttl_ms` and `ttl_secs`")),
     };
-    lease_reply(node.propose(&actor(&headers), Op::LeaseGrant { ttl_ms }).await?)
+    lease_reply(node.propose(&caller.name, Op::LeaseGrant { ttl_ms }).await?)
 }
 
-pub async fn lease_keepalive(State(node): State<AppState>, P(id): P<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    lease_reply(node.propose(&actor(&headers), Op::LeaseKeepAlive { id }).await?)
+pub async fn lease_keepalive(State(node): State<AppState>, P(id): P<u64>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    lease_reply(node.propose(&caller.name, Op::LeaseKeepAlive { id }).await?)
 }
 
-pub async fn lease_revoke(State(node): State<AppState>, P(id): P<u64>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    match node.propose(&actor(&headers), Op::LeaseRevoke { id }).await? {
+pub async fn lease_revoke(State(node): State<AppState>, P(id): P<u64>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    match node.propose(&caller.name, Op::LeaseRevoke { id }).await? {
         Outcome::LeaseRevoked { id, deleted } => Ok(Json(json!({ "id": id, "deleted": deleted }))),
         other => Err(unexpected(other)),
     }
@@ -87,11 +87,12 @@ pub struct AcquireIn {
 pub async fn lock_acquire(
     State(node): State<AppState>,
     P(name): P<String>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     J(body): J<AcquireIn>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&name)?;
     let op = Op::LockAcquire { name: name.clone(), owner: body.owner.clone(), lease: body.lease };
-    let Outcome::Lock { acquired, token, position } = node.propose(&actor(&headers), op).await? else {
+    let Outcome::Lock { acquired, token, position } = node.propose(&caller.name, op).await? else {
         return Err(ApiError::internal("unexpected answer to lock.acquire"));
     };
     if acquired || body.wait_ms == 0 {
@@ -138,15 +139,22 @@ pub async fn lock_release(
     State(node): State<AppState>,
     P(name): P<String>,
     Q(q): Q<ReleaseQuery>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
-    match node.propose(&actor(&headers), Op::LockRelease { name, owner: q.owner }).await? {
+    caller.check_key(&name)?;
+    match node.propose(&caller.name, Op::LockRelease { name, owner: q.owner }).await? {
         Outcome::Unlocked { released } => Ok(Json(json!({ "released": released }))),
         other => Err(unexpected(other)),
     }
 }
 
-pub async fn lock_get(State(node): State<AppState>, P(name): P<String>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn lock_get(
+    State(node): State<AppState>,
+    P(name): P<String>,
+    Q(q): Q<ReadQuery>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&name)?;
     before_read(&node, q.consistency).await?;
     let status = node.sm.data.read().kv.lock_status(&name);
     Ok(Json(json!(status)))
@@ -159,7 +167,8 @@ pub struct AuditQuery {
     consistency: Option<Consistency>,
 }
 
-pub async fn audit_list(State(node): State<AppState>, Q(q): Q<AuditQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn audit_list(State(node): State<AppState>, Q(q): Q<AuditQuery>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let entries = data.kv.audit_entries(q.from.unwrap_or(1), q.limit.unwrap_or(100).clamp(1, 1000));
@@ -167,7 +176,8 @@ pub async fn audit_list(State(node): State<AppState>, Q(q): Q<AuditQuery>) -> Re
     Ok(Json(json!({ "entries": entries, "next": next })))
 }
 
-pub async fn audit_verify(State(node): State<AppState>, Q(q): Q<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn audit_verify(State(node): State<AppState>, Q(q): Q<ReadQuery>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
     before_read(&node, q.consistency).await?;
     let report = node.sm.data.read().kv.verify_audit();
     Ok(Json(json!(report)))
@@ -180,13 +190,14 @@ pub struct CompactIn {
     retain: Option<u64>,
 }
 
-pub async fn compact(State(node): State<AppState>, headers: HeaderMap, J(body): J<CompactIn>) -> Result<Json<Value>, ApiError> {
+pub async fn compact(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<CompactIn>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
     let revision = match (body.revision, body.retain) {
         (Some(rev), None) => rev,
         (None, Some(keep)) => node.sm.data.read().kv.revision().saturating_sub(keep),
         _ => return Err(ApiError::bad_request("give exactly one of `revision` and `retain`")),
     };
-    match node.propose(&actor(&headers), Op::Compact { revision }).await? {
+    match node.propose(&caller.name, Op::Compact { revision }).await? {
         Outcome::Compacted { revision } => Ok(Json(json!({ "first_revision": revision }))),
         other => Err(unexpected(other)),
     }
@@ -196,8 +207,9 @@ pub async fn status(State(node): State<AppState>) -> Json<Value> {
     Json(json!(node.status()))
 }
 
-pub async fn members(State(node): State<AppState>) -> Json<Value> {
-    Json(json!({ "members": node.members() }))
+pub async fn members(State(node): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
+    Ok(Json(json!({ "members": node.members() })))
 }
 
 #[derive(Deserialize)]
@@ -213,7 +225,8 @@ fn yes() -> bool {
 }
 
 /// Adds a node: as a learner first (it catches up), then as a voter unless `voter` is false.
-pub async fn member_add(State(node): State<AppState>, J(body): J<MemberIn>) -> Result<Json<Value>, ApiError> {
+pub async fn member_add(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<MemberIn>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
     if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
         return Err(ApiError::bad_request("`url` must be the node's admin URL, like http://10.0.0.5:7379"));
     }
@@ -221,7 +234,8 @@ pub async fn member_add(State(node): State<AppState>, J(body): J<MemberIn>) -> R
     members_reply(node.leader_call(call, 0).await?)
 }
 
-pub async fn member_remove(State(node): State<AppState>, P(id): P<u64>) -> Result<Json<Value>, ApiError> {
+pub async fn member_remove(State(node): State<AppState>, P(id): P<u64>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
     members_reply(node.leader_call(Call::RemoveMember { node_id: id }, 0).await?)
 }
 

@@ -5,15 +5,15 @@
 //! either lands whole at one revision or not at all. Imports are bounded by the request size
 //! limit; larger data sets go in several imports.
 
-use axum::Json;
+use axum::{Extension, Json};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kv::{PutIn, unexpected};
+use super::kv::{PutIn, check_action_keys, unexpected};
 use super::views::kv_view;
-use super::{AppState, Consistency, J, Q, actor, before_read};
+use super::{AppState, Consistency, J, Q, before_read};
+use crate::auth::Caller;
 use crate::command::{Op, Outcome, TxnAction, TxnOp};
 use crate::error::ApiError;
 use crate::validate;
@@ -25,7 +25,8 @@ pub struct ExportQuery {
     consistency: Option<Consistency>,
 }
 
-pub async fn export(State(node): State<AppState>, Q(q): Q<ExportQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn export(State(node): State<AppState>, Q(q): Q<ExportQuery>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_key(&q.prefix)?;
     before_read(&node, q.consistency).await?;
     let data = node.sm.data.read();
     let page = data.kv.list(&q.prefix, None, usize::MAX, None)?;
@@ -45,12 +46,13 @@ pub struct ImportIn {
     items: Vec<PutIn>,
 }
 
-pub async fn import(State(node): State<AppState>, headers: HeaderMap, J(body): J<ImportIn>) -> Result<Json<Value>, ApiError> {
+pub async fn import(State(node): State<AppState>, Extension(caller): Extension<Caller>, J(body): J<ImportIn>) -> Result<Json<Value>, ApiError> {
     let count = body.items.len();
     let puts = body.items.into_iter().map(|p| p.into_op().map(TxnAction::Put)).collect::<Result<Vec<_>, _>>()?;
+    check_action_keys(&caller, &puts)?;
     validate::txn_actions(&puts, node.config.max_value_bytes)?;
     let txn = TxnOp { compare: Vec::new(), success: puts, failure: Vec::new() };
-    match node.propose(&actor(&headers), Op::Txn(txn)).await? {
+    match node.propose(&caller.name, Op::Txn(txn)).await? {
         Outcome::Txn { revision, .. } => Ok(Json(json!({ "revision": revision, "imported": count }))),
         other => Err(unexpected(other)),
     }
