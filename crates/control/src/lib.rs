@@ -15,6 +15,7 @@ mod housekeeping;
 mod http;
 mod node;
 pub mod raft;
+pub mod schema;
 pub mod state;
 mod validate;
 pub mod watch;

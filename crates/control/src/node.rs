@@ -355,6 +355,11 @@ impl Node {
     async fn try_local_call(&self, call: &Call) -> Result<CallResult, Local> {
         match call {
             Call::Propose { actor, op } => {
+                let checked = {
+                    let data = self.sm.data.read();
+                    crate::schema::check_op(&data.kv, op)
+                };
+                checked.map_err(Local::Failed)?;
                 let req = Request { actor: actor.clone(), time_ms: now_ms(), op: op.clone() };
                 let resp = self.raft.client_write(req).await.map_err(|e| self.write_error(e))?;
                 resp.data.map(CallResult::Outcome).map_err(|e| Local::Failed(e.into()))

@@ -265,6 +265,22 @@ async fn export_then_import_moves_a_prefix_atomically() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_on_a_prefix_reject_bad_values_with_the_reason() {
+    let (_dir, node, c) = single().await;
+    let schema = json!({"type": "object", "required": ["replicas"], "properties": {"replicas": {"type": "integer", "minimum": 1}}});
+    let (s, res) = c.put("/v1/kv/_schema/deploy/", schema.to_string().as_bytes(), "application/json").await;
+    assert_eq!(s, 200, "{res}");
+    let (s, err) = c.put("/v1/kv/deploy/web", br#"{"replicas": 0}"#, "application/json").await;
+    assert_eq!((s, err["error"]["code"].as_str()), (422, Some("schema_violation")));
+    assert!(err["error"]["message"].as_str().unwrap().contains("/replicas"), "{err}");
+    let (s, _) = c.put("/v1/kv/deploy/web", b"replicas = 3", "application/toml").await;
+    assert_eq!(s, 200);
+    let (s, err) = c.put("/v1/kv/_schema/bad/", br#"{"patternProperties": {}}"#, "application/json").await;
+    assert_eq!(s, 400, "{err}");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_recovers_from_disk_with_snapshots_and_a_bounded_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1, dir.path());

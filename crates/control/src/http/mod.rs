@@ -17,6 +17,9 @@
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
 //! | `GET /v1/status`, `GET/POST /v1/cluster/members`, `DELETE /v1/cluster/members/{id}` | cluster |
 //!
+//! Keys under `_schema/<prefix>` hold JSON Schemas that puts under `<prefix>` must satisfy
+//! (see [`crate::schema`]).
+//!
 //! Because `/v1/kv/history/...` and `/v1/kv/rollback` are routes of their own, keys named
 //! `rollback` or starting with `history/` cannot be reached through `/v1/kv/{key}`.
 //!
