@@ -280,7 +280,9 @@ impl Node {
                 Ok(resp) => {
                     let status = resp.status();
                     last_error = format!("HTTP {status}: {}", resp.text().await.unwrap_or_default());
-                    if status.is_client_error() {
+                    // A membership change in progress (409) or no leader yet (503) passes;
+                    // a refused request does not.
+                    if matches!(status.as_u16(), 400 | 401 | 403 | 404) {
                         break;
                     }
                 }
