@@ -119,7 +119,8 @@ pub struct Node {
 /// Starts control-plane nodes.
 pub struct ControlNode;
 
-/// A started node; [`ControlHandle::shutdown`] stops it.
+/// A started node; [`ControlHandle::shutdown`] stops it. Dropping the handle without calling
+/// `shutdown` leaves the node running until its tokio runtime stops.
 pub struct ControlHandle {
     node: Arc<Node>,
     addr: SocketAddr,
