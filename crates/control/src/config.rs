@@ -47,8 +47,11 @@ pub struct ControlConfig {
     pub keep_logs_after_snapshot: u64,
     /// Largest value a put may carry.
     pub max_value_bytes: usize,
-    /// Revisions of history to keep; older ones are compacted (0 = never compact automatically).
+    /// Revisions of history to keep; older ones are compacted (0 = no count rule).
     pub retain_revisions: u64,
+    /// Milliseconds of history to keep (0 = no age rule). With both rules, history either rule
+    /// wants is kept; with neither, nothing is compacted automatically.
+    pub retain_ms: u64,
     /// Bearer tokens the API accepts (see [`crate::auth`]); empty = no access control, which
     /// is only allowed on a loopback admin address.
     pub tokens: Vec<crate::auth::Token>,
@@ -67,6 +70,7 @@ impl ControlConfig {
             keep_logs_after_snapshot: 500,
             max_value_bytes: 1536 * 1024,
             retain_revisions: 100_000,
+            retain_ms: 0,
             tokens: Vec::new(),
         }
     }

@@ -63,19 +63,23 @@ async fn expire_leases(node: &Node) {
     }
 }
 
-/// Keeps `retain_revisions` of history; runs once a tenth of that has piled up beyond it, so
-/// compaction is a batch job rather than one command per write.
+/// Applies the retention settings (`retain_revisions`, `retain_ms`). With a count rule it waits
+/// until a tenth of that has piled up beyond it, so compaction is a batch job rather than one
+/// command per write.
 async fn compact(node: &Node) {
-    let retain = node.config.retain_revisions;
-    if retain == 0 || !node.is_leader() {
+    let (keep, keep_ms) = (node.config.retain_revisions, node.config.retain_ms);
+    if !node.is_leader() {
         return;
     }
-    let (revision, first) = {
+    let keep_since = (keep_ms > 0).then(|| now_ms().saturating_sub(keep_ms));
+    let (target, first) = {
         let data = node.sm.data.read();
-        (data.kv.revision(), data.kv.first_revision())
+        (data.kv.compaction_target(keep, keep_since), data.kv.first_revision())
     };
-    let target = revision.saturating_sub(retain);
-    if target > first + retain / 10 && let Err(e) = node.propose(SYSTEM_ACTOR, Op::Compact { revision: target }).await {
+    let Some(target) = target else { return };
+    if target > first + keep / 10
+        && let Err(e) = node.propose(SYSTEM_ACTOR, Op::Compact { revision: target }).await
+    {
         tracing::warn!("compaction: {e}");
     }
 }

@@ -281,6 +281,26 @@ async fn schemas_on_a_prefix_reject_bad_values_with_the_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_compacts_history_beyond_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1, dir.path());
+    cfg.retain_revisions = 10;
+    cfg.timers.compaction_check_ms = 50;
+    let node = start(cfg).await;
+    wait_leader(&node).await;
+    let c = Client::new(node.url());
+    for i in 0..30 {
+        c.put("/v1/kv/hot", format!("{i}").as_bytes(), "text/plain").await;
+    }
+    let first = eventually(10, "automatic compaction", || async { Some(node.status().first_revision).filter(|f| *f >= 20) }).await;
+    let (s, err) = c.get("/v1/kv/hot?at_revision=5").await;
+    assert_eq!((s, err["error"]["first_available"].as_u64()), (410, Some(first)));
+    let (_, audit) = c.get("/v1/audit?limit=1000").await;
+    assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["op"] == "compact" && e["actor"] == "system"));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_recovers_from_disk_with_snapshots_and_a_bounded_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1, dir.path());

@@ -180,6 +180,25 @@ impl ConfigState {
         Ok(out)
     }
 
+    /// How far compaction may go while keeping the last `keep_revisions` revisions (0 = no
+    /// count rule) and every revision written at or after `keep_since_ms` (None = no age rule).
+    /// With both rules, the one that keeps more wins. `None` when there is nothing to drop.
+    pub fn compaction_target(&self, keep_revisions: u64, keep_since_ms: Option<u64>) -> Option<u64> {
+        let by_count = (keep_revisions > 0).then(|| self.revision.saturating_sub(keep_revisions));
+        let by_age = keep_since_ms.map(|cutoff| {
+            // Times never go backwards, so the first revision at or after the cutoff ends the old part.
+            self.revlog
+                .iter()
+                .find(|(rev, keys)| keys.first().and_then(|k| self.record_at_exact(k, **rev)).is_some_and(|r| r.time_ms >= cutoff))
+                .map_or(self.revision, |(rev, _)| *rev)
+        });
+        let target = match (by_count, by_age) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        (target > self.first_revision).then_some(target)
+    }
+
     /// Drops history older than `revision`: per key, versions before it are removed except the
     /// newest live one (so the state at `revision` stays readable).
     fn compact(&mut self, tx: &mut Tx, revision: u64) -> Response {

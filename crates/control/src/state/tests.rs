@@ -402,6 +402,24 @@ fn compaction_keeps_state_and_refuses_old_revisions() {
 }
 
 #[test]
+fn compaction_target_follows_count_and_age_retention() {
+    let mut h = Harness::new();
+    for (i, t) in [1_000, 2_000, 3_000, 4_000, 5_000].iter().enumerate() {
+        h.now = *t;
+        h.put(&format!("k{i}"), "v"); // revision i+1 at time t
+    }
+    assert_eq!(h.state.compaction_target(0, None), None, "no rule, no compaction");
+    assert_eq!(h.state.compaction_target(2, None), Some(3));
+    assert_eq!(h.state.compaction_target(10, None), None);
+    assert_eq!(h.state.compaction_target(0, Some(3_500)), Some(4), "revisions before t=3500 may go");
+    assert_eq!(h.state.compaction_target(0, Some(9_000)), Some(5), "everything is old: keep the head");
+    assert_eq!(h.state.compaction_target(4, Some(3_500)), Some(1), "the count rule keeps more");
+    assert_eq!(h.state.compaction_target(1, Some(2_500)), Some(3), "the age rule keeps more");
+    h.run(Op::Compact { revision: 3 }).unwrap();
+    assert_eq!(h.state.compaction_target(1, Some(2_500)), None, "already compacted that far");
+}
+
+#[test]
 fn events_follow_revision_order_and_prefix() {
     let mut h = Harness::new();
     h.put("w/a", "1");
