@@ -175,6 +175,13 @@ async fn a_node_joining_after_log_purge_gets_a_snapshot() {
     assert_eq!(status.revision, 50);
     let (_, history) = client2.get("/v1/kv/history/s/0?consistency=stale").await;
     assert_eq!(history["versions"].as_array().unwrap().len(), 10, "history travels with the snapshot");
+
+    // Removing the new member (through itself: forwarded to the leader) leaves a single voter
+    // that still accepts writes.
+    let (status, res) = client2.delete("/v1/cluster/members/2").await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1]);
     n2.shutdown().await;
+    assert!(put(&client1, "s/after", "x").await);
     n1.shutdown().await;
 }
