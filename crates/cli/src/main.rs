@@ -57,9 +57,9 @@ struct ServerArgs {
     /// Any other setting, as NAME=VALUE (repeatable), e.g. --set timeout=300.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
-    /// Port of the admin HTTP API and control plane (0 disables both).
-    #[arg(long, default_value_t = 7379)]
-    admin_port: u16,
+    /// Port of the admin HTTP API and control plane; 0 disables both [default: 7379].
+    #[arg(long, value_name = "PORT")]
+    admin_port: Option<u16>,
     /// Address the admin API listens on; beyond loopback it needs --token-file.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     admin_bind: std::net::IpAddr,
@@ -69,15 +69,26 @@ struct ServerArgs {
     /// TOML file of admin API bearer tokens ([[token]] name, secret, role, optional prefix).
     #[arg(long, value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
-    /// Directory for the control plane's Raft log and snapshots.
-    #[arg(long, default_value = "ferrocache-data", value_name = "DIR")]
-    data_dir: std::path::PathBuf,
+    /// Directory for the control plane's Raft log and snapshots [default: ferrocache-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     /// Admin URL of a running node whose cluster this node joins, e.g. http://127.0.0.1:7379.
     #[arg(long, value_name = "URL", requires = "node_id")]
     join: Option<String>,
     /// This node's control-plane id, unique in the cluster; a wiped node needs a new one [default: 1].
     #[arg(long, value_name = "ID")]
     node_id: Option<u64>,
+}
+
+const DEFAULT_ADMIN_PORT: u16 = 7379;
+const DEFAULT_DATA_DIR: &str = "ferrocache-data";
+
+/// The control plane to start beside the server. Not `required` when no control-plane flag was
+/// given: then a node whose default admin port or data dir is taken (say, a second server on
+/// the same machine) runs without it, with a warning, as it did before the control plane existed.
+struct ControlStart {
+    config: ControlConfig,
+    required: bool,
 }
 
 impl ServerArgs {
@@ -112,8 +123,9 @@ impl ServerArgs {
     }
 
     /// The control-plane settings, or `None` when `--admin-port 0` disables it.
-    fn control_config(&self) -> Result<Option<ControlConfig>, String> {
-        if self.admin_port == 0 {
+    fn control_config(&self) -> Result<Option<ControlStart>, String> {
+        let admin_port = self.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
+        if admin_port == 0 {
             return Ok(None);
         }
         let tokens = match &self.token_file {
@@ -127,12 +139,18 @@ impl ServerArgs {
             }
             None => Vec::new(),
         };
-        let addr = std::net::SocketAddr::new(self.admin_bind, self.admin_port);
-        let mut config = ControlConfig::new(self.node_id.unwrap_or(1), &self.data_dir, addr);
+        let addr = std::net::SocketAddr::new(self.admin_bind, admin_port);
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let mut config = ControlConfig::new(self.node_id.unwrap_or(1), data_dir, addr);
         config.join = self.join.clone();
         config.advertise_url = self.admin_advertise.clone();
         config.tokens = tokens;
-        Ok(Some(config))
+        let required = self.admin_port.is_some()
+            || self.data_dir.is_some()
+            || self.join.is_some()
+            || self.node_id.is_some()
+            || self.token_file.is_some();
+        Ok(Some(ControlStart { config, required }))
     }
 }
 
@@ -152,7 +170,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_server(config: Config, control: Option<ControlConfig>) -> ExitCode {
+fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{}", config.log_level)));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
@@ -172,10 +190,14 @@ fn run_server(config: Config, control: Option<ControlConfig>) -> ExitCode {
             }
         };
         let control = match control {
-            Some(c) => match ControlNode::start(c).await {
+            Some(start) => match ControlNode::start(start.config).await {
                 Ok(handle) => {
                     tracing::info!("admin API and control plane on {}", handle.url());
                     Some(handle)
+                }
+                Err(e) if !start.required => {
+                    tracing::warn!("running without the control plane: {e} (choose --admin-port and --data-dir, or --admin-port 0)");
+                    None
                 }
                 Err(e) => {
                     eprintln!("ferrocache: {e}");

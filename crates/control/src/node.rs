@@ -148,6 +148,11 @@ impl ControlNode {
             )));
         }
         let storage_err = |message: String| StartError::Storage { dir: config.data_dir.display().to_string(), message };
+        let listener = TcpListener::bind(config.admin_addr)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
+        // The port first: a node that cannot serve should not touch its data dir.
         let mut database = db::Db::open(&config.data_dir).map_err(|e| storage_err(e.to_string()))?;
         let db_closed = database.on_close();
         let database = Arc::new(database);
@@ -156,10 +161,6 @@ impl ControlNode {
         let sm = StateMachineStore::open(database).map_err(|e| storage_err(e.to_string()))?;
         let shared = sm.shared();
 
-        let listener = TcpListener::bind(config.admin_addr)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
         let url = config.advertise_url.clone().unwrap_or_else(|| default_url(addr));
         let client = peer_client(&tokens).map_err(|e| StartError::Config(format!("http client: {e}")))?;
         let raft = Raft::new(config.node_id, Arc::new(raft_config), Network::new(client.clone()), log_store, sm)
