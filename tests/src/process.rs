@@ -140,7 +140,9 @@ impl Program for Ferrocache {
 
     fn command(port: u16, extra: &[&str]) -> Command {
         let mut cmd = Command::new(ferrocache_bin());
-        cmd.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"]).args(extra).stdin(Stdio::null());
+        // No control plane unless a test asks for one (`extra` may set --admin-port).
+        let admin: &[&str] = if extra.contains(&"--admin-port") { &[] } else { &["--admin-port", "0"] };
+        cmd.args(["server", "--port", &port.to_string(), "--bind", "127.0.0.1"]).args(admin).args(extra).stdin(Stdio::null());
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }

@@ -1,0 +1,25 @@
+//! Ferrocache's control plane and config center.
+//!
+//! A Raft group (openraft, with log, vote and snapshots in redb) replicates a versioned
+//! config-KV state machine with watch, history, rollback, leases, locks and a hash-chained
+//! audit log, served as HTTP/JSON under `/v1/` on the admin port, which also carries Raft RPC.
+//!
+//! Start a node with [`ControlNode::start`]; by default it is a single-voter cluster of its own,
+//! or it joins a running cluster through `ControlConfig::join`.
+
+pub mod auth;
+pub mod command;
+pub mod config;
+pub mod error;
+mod housekeeping;
+mod http;
+mod node;
+pub mod raft;
+pub mod schema;
+pub mod state;
+mod validate;
+pub mod watch;
+
+pub use config::{ControlConfig, Timers};
+pub use error::ApiError;
+pub use node::{ControlHandle, ControlNode, Member, StartError, Status};

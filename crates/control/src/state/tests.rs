@@ -1,0 +1,448 @@
+//! Unit tests of the pure state machine: every behaviour without Raft, storage or network.
+
+use super::*;
+use crate::command::*;
+
+/// Applies ops as `tester` with a clock the test moves by hand.
+struct Harness {
+    state: ConfigState,
+    now: u64,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness { state: ConfigState::new(), now: 1_000 }
+    }
+
+    fn run(&mut self, op: Op) -> Response {
+        let req = Request { actor: "tester".into(), time_ms: self.now, op };
+        self.state.apply(&req)
+    }
+
+    /// Puts a text value and returns the revision it took.
+    fn put(&mut self, key: &str, value: &str) -> u64 {
+        revision_of(self.run(Op::Put(put_op(key, value))))
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        let record = self.state.get(key, None).unwrap()?;
+        Some(String::from_utf8(record.value.as_ref().unwrap().data.clone()).unwrap())
+    }
+
+    fn lease(&mut self, ttl_ms: u64) -> u64 {
+        match self.run(Op::LeaseGrant { ttl_ms }).unwrap() {
+            Outcome::Lease(info) => info.id,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn put_op(key: &str, value: &str) -> PutOp {
+    PutOp { key: key.into(), value: value.as_bytes().to_vec(), content_type: ContentType::Text, if_revision: None, lease: None }
+}
+
+fn revision_of(res: Response) -> u64 {
+    match res.unwrap() {
+        Outcome::Put { revision, .. }
+        | Outcome::Delete { revision, .. }
+        | Outcome::Txn { revision, .. }
+        | Outcome::Rollback { revision, .. } => revision,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn revisions_versions_and_checksums() {
+    let mut h = Harness::new();
+    assert_eq!(h.put("app/a", "1"), 1);
+    assert_eq!(h.put("app/b", "x"), 2);
+    assert_eq!(h.put("app/a", "2"), 3);
+    let a = h.state.get("app/a", None).unwrap().unwrap();
+    assert_eq!((a.create_revision, a.mod_revision, a.version), (1, 3, 2));
+    assert_eq!(a.author, "tester");
+    assert_eq!(a.time_ms, 1_000);
+    // SHA-256("2")
+    assert_eq!(a.checksum().unwrap(), "d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35");
+    // Deleting and recreating starts a new incarnation.
+    assert_eq!(revision_of(h.run(Op::Delete(DeleteOp { key: "app/a".into(), prefix: false, if_revision: None }))), 4);
+    assert!(h.state.get("app/a", None).unwrap().is_none());
+    h.put("app/a", "3");
+    let a = h.state.get("app/a", None).unwrap().unwrap();
+    assert_eq!((a.create_revision, a.mod_revision, a.version), (5, 5, 1));
+    assert_eq!(h.state.revision(), 5);
+}
+
+#[test]
+fn delete_of_missing_key_takes_no_revision() {
+    let mut h = Harness::new();
+    h.put("a", "1");
+    let res = h.run(Op::Delete(DeleteOp { key: "zzz".into(), prefix: false, if_revision: None }));
+    assert_eq!(res, Ok(Outcome::Delete { revision: 1, deleted: vec![] }));
+    assert_eq!(h.state.revision(), 1);
+}
+
+#[test]
+fn prefix_delete_removes_only_the_prefix() {
+    let mut h = Harness::new();
+    h.put("svc/a", "1");
+    h.put("svc/b", "2");
+    h.put("svd", "3");
+    let res = h.run(Op::Delete(DeleteOp { key: "svc/".into(), prefix: true, if_revision: None }));
+    assert_eq!(res, Ok(Outcome::Delete { revision: 4, deleted: vec!["svc/a".into(), "svc/b".into()] }));
+    assert_eq!(h.value("svd").as_deref(), Some("3"));
+}
+
+#[test]
+fn cas_conflict_changes_nothing() {
+    let mut h = Harness::new();
+    h.put("k", "v1");
+    let mut op = put_op("k", "v2");
+    op.if_revision = Some(7);
+    let res = h.run(Op::Put(op.clone()));
+    assert_eq!(res, Err(SmError::Conflict { key: "k".into(), expected: 7, actual: 1 }));
+    assert_eq!(h.value("k").as_deref(), Some("v1"));
+    assert_eq!(h.state.revision(), 1);
+    op.if_revision = Some(1);
+    assert_eq!(revision_of(h.run(Op::Put(op))), 2);
+    // if_revision 0 means "create only".
+    let mut create = put_op("k", "v3");
+    create.if_revision = Some(0);
+    assert!(matches!(h.run(Op::Put(create.clone())), Err(SmError::Conflict { .. })));
+    create.key = "new".into();
+    assert_eq!(revision_of(h.run(Op::Put(create))), 3);
+}
+
+#[test]
+fn get_at_revision_and_future_revision() {
+    let mut h = Harness::new();
+    h.put("k", "a");
+    h.put("k", "b");
+    h.run(Op::Delete(DeleteOp { key: "k".into(), prefix: false, if_revision: None })).unwrap();
+    let at = |h: &Harness, rev| h.state.get("k", Some(rev)).unwrap().map(|r| r.value.clone().unwrap().data);
+    assert_eq!(at(&h, 1), Some(b"a".to_vec()));
+    assert_eq!(at(&h, 2), Some(b"b".to_vec()));
+    assert_eq!(at(&h, 3), None);
+    assert_eq!(h.state.get("k", Some(9)), Err(SmError::FutureRevision { requested: 9, current: 3 }));
+}
+
+#[test]
+fn list_paginates_in_key_order() {
+    let mut h = Harness::new();
+    for k in ["p/c", "p/a", "p/b", "q/a", "p/d"] {
+        h.put(k, k);
+    }
+    h.run(Op::Delete(DeleteOp { key: "p/c".into(), prefix: false, if_revision: None })).unwrap();
+    let page = h.state.list("p/", None, 2, None).unwrap();
+    let keys: Vec<_> = page.items.iter().map(|(k, _)| *k).collect();
+    assert_eq!((keys, page.more), (vec!["p/a", "p/b"], true));
+    let page = h.state.list("p/", Some("p/b"), 2, None).unwrap();
+    let keys: Vec<_> = page.items.iter().map(|(k, _)| *k).collect();
+    assert_eq!((keys, page.more), (vec!["p/d"], false));
+    // At revision 3, p/d did not exist yet and p/c did.
+    let page = h.state.list("p/", None, 10, Some(3)).unwrap();
+    let keys: Vec<_> = page.items.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, vec!["p/a", "p/b", "p/c"]);
+}
+
+#[test]
+fn txn_compares_then_applies_all_or_nothing() {
+    let mut h = Harness::new();
+    h.put("a", "1");
+    h.put("b", "1");
+    let txn = |version: u64, success: Vec<TxnAction>| {
+        Op::Txn(TxnOp {
+            compare: vec![Compare { key: "a".into(), op: CmpOp::Eq, target: CompareTarget::Version(version) }],
+            success,
+            failure: vec![TxnAction::Put(put_op("failed", "yes"))],
+        })
+    };
+    let both = vec![
+        TxnAction::Put(put_op("a", "2")),
+        TxnAction::Delete(DeleteOp { key: "b".into(), prefix: false, if_revision: None }),
+    ];
+    assert_eq!(h.run(txn(1, both.clone())), Ok(Outcome::Txn { succeeded: true, revision: 3 }));
+    assert_eq!(h.value("a").as_deref(), Some("2"));
+    assert_eq!(h.value("b"), None);
+    // Both changes share one revision.
+    assert_eq!(h.state.get("a", None).unwrap().unwrap().mod_revision, 3);
+    assert_eq!(h.state.history("b").last().unwrap().mod_revision, 3);
+    // Compare fails: the failure branch runs.
+    assert_eq!(h.run(txn(1, both)), Ok(Outcome::Txn { succeeded: false, revision: 4 }));
+    assert_eq!(h.value("failed").as_deref(), Some("yes"));
+    // An action that cannot apply (CAS conflict) refuses the whole txn.
+    let mut bad = put_op("b", "x");
+    bad.if_revision = Some(99);
+    let res = h.run(txn(2, vec![TxnAction::Put(put_op("a", "3")), TxnAction::Put(bad)]));
+    assert!(matches!(res, Err(SmError::Conflict { .. })));
+    assert_eq!(h.value("a").as_deref(), Some("2"));
+    assert_eq!(h.state.revision(), 4);
+    // The same key twice in one branch is refused.
+    let dup = vec![TxnAction::Put(put_op("z", "1")), TxnAction::Put(put_op("z", "2"))];
+    assert!(matches!(h.run(txn(2, dup)), Err(SmError::Invalid(_))));
+}
+
+#[test]
+fn txn_value_and_revision_compares() {
+    let mut h = Harness::new();
+    h.put("a", "hello");
+    let run = |h: &mut Harness, target, op| {
+        let res = h.run(Op::Txn(TxnOp {
+            compare: vec![Compare { key: "a".into(), op, target }],
+            success: vec![],
+            failure: vec![],
+        }));
+        matches!(res, Ok(Outcome::Txn { succeeded: true, .. }))
+    };
+    assert!(run(&mut h, CompareTarget::Value(b"hello".to_vec()), CmpOp::Eq));
+    assert!(run(&mut h, CompareTarget::Value(b"hellp".to_vec()), CmpOp::Lt));
+    assert!(!run(&mut h, CompareTarget::Value(b"x".to_vec()), CmpOp::Eq));
+    assert!(run(&mut h, CompareTarget::ModRevision(1), CmpOp::Eq));
+    assert!(run(&mut h, CompareTarget::CreateRevision(0), CmpOp::Gt));
+    // A missing key compares as revision 0 and no value.
+    let res = h.run(Op::Txn(TxnOp {
+        compare: vec![Compare { key: "nope".into(), op: CmpOp::Eq, target: CompareTarget::ModRevision(0) }],
+        success: vec![],
+        failure: vec![],
+    }));
+    assert!(matches!(res, Ok(Outcome::Txn { succeeded: true, .. })));
+}
+
+#[test]
+fn history_and_rollback_write_new_revisions() {
+    let mut h = Harness::new();
+    h.put("cfg/a", "v1"); // 1
+    h.put("cfg/b", "b1"); // 2
+    h.put("cfg/a", "v2"); // 3
+    h.put("cfg/c", "c1"); // 4
+    h.run(Op::Delete(DeleteOp { key: "cfg/b".into(), prefix: false, if_revision: None })).unwrap(); // 5
+    assert_eq!(h.state.history("cfg/a").iter().map(|r| r.mod_revision).collect::<Vec<_>>(), vec![1, 3]);
+    let res = h.run(Op::Rollback(RollbackOp { key: "cfg/a".into(), prefix: false, to_revision: 1 }));
+    assert_eq!(res, Ok(Outcome::Rollback { revision: 6, changed: vec!["cfg/a".into()] }));
+    assert_eq!(h.value("cfg/a").as_deref(), Some("v1"));
+    assert_eq!(h.state.get("cfg/a", None).unwrap().unwrap().version, 3);
+    // Prefix rollback to revision 2: a=v1 (already), b restored, c removed — one revision.
+    let res = h.run(Op::Rollback(RollbackOp { key: "cfg/".into(), prefix: true, to_revision: 2 }));
+    assert_eq!(res, Ok(Outcome::Rollback { revision: 7, changed: vec!["cfg/b".into(), "cfg/c".into()] }));
+    assert_eq!(h.value("cfg/b").as_deref(), Some("b1"));
+    assert_eq!(h.value("cfg/c"), None);
+    // Nothing to change: no revision.
+    let res = h.run(Op::Rollback(RollbackOp { key: "cfg/".into(), prefix: true, to_revision: 2 }));
+    assert_eq!(res, Ok(Outcome::Rollback { revision: 7, changed: vec![] }));
+    assert_eq!(h.state.history("cfg/a").len(), 3, "history is never rewritten");
+}
+
+#[test]
+fn leases_expire_keys_by_leader_time() {
+    let mut h = Harness::new();
+    let lease = h.lease(5_000);
+    let mut op = put_op("svc/node1", "10.0.0.1");
+    op.lease = Some(lease);
+    h.run(Op::Put(op)).unwrap();
+    h.put("svc/static", "x");
+    assert_eq!(h.state.lease(lease).unwrap().keys, vec!["svc/node1".to_string()]);
+    assert_eq!(h.state.next_lease_deadline(), Some(6_000));
+    // Keep-alive at t=4000 pushes the deadline to 9000.
+    h.now = 4_000;
+    h.run(Op::LeaseKeepAlive { id: lease }).unwrap();
+    h.now = 8_999;
+    assert_eq!(h.run(Op::ExpireLeases), Ok(Outcome::Expired { leases: vec![] }));
+    assert!(h.value("svc/node1").is_some());
+    h.now = 9_000;
+    assert_eq!(h.run(Op::ExpireLeases), Ok(Outcome::Expired { leases: vec![lease] }));
+    assert_eq!(h.value("svc/node1"), None);
+    assert_eq!(h.value("svc/static").as_deref(), Some("x"));
+    assert!(h.state.lease(lease).is_none());
+    assert_eq!(h.run(Op::LeaseKeepAlive { id: lease }), Err(SmError::LeaseNotFound { id: lease }));
+    let mut op = put_op("svc/node2", "y");
+    op.lease = Some(lease);
+    assert_eq!(h.run(Op::Put(op)), Err(SmError::LeaseNotFound { id: lease }));
+}
+
+#[test]
+fn a_new_leader_refreshes_leases_before_expiring_them() {
+    let mut h = Harness::new();
+    let lease = h.lease(5_000); // deadline 6000
+    h.now = 5_500;
+    assert_eq!(h.run(Op::RefreshLeases), Ok(Outcome::Refreshed { leases: 1 }));
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 10_500);
+    h.now = 6_000;
+    assert_eq!(h.run(Op::ExpireLeases), Ok(Outcome::Expired { leases: vec![] }));
+    // A leader with a slower clock still refreshes from the latest time seen.
+    h.now = 1_000;
+    h.run(Op::RefreshLeases).unwrap();
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 11_000);
+}
+
+#[test]
+fn revoke_deletes_keys_and_overwrite_detaches() {
+    let mut h = Harness::new();
+    let lease = h.lease(60_000);
+    for key in ["e/1", "e/2"] {
+        let mut op = put_op(key, "v");
+        op.lease = Some(lease);
+        h.run(Op::Put(op)).unwrap();
+    }
+    // Overwriting without a lease detaches the key: it survives the revoke.
+    h.put("e/2", "kept");
+    let res = h.run(Op::LeaseRevoke { id: lease }).unwrap();
+    assert_eq!(res, Outcome::LeaseRevoked { id: lease, deleted: vec!["e/1".into()] });
+    assert_eq!(h.value("e/1"), None);
+    assert_eq!(h.value("e/2").as_deref(), Some("kept"));
+}
+
+#[test]
+fn state_never_reads_time_backwards() {
+    let mut h = Harness::new();
+    h.now = 5_000;
+    h.put("a", "1");
+    h.now = 3_000; // a new leader with a slower clock
+    h.put("a", "2");
+    assert_eq!(h.state.get("a", None).unwrap().unwrap().time_ms, 5_000);
+}
+
+#[test]
+fn locks_are_fifo_with_growing_fencing_tokens() {
+    let mut h = Harness::new();
+    let (l1, l2, l3) = (h.lease(10_000), h.lease(10_000), h.lease(60_000));
+    let acquire = |h: &mut Harness, owner: &str, lease| {
+        h.run(Op::LockAcquire { name: "jobs".into(), owner: owner.into(), lease }).unwrap()
+    };
+    let Outcome::Lock { acquired: true, token: Some(t1), .. } = acquire(&mut h, "alice", l1) else { panic!() };
+    assert_eq!(acquire(&mut h, "bob", l2), Outcome::Lock { acquired: false, token: None, position: Some(0) });
+    assert_eq!(acquire(&mut h, "carol", l3), Outcome::Lock { acquired: false, token: None, position: Some(1) });
+    // Re-asking is idempotent.
+    assert_eq!(acquire(&mut h, "alice", l1), Outcome::Lock { acquired: true, token: Some(t1), position: None });
+    assert_eq!(acquire(&mut h, "carol", l3), Outcome::Lock { acquired: false, token: None, position: Some(1) });
+    // Release hands the lock to bob (first in line) with a bigger token.
+    h.run(Op::LockRelease { name: "jobs".into(), owner: "alice".into() }).unwrap();
+    let st = h.state.lock_status("jobs");
+    assert_eq!(st.holder.as_deref(), Some("bob"));
+    let t2 = st.token.unwrap();
+    assert!(t2 > t1);
+    assert_eq!(st.waiters, vec!["carol".to_string()]);
+    // Bob's lease expires: carol gets it, with a still bigger token.
+    h.now += 10_000;
+    h.run(Op::ExpireLeases).unwrap();
+    let st = h.state.lock_status("jobs");
+    assert_eq!(st.holder.as_deref(), Some("carol"));
+    assert!(st.token.unwrap() > t2);
+    // A non-holder cannot release.
+    assert!(matches!(h.run(Op::LockRelease { name: "jobs".into(), owner: "bob".into() }), Err(SmError::NotLockOwner { .. })));
+    h.run(Op::LockRelease { name: "jobs".into(), owner: "carol".into() }).unwrap();
+    assert_eq!(h.state.lock_status("jobs").holder, None);
+    // A lock needs a live lease.
+    assert_eq!(
+        h.run(Op::LockAcquire { name: "jobs".into(), owner: "dave".into(), lease: 999 }),
+        Err(SmError::LeaseNotFound { id: 999 })
+    );
+}
+
+#[test]
+fn audit_chain_verifies_and_detects_tampering() {
+    let mut h = Harness::new();
+    h.put("a", "1");
+    h.put("a", "2");
+    let lease = h.lease(1_000);
+    h.run(Op::LockAcquire { name: "l".into(), owner: "o".into(), lease }).unwrap();
+    h.state.record_membership("voters {1,2,3}");
+    let entries = h.state.audit_entries(1, 100).to_vec();
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[0].prev_hash, audit::GENESIS);
+    assert_eq!(entries[1].old_checksum, entries[0].new_checksum);
+    assert_eq!(entries[1].op, "put");
+    assert_eq!(entries[1].actor, "tester");
+    assert_eq!(entries[2].op, "lease.grant");
+    assert_eq!(entries[4].op, "membership");
+    assert!(entries.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+    assert!(h.state.verify_audit().ok);
+    assert_eq!(h.state.audit_entries(4, 10).len(), 2);
+
+    let mut tampered = h.state.clone();
+    tampered.audit_mut()[2].actor = "mallory".into();
+    let report = tampered.verify_audit();
+    assert_eq!((report.ok, report.first_broken), (false, Some(3)));
+
+    // Recomputing the tampered entry's own hash still breaks the next link.
+    let mut rehashed = h.state.clone();
+    rehashed.audit_mut()[1].new_checksum = Some("f".repeat(64));
+    let fixed = rehashed.audit_mut()[1].compute_hash();
+    rehashed.audit_mut()[1].hash = fixed;
+    assert_eq!(rehashed.verify_audit().first_broken, Some(3));
+
+    let mut removed = h.state.clone();
+    removed.audit_mut().remove(0);
+    assert_eq!(removed.verify_audit().first_broken, Some(1));
+}
+
+#[test]
+fn compaction_keeps_state_and_refuses_old_revisions() {
+    let mut h = Harness::new();
+    h.put("a", "1"); // 1
+    h.put("a", "2"); // 2
+    h.put("b", "1"); // 3
+    h.run(Op::Delete(DeleteOp { key: "b".into(), prefix: false, if_revision: None })).unwrap(); // 4
+    h.put("a", "3"); // 5
+    assert_eq!(h.run(Op::Compact { revision: 4 }), Ok(Outcome::Compacted { revision: 4 }));
+    assert_eq!(h.state.first_revision(), 4);
+    let compacted = SmError::Compacted { first_available: 4 };
+    assert_eq!(h.state.get("a", Some(3)).unwrap_err(), compacted);
+    assert_eq!(h.state.events_from(2, "").unwrap_err(), compacted);
+    assert_eq!(SmError::Compacted { first_available: 4 }.to_string(), "compacted, resync from revision 4");
+    // The state at revision 4 is still whole: a=2, b deleted.
+    assert_eq!(h.state.get("a", Some(4)).unwrap().unwrap().value.as_ref().unwrap().data, b"2");
+    assert!(h.state.get("b", Some(4)).unwrap().is_none());
+    assert_eq!(h.state.history("a").iter().map(|r| r.mod_revision).collect::<Vec<_>>(), vec![2, 5]);
+    let events = h.state.events_from(4, "").unwrap();
+    assert_eq!(events.iter().map(|e| (e.revision, e.kind)).collect::<Vec<_>>(), vec![(4, EventKind::Delete), (5, EventKind::Put)]);
+    assert!(matches!(
+        h.run(Op::Rollback(RollbackOp { key: "a".into(), prefix: false, to_revision: 1 })),
+        Err(SmError::Compacted { .. })
+    ));
+    assert!(matches!(h.run(Op::Compact { revision: 99 }), Err(SmError::FutureRevision { .. })));
+}
+
+#[test]
+fn compaction_target_follows_count_and_age_retention() {
+    let mut h = Harness::new();
+    for (i, t) in [1_000, 2_000, 3_000, 4_000, 5_000].iter().enumerate() {
+        h.now = *t;
+        h.put(&format!("k{i}"), "v"); // revision i+1 at time t
+    }
+    assert_eq!(h.state.compaction_target(0, None), None, "no rule, no compaction");
+    assert_eq!(h.state.compaction_target(2, None), Some(3));
+    assert_eq!(h.state.compaction_target(10, None), None);
+    assert_eq!(h.state.compaction_target(0, Some(3_500)), Some(4), "revisions before t=3500 may go");
+    assert_eq!(h.state.compaction_target(0, Some(9_000)), Some(5), "everything is old: keep the head");
+    assert_eq!(h.state.compaction_target(4, Some(3_500)), Some(1), "the count rule keeps more");
+    assert_eq!(h.state.compaction_target(1, Some(2_500)), Some(3), "the age rule keeps more");
+    h.run(Op::Compact { revision: 3 }).unwrap();
+    assert_eq!(h.state.compaction_target(1, Some(2_500)), None, "already compacted that far");
+}
+
+#[test]
+fn events_follow_revision_order_and_prefix() {
+    let mut h = Harness::new();
+    h.put("w/a", "1");
+    h.put("x/a", "1");
+    h.run(Op::Txn(TxnOp {
+        compare: vec![],
+        success: vec![TxnAction::Put(put_op("w/b", "2")), TxnAction::Put(put_op("w/c", "3"))],
+        failure: vec![],
+    }))
+    .unwrap();
+    h.run(Op::Delete(DeleteOp { key: "w/a".into(), prefix: false, if_revision: None })).unwrap();
+    let events = h.state.events_from(2, "w/").unwrap();
+    let got: Vec<_> = events.iter().map(|e| (e.revision, e.key.as_str(), e.kind)).collect();
+    assert_eq!(got, vec![(3, "w/b", EventKind::Put), (3, "w/c", EventKind::Put), (4, "w/a", EventKind::Delete)]);
+}
+
+#[test]
+fn snapshot_roundtrip_is_identical() {
+    let mut h = Harness::new();
+    h.put("a", "1");
+    let lease = h.lease(1_000);
+    h.run(Op::LockAcquire { name: "l".into(), owner: "o".into(), lease }).unwrap();
+    let bytes = rmp_serde::to_vec_named(&h.state).unwrap();
+    let back: ConfigState = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(back, h.state);
+}
