@@ -292,7 +292,9 @@ async fn the_leader_compacts_history_beyond_the_retention() {
     for i in 0..30 {
         c.put("/v1/kv/hot", format!("{i}").as_bytes(), "text/plain").await;
     }
-    let first = eventually(10, "automatic compaction", || async { Some(node.status().first_revision).filter(|f| *f >= 20) }).await;
+    // Retention keeps 10 revisions and compacts in batches of a tenth of that, so
+    // depending on when the timer fired the cut lands anywhere from 18 to 20.
+    let first = eventually(10, "automatic compaction", || async { Some(node.status().first_revision).filter(|f| *f >= 18) }).await;
     let (s, err) = c.get("/v1/kv/hot?at_revision=5").await;
     assert_eq!((s, err["error"]["first_available"].as_u64()), (410, Some(first)));
     let (_, audit) = c.get("/v1/audit?limit=1000").await;
