@@ -27,11 +27,11 @@ pub async fn run(ctx: &Ctx, cmd: LeaseCmd) -> Result<(), CliError> {
                 return Err(CliError::usage("TTL_SECS must be at least 1"));
             }
             let lease = ctx.client.lease_grant(Duration::from_secs(ttl_secs)).await?;
-            ctx.show(&lease, |l| println!("lease {} granted, ttl {}", l.id, secs(l.ttl_ms)));
+            ctx.show(&lease, |l| println!("lease {} granted, ttl {}", l.info.id, secs(l.info.ttl_ms)));
         }
         LeaseCmd::Keepalive { id } => {
             let lease = ctx.client.lease_keepalive(id).await?;
-            ctx.show(&lease, |l| println!("lease {} renewed: {} left", l.id, secs(l.remaining_ms)));
+            ctx.show(&lease, |l| println!("lease {} renewed: {} left", l.info.id, secs(l.remaining_ms)));
         }
         LeaseCmd::Revoke { id } => {
             let revoked = ctx.client.lease_revoke(id).await?;
@@ -51,7 +51,8 @@ pub async fn run(ctx: &Ctx, cmd: LeaseCmd) -> Result<(), CliError> {
 fn lease_table(leases: &[Lease]) -> Table {
     let mut table = Table::new(&["ID", "TTL", "REMAINING", "EXPIRES (UTC)", "KEYS"]);
     for l in leases {
-        table.row(vec![l.id.to_string(), secs(l.ttl_ms), secs(l.remaining_ms), time(l.expires_at_ms), l.keys.join(", ")]);
+        let info = &l.info;
+        table.row(vec![info.id.to_string(), secs(info.ttl_ms), secs(l.remaining_ms), time(info.expires_at_ms), info.keys.join(", ")]);
     }
     table
 }

@@ -46,7 +46,7 @@ pub async fn run(ctx: &Ctx, args: LockArgs) -> Result<u8, CliError> {
     }
     let mut interrupts = signal(SignalKind::interrupt()).map_err(|e| CliError::failed(format!("cannot handle Ctrl-C: {e}")))?;
     let ttl = Duration::from_secs(args.ttl);
-    let lease = ctx.client.lease_grant(ttl).await?.id;
+    let lease = ctx.client.lease_grant(ttl).await?.info.id;
     let keeper = Keeper::start(ctx.client.clone(), lease, ttl);
     let owner = owner_name();
     let result = hold_and_run(ctx, &args, lease, &owner, &keeper, &mut interrupts).await;

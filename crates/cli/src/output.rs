@@ -123,7 +123,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Milliseconds as seconds with at most one decimal: `30s`, `2.5s`.
 pub fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }
 
 /// `-` for a missing number.

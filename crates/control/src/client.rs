@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::command::{ContentType, KvMeta, LockStatus};
+use crate::command::{ContentType, KvMeta, LeaseInfo, LockStatus};
 use crate::error::ApiError;
 use crate::http::ACTOR_HEADER;
 use crate::{Member, Status};
@@ -174,12 +174,10 @@ pub struct ImportResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lease {
-    pub id: u64,
-    pub ttl_ms: u64,
-    pub expires_at_ms: u64,
+    #[serde(flatten)]
+    pub info: LeaseInfo,
     /// Time left by the answering node's clock.
     pub remaining_ms: u64,
-    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
