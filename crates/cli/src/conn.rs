@@ -15,13 +15,13 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:7379";
 #[derive(clap::Args)]
 pub struct Conn {
     /// Admin URL of any control-plane node.
-    #[arg(long, global = true, env = "FERROCACHE_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    #[arg(long, global = true, env = "FERROCACHE_URL", default_value = DEFAULT_URL, value_name = "URL", help_heading = "Connection")]
     url: String,
     /// Bearer token, when the node has a token file.
-    #[arg(long, global = true, env = "FERROCACHE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(long, global = true, env = "FERROCACHE_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = "Connection")]
     token: Option<String>,
     /// `text` for people, `json` for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT", help_heading = "Connection")]
     output: Format,
 }
 

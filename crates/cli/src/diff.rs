@@ -2,7 +2,8 @@
 //! put or rollback would change before it is made.
 //!
 //! Lines keep their newline, so a value that only gains or loses its final newline still shows
-//! a change (marked `\ No newline at end of file`, as diff(1) does). The common head and tail
+//! a change (marked `\ No newline at end of file`, as diff(1) does); when both sides agree on
+//! it (values typed on the command line have none) the marker is left out. The common head and tail
 //! are stripped first; the rest is a longest-common-subsequence table, which config values keep
 //! small. A middle part too big for the table is shown as removed and added whole.
 
@@ -20,10 +21,20 @@ enum Edit {
 
 /// The hunks turning `old` into `new`, or an empty string when they are equal.
 pub fn unified(old: &str, new: &str) -> String {
+    let ends = |t: &str| t.is_empty() || t.ends_with('\n');
+    let (old, new) = if ends(old) != ends(new) && !old.is_empty() && !new.is_empty() {
+        (old.to_string(), new.to_string())
+    } else {
+        (with_newline(old), with_newline(new))
+    };
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
     let script = edit_script(&a, &b);
     render(&script)
+}
+
+fn with_newline(text: &str) -> String {
+    if text.is_empty() || text.ends_with('\n') { text.to_string() } else { format!("{text}\n") }
 }
 
 /// The edit script: every line of `a` and `b` once, in order, marked same, deleted or added.
@@ -159,6 +170,8 @@ mod tests {
         assert_eq!(unified("", "a\nb\n"), "@@ -0,0 +1,2 @@\n+a\n+b\n");
         assert_eq!(unified("a\n", ""), "@@ -1,1 +0,0 @@\n-a\n");
         assert_eq!(unified("a\n", "a"), "@@ -1,1 +1,1 @@\n-a\n+a\n\\ No newline at end of file\n");
+        assert_eq!(unified("two", "three"), "@@ -1,1 +1,1 @@\n-two\n+three\n", "no marker when both lack it");
+        assert_eq!(unified("", "a"), "@@ -0,0 +1,1 @@\n+a\n");
     }
 
     #[test]

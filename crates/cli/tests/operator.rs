@@ -175,9 +175,9 @@ fn put_get_list_history_diff_and_rollback() {
     assert!(history.lines().nth(1).unwrap().ends_with(" one") && history.lines().nth(2).unwrap().ends_with(" two"));
 
     let diff = cp.ok(&["config", "diff", "app/db", "three"]);
-    assert_eq!(diff, "--- app/db (current)\n+++ app/db (proposed)\n@@ -1,1 +1,1 @@\n-two\n\\ No newline at end of file\n+three\n\\ No newline at end of file\n");
+    assert_eq!(diff, "--- app/db (current)\n+++ app/db (proposed)\n@@ -1,1 +1,1 @@\n-two\n+three\n");
     let to_r1 = ["config", "diff", "app/db", "--to", &r1.to_string()];
-    assert!(cp.ok(&to_r1).contains("-two\n\\ No newline at end of file\n+one\n"));
+    assert!(cp.ok(&to_r1).ends_with("@@ -1,1 +1,1 @@\n-two\n+one\n"));
     assert_eq!(cp.json(&to_r1)["changes"][0]["change"], "update");
     assert_eq!(cp.ok(&["config", "get", "app/db"]), "two\n", "diff must not change anything");
 
@@ -199,6 +199,37 @@ fn put_get_list_history_diff_and_rollback() {
     let nothing = cp.run(&["config", "delete", "app/db"]);
     assert_eq!(nothing.code, 1);
     assert!(nothing.stderr.contains("key 'app/db' not found: nothing deleted"), "{}", nothing.stderr);
+}
+
+/// Runs the CLI on a pseudo-terminal (util-linux `script`), typing `answer`; returns what the
+/// terminal showed and the exit code.
+fn on_terminal(cp: &Plane, args: &str, answer: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{BIN} {args}"), "/dev/null"])
+        .env("FERROCACHE_URL", &cp.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script`");
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    finish(child)
+}
+
+#[test]
+fn rollback_asks_for_confirmation_on_a_terminal() {
+    let cp = Plane::start("op-confirm");
+    let r1 = cp.json(&["config", "put", "k", "one"])["revision"].to_string();
+    cp.ok(&["config", "put", "k", "two"]);
+    let args = format!("config rollback k --to {r1}");
+    let no = on_terminal(&cp, &args, "n\n");
+    assert_eq!(no.code, 1, "{}", no.stdout);
+    assert!(no.stdout.contains("-two") && no.stdout.contains("Roll back 1 key to revision") && no.stdout.contains("rollback cancelled"), "{}", no.stdout);
+    assert_eq!(cp.ok(&["config", "get", "k"]), "two\n");
+    let yes = on_terminal(&cp, &args, "y\n");
+    assert_eq!(yes.code, 0, "{}", yes.stdout);
+    assert_eq!(cp.ok(&["config", "get", "k"]), "one\n");
 }
 
 #[test]
