@@ -121,9 +121,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Milliseconds as seconds with at most one decimal: `30s`, `2.5s`.
+/// Milliseconds as seconds: whole from 10 s up (`30s`), else with one decimal when needed (`2.5s`).
 pub fn secs(ms: u64) -> String {
-    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    if ms >= 10_000 || ms.is_multiple_of(1000) { format!("{}s", (ms + 500) / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }
 
 /// `-` for a missing number.
@@ -163,5 +163,6 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(secs(2500), "2.5s");
         assert_eq!(secs(30_000), "30s");
+        assert_eq!(secs(29_960), "30s");
     }
 }
