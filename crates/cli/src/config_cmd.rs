@@ -15,6 +15,7 @@ use clap::{ArgGroup, Subcommand};
 use ferrocache_control::client::{ClientError, ExportDoc, KeyValue, PutOptions, WatchEvent, WatchTarget};
 use ferrocache_control::command::ContentType;
 use ferrocache_control::schema::SCHEMA_PREFIX;
+use ferrocache_control::state::EventKind;
 use serde::Serialize;
 
 use crate::conn::{CliError, Ctx};
@@ -488,7 +489,10 @@ fn print_event(ctx: &Ctx, event: &WatchEvent) {
         }
         return;
     }
-    let kind = serde_json::to_value(event.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let kind = match event.kind {
+        EventKind::Put => "put",
+        EventKind::Delete => "delete",
+    };
     let line = format!("{:<8} {kind:<6} {} {}", event.revision, event.kv.key, preview(&event.kv, PREVIEW));
     println!("{}", line.trim_end());
 }

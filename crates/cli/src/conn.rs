@@ -72,7 +72,9 @@ impl From<ClientError> for CliError {
                 CliError::failed(format!("{e} — is `ferrocache server` running? set --url or FERROCACHE_URL"))
             }
             ClientError::Api(api) => CliError::failed(format!("{}{}", api.message, hint(&api.code))),
-            ClientError::Protocol { .. } => CliError::failed(format!("{e} — is --url the admin port of a ferrocache node?")),
+            ClientError::Protocol { .. } | ClientError::BadValue(_) => {
+                CliError::failed(format!("{e} — is --url the admin port of a ferrocache node?"))
+            }
         }
     }
 }

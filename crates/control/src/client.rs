@@ -48,6 +48,9 @@ pub enum ClientError {
     /// The server answered something this client does not understand.
     #[error("unexpected answer from {url}: {reason}")]
     Protocol { url: String, reason: String },
+    /// A value in an answer is not valid base64.
+    #[error("a value in the answer is not valid base64: {0}")]
+    BadValue(String),
 }
 
 impl ClientError {
@@ -93,10 +96,7 @@ impl KeyValue {
 fn value_bytes(text: &Option<String>, b64: &Option<String>) -> Result<Option<Vec<u8>>, ClientError> {
     match (text, b64) {
         (Some(t), _) => Ok(Some(t.clone().into_bytes())),
-        (None, Some(b)) => B64
-            .decode(b)
-            .map(Some)
-            .map_err(|e| ClientError::Protocol { url: String::new(), reason: format!("value_base64: {e}") }),
+        (None, Some(b)) => B64.decode(b).map(Some).map_err(|e| ClientError::BadValue(e.to_string())),
         (None, None) => Ok(None),
     }
 }
@@ -249,7 +249,10 @@ impl Client {
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, ClientError> {
         let invalid = |reason: String| ClientError::InvalidUrl { url: base_url.to_string(), reason };
         let base = Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        if base.scheme() == "https" {
+            return Err(invalid("this build has no TLS client; use http://HOST:PORT".into()));
+        }
+        if base.scheme() != "http" || base.cannot_be_a_base() {
             return Err(invalid("expected http://HOST:PORT".into()));
         }
         let http = reqwest::Client::builder()
@@ -283,9 +286,13 @@ impl Client {
         url
     }
 
-    /// `/v1/kv/<key>`: the key's `/`-separated parts become path segments.
+    /// `root` followed by a key or lock name whose `/`-separated parts become path segments.
+    fn under(&self, root: &[&str], path: &str, query: &[(&str, Option<String>)]) -> Url {
+        self.url_for(root.iter().copied().chain(path.split('/')), query)
+    }
+
     fn key_url(&self, key: &str, query: &[(&str, Option<String>)]) -> Url {
-        self.url_for(["v1", "kv"].into_iter().chain(key.split('/')), query)
+        self.under(&["v1", "kv"], key, query)
     }
 
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
@@ -322,7 +329,11 @@ impl Client {
 
     /// Sends and decodes a JSON answer.
     async fn call<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
-        let resp = self.send(req.timeout(CALL_TIMEOUT)).await?;
+        self.call_within(req, CALL_TIMEOUT).await
+    }
+
+    async fn call_within<T: DeserializeOwned>(&self, req: RequestBuilder, timeout: Duration) -> Result<T, ClientError> {
+        let resp = self.send(req.timeout(timeout)).await?;
         let body = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         serde_json::from_slice(&body).map_err(|e| ClientError::Protocol { url: self.url().to_string(), reason: e.to_string() })
     }
@@ -384,7 +395,7 @@ impl Client {
     }
 
     pub async fn history(&self, key: &str) -> Result<History, ClientError> {
-        self.get_json(self.url_for(["v1", "kv", "history"].into_iter().chain(key.split('/')), &[])).await
+        self.get_json(self.under(&["v1", "kv", "history"], key, &[])).await
     }
 
     /// Writes, as a new revision, the key (or every key under the prefix) as it was at `to_revision`.
@@ -447,20 +458,18 @@ impl Client {
     pub async fn lock_acquire(&self, name: &str, owner: &str, lease: u64, wait: Duration) -> Result<LockAcquired, ClientError> {
         let wait = wait.min(MAX_LOCK_WAIT);
         let body = json!({ "owner": owner, "lease": lease, "wait_ms": wait.as_millis() as u64 });
-        let url = self.url_for(["v1", "lock"].into_iter().chain(name.split('/')), &[]);
-        let resp = self.send(self.request(Method::POST, url).json(&body).timeout(wait + CALL_TIMEOUT)).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol { url: self.url().to_string(), reason: e.to_string() })
+        let url = self.under(&["v1", "lock"], name, &[]);
+        self.call_within(self.request(Method::POST, url).json(&body), wait + CALL_TIMEOUT).await
     }
 
     /// Releases the lock held by `owner`, or takes `owner` out of its queue.
     pub async fn lock_release(&self, name: &str, owner: &str) -> Result<(), ClientError> {
-        let url = self.url_for(["v1", "lock"].into_iter().chain(name.split('/')), &[("owner", Some(owner.to_string()))]);
+        let url = self.under(&["v1", "lock"], name, &[("owner", Some(owner.to_string()))]);
         self.call::<serde_json::Value>(self.request(Method::DELETE, url)).await.map(drop)
     }
 
     pub async fn lock_status(&self, name: &str) -> Result<LockStatus, ClientError> {
-        self.get_json(self.url_for(["v1", "lock"].into_iter().chain(name.split('/')), &[])).await
+        self.get_json(self.under(&["v1", "lock"], name, &[])).await
     }
 
     pub async fn audit(&self, from: Option<u64>, limit: Option<usize>) -> Result<AuditPage, ClientError> {
@@ -689,5 +698,6 @@ mod tests {
         assert_eq!(url.as_str(), "http://127.0.0.1:7379/v1/kv/app/a%20b/c%3Fd?at_revision=3");
         assert_eq!(client.url(), "http://127.0.0.1:7379");
         assert!(matches!(Client::new("ftp://x", None), Err(ClientError::InvalidUrl { .. })));
+        assert!(Client::new("https://x", None).unwrap_err().to_string().contains("no TLS"));
     }
 }
