@@ -374,6 +374,25 @@ fn audit_members_status_and_leases_in_text_and_json() {
 }
 
 #[test]
+fn members_remove_and_add_a_node() {
+    let cp = Plane::start("op-members");
+    let dir = TempDir::new("op-members-2");
+    let port = free_port();
+    let url2 = format!("http://127.0.0.1:{port}");
+    let _node2 = Node { port, child: spawn(port, &dir.0, &["--join", &cp.url, "--node-id", "2"]) };
+    let count = || cp.json(&["members", "list"]).as_array().map_or(0, Vec::len);
+    eventually(20, "node 2 to join", || (count() == 2).then_some(()));
+
+    let left = cp.json(&["members", "remove", "2"]);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    let table = cp.ok(&["members", "add", &url2, "--node-id", "2"]);
+    assert!(table.lines().any(|l| l.starts_with("2 ") && l.contains(&url2) && l.contains("voter")), "{table}");
+    // Node 2 takes writes again (forwarded to the leader).
+    cp.ok(&["config", "put", "via/node2", "x", "--url", &url2]);
+    assert_eq!(cp.ok(&["config", "get", "via/node2"]), "x\n");
+}
+
+#[test]
 fn export_import_and_schema() {
     let cp = Plane::start("op-export");
     cp.ok(&["config", "put", "app/a", "1", "--type", "json"]);
