@@ -1,16 +1,27 @@
 //! The `ferrocache` binary: a thin shell over the library crates.
 //!
-//! `ferrocache server` runs a node: the Redis-protocol server and, beside it,
-//! the control plane with its admin HTTP API (`--admin-port`, default 7379;
-//! 0 disables it). Settings come from built-in defaults, then the TOML file
-//! given with `--config`, then command-line flags; any unknown or invalid
-//! setting stops the start with a message that names it and exit code 2.
+//! `ferrocache server` runs a node (see [`server`]). Every other command is the operator CLI of
+//! the control plane, talking HTTP to a node's admin API (`--url`, default
+//! `http://127.0.0.1:7379`, or `FERROCACHE_URL`; `--token` or `FERROCACHE_TOKEN`): `config`,
+//! `lease`, `lock`, `audit`, `members` and `status`. They print text for people by default and
+//! JSON with `--output json`; a failure is one line on stderr with exit code 1, a wrong command
+//! line exit code 2.
+
+mod audit;
+mod config_cmd;
+mod conn;
+mod diff;
+mod lease;
+mod lock;
+mod members;
+mod output;
+mod server;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferrocache_control::{ControlConfig, ControlNode};
-use ferrocache_server::{Config, Server};
+
+use conn::Conn;
 
 #[global_allocator]
 static ALLOC: ferrocache_store::memory::CountingAlloc = ferrocache_store::memory::CountingAlloc;
@@ -24,213 +35,58 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a cache node that speaks the Redis protocol.
-    Server(ServerArgs),
-}
-
-#[derive(clap::Args)]
-struct ServerArgs {
-    /// TOML file of settings (keys are the setting names below, e.g. `port = 7000`).
-    #[arg(long, value_name = "FILE")]
-    config: Option<std::path::PathBuf>,
-    /// Addresses to listen on [default: 127.0.0.1].
-    #[arg(long, num_args = 1.., value_name = "ADDR")]
-    bind: Vec<String>,
-    /// TCP port for clients [default: 6379; 0 picks a free port].
-    #[arg(long)]
-    port: Option<String>,
-    /// Password clients must give with AUTH or HELLO.
-    #[arg(long)]
-    requirepass: Option<String>,
-    /// Number of databases [default: 16].
-    #[arg(long)]
-    databases: Option<String>,
-    /// Most clients connected at once [default: 10000].
-    #[arg(long)]
-    maxclients: Option<String>,
-    /// Largest bulk string a client may send, e.g. 512mb [default: 512mb].
-    #[arg(long, value_name = "SIZE")]
-    proto_max_bulk_len: Option<String>,
-    /// trace, debug, info, warn or error [default: info].
-    #[arg(long)]
-    log_level: Option<String>,
-    /// Any other setting, as NAME=VALUE (repeatable), e.g. --set timeout=300.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    set: Vec<String>,
-    /// Port of the admin HTTP API and control plane; 0 disables both [default: 7379].
-    #[arg(long, value_name = "PORT")]
-    admin_port: Option<u16>,
-    /// Address the admin API listens on; beyond loopback it needs --token-file.
-    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
-    admin_bind: std::net::IpAddr,
-    /// URL other nodes use to reach this node's admin port [default: http://<admin-bind>:<admin-port>].
-    #[arg(long, value_name = "URL")]
-    admin_advertise: Option<String>,
-    /// TOML file of admin API bearer tokens ([[token]] name, secret, role, optional prefix).
-    #[arg(long, value_name = "FILE")]
-    token_file: Option<std::path::PathBuf>,
-    /// Directory for the control plane's Raft log and snapshots [default: ferrocache-data].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<std::path::PathBuf>,
-    /// Admin URL of a running node whose cluster this node joins, e.g. http://127.0.0.1:7379.
-    #[arg(long, value_name = "URL", requires = "node_id")]
-    join: Option<String>,
-    /// This node's control-plane id, unique in the cluster; a wiped node needs a new one [default: 1].
-    #[arg(long, value_name = "ID")]
-    node_id: Option<u64>,
-}
-
-const DEFAULT_ADMIN_PORT: u16 = 7379;
-const DEFAULT_DATA_DIR: &str = "ferrocache-data";
-
-/// The control plane to start beside the server. Not `required` when no control-plane flag was
-/// given: then a node whose default admin port or data dir is taken (say, a second server on
-/// the same machine) runs without it, with a warning, as it did before the control plane existed.
-struct ControlStart {
-    config: ControlConfig,
-    required: bool,
-}
-
-impl ServerArgs {
-    /// Defaults, then the file, then the flags.
-    fn config(&self) -> Result<Config, String> {
-        let mut config = Config::default();
-        if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-            config.apply_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
-        }
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        if !self.bind.is_empty() {
-            pairs.push(("bind".into(), self.bind.join(" ")));
-        }
-        let flags = [
-            ("port", &self.port),
-            ("requirepass", &self.requirepass),
-            ("databases", &self.databases),
-            ("maxclients", &self.maxclients),
-            ("proto-max-bulk-len", &self.proto_max_bulk_len),
-            ("log-level", &self.log_level),
-        ];
-        pairs.extend(flags.iter().filter_map(|(n, v)| v.as_ref().map(|v| (n.to_string(), v.clone()))));
-        for s in &self.set {
-            let (n, v) = s.split_once('=').ok_or_else(|| format!("--set expects NAME=VALUE, got '{s}'"))?;
-            pairs.push((n.trim().to_string(), v.to_string()));
-        }
-        for (name, value) in pairs {
-            config.apply(&name, &value).map_err(|e| e.to_string())?;
-        }
-        Ok(config)
-    }
-
-    /// The control-plane settings, or `None` when `--admin-port 0` disables it.
-    fn control_config(&self) -> Result<Option<ControlStart>, String> {
-        let admin_port = self.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
-        if admin_port == 0 {
-            return Ok(None);
-        }
-        let tokens = match &self.token_file {
-            Some(path) => ferrocache_control::auth::load_tokens(path)?,
-            None if !self.admin_bind.is_loopback() => {
-                return Err(format!(
-                    "refusing to serve the admin API on {} with no access control: give --token-file, \
-                     use a loopback address (--admin-bind 127.0.0.1) or disable it with --admin-port 0",
-                    self.admin_bind
-                ));
-            }
-            None => Vec::new(),
-        };
-        let addr = std::net::SocketAddr::new(self.admin_bind, admin_port);
-        let data_dir = self.data_dir.clone().unwrap_or_else(|| DEFAULT_DATA_DIR.into());
-        let mut config = ControlConfig::new(self.node_id.unwrap_or(1), data_dir, addr);
-        config.join = self.join.clone();
-        config.advertise_url = self.admin_advertise.clone();
-        config.tokens = tokens;
-        let required = self.admin_port.is_some()
-            || self.data_dir.is_some()
-            || self.join.is_some()
-            || self.node_id.is_some()
-            || self.token_file.is_some();
-        Ok(Some(ControlStart { config, required }))
-    }
+    /// Run a cache node that speaks the Redis protocol (and the control plane beside it).
+    Server(server::ServerArgs),
+    /// Read, write, diff, roll back and watch config keys.
+    Config {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: config_cmd::ConfigCmd,
+    },
+    /// Grant, renew, revoke and list leases.
+    Lease {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: lease::LeaseCmd,
+    },
+    /// Run a command while holding a cluster-wide lock: `ferrocache lock NAME -- COMMAND ARGS...`.
+    Lock {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        args: lock::LockArgs,
+    },
+    /// List and verify the hash-chained audit log.
+    Audit {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: audit::AuditCmd,
+    },
+    /// List, add and remove control-plane members.
+    Members {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: members::MembersCmd,
+    },
+    /// The node's Raft state and the cluster's members.
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Server(args) => {
-            let (config, control) = match args.config().and_then(|c| Ok((c, args.control_config()?))) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("ferrocache: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            run_server(config, control)
-        }
-    }
-}
-
-fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{}", config.log_level)));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ferrocache: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let server = match Server::bind(config).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("ferrocache: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let control = match control {
-            Some(start) => match ControlNode::start(start.config).await {
-                Ok(handle) => {
-                    tracing::info!("admin API and control plane on {}", handle.url());
-                    Some(handle)
-                }
-                Err(e) if !start.required => {
-                    tracing::warn!("running without the control plane: {e} (choose --admin-port and --data-dir, or --admin-port 0)");
-                    None
-                }
-                Err(e) => {
-                    eprintln!("ferrocache: {e}");
-                    return ExitCode::FAILURE;
-                }
-            },
-            None => None,
-        };
-        let shared = server.shared();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received");
-            shared.shutdown.request();
-        });
-        let result = server.run().await;
-        if let Some(handle) = control {
-            handle.shutdown().await;
-        }
-        match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("ferrocache: {e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    match Cli::parse().command {
+        Command::Server(args) => server::main(args),
+        Command::Config { conn, cmd } => conn::run(conn, async |ctx| config_cmd::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Lease { conn, cmd } => conn::run(conn, async |ctx| lease::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Lock { conn, args } => conn::run(conn, async |ctx| lock::run(&ctx, args).await),
+        Command::Audit { conn, cmd } => conn::run(conn, async |ctx| audit::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Members { conn, cmd } => conn::run(conn, async |ctx| members::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Status { conn } => conn::run(conn, async |ctx| members::status(&ctx).await.map(|()| 0)),
     }
 }
