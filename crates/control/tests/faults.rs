@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use support::cluster::{Cluster, eventually};
-use support::history::{Call, Ret};
+use support::history::Ret;
 use support::register::{self, Workload};
 
 /// The ignored test that child processes run.
@@ -63,16 +63,14 @@ fn leader_killed_during_reads_and_writes() {
 
         let (old, _) = cluster.wait_leader_among(&all, 10).await;
         let killed = cluster.index_of(old);
-        let killed_at = work.recorder.now();
         cluster.kill(killed);
         let survivors: Vec<usize> = all.into_iter().filter(|i| *i != killed).collect();
         let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
         assert_ne!(new, old);
         assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
-        eventually(10, "writes acknowledged after the failover", || async {
-            (work.acks_by_node(killed_at).iter().sum::<usize>() >= 10).then_some(())
-        })
-        .await;
+        for &i in &survivors {
+            work.wait_probe_acked(&cluster, i, 10).await;
+        }
 
         // The killed member restarts from its disk and catches up (checked by the final history).
         cluster.restart(killed);
@@ -95,27 +93,24 @@ fn paused_minority_and_paused_leader() {
         // A paused follower: the other two keep acknowledging writes.
         let (leader, _) = cluster.wait_leader_among(&all, 10).await;
         let follower = (cluster.index_of(leader) + 1) % 3;
-        let paused_at = work.recorder.now();
         cluster.signal(follower, "STOP");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let acks = work.acks_by_node(paused_at);
+        for i in all.into_iter().filter(|i| *i != follower) {
+            work.wait_probe_acked(&cluster, i, 10).await;
+        }
         cluster.signal(follower, "CONT");
-        assert!(acks.iter().enumerate().filter(|(i, _)| *i != follower).map(|(_, n)| n).sum::<usize>() > 0, "the majority served no write: {acks:?}");
 
         // A paused leader: the other two elect one of them and serve; the old leader steps down
         // when it resumes.
         let (leader, _) = cluster.wait_leader_among(&all, 10).await;
         let old = cluster.index_of(leader);
         let others: Vec<usize> = all.into_iter().filter(|i| *i != old).collect();
-        let paused_at = work.recorder.now();
         cluster.signal(old, "STOP");
         let (new, election) = cluster.wait_leader_among(&others, 10).await;
         assert_ne!(new, leader);
         assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
-        eventually(10, "writes acknowledged by the new majority", || async {
-            (others.iter().map(|&i| work.acks_by_node(paused_at)[i]).sum::<usize>() >= 5).then_some(())
-        })
-        .await;
+        for &i in &others {
+            work.wait_probe_acked(&cluster, i, 10).await;
+        }
         cluster.signal(old, "CONT");
         eventually(10, "the old leader to step down and follow", || async {
             let status = cluster.status(old).await?;
@@ -131,10 +126,8 @@ fn paused_minority_and_paused_leader() {
         let followers: Vec<usize> = all.into_iter().filter(|i| *i != lone).collect();
         let isolated_at = work.recorder.now();
         followers.iter().for_each(|&i| cluster.signal(i, "STOP"));
-        let pending = work.recorder.invoke(usize::MAX, lone, Call::Put { value: 999_999_999 });
-        let ret = register::put(&cluster.http, &cluster.url(lone), 999_999_999, None).await;
+        let ret = work.probe_put(&cluster, lone).await;
         assert!(!matches!(ret, Some(Ret::Written { .. })), "a leader without a quorum acknowledged a write");
-        work.recorder.complete(pending, ret);
         let read = register::get(&cluster.http, &cluster.url(lone)).await;
         assert_eq!(read, None, "a leader without a quorum served a linearizable read");
         let resumed_at = work.recorder.now();

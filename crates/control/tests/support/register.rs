@@ -3,7 +3,7 @@
 //! checks run once the faults are over.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -15,6 +15,10 @@ use super::history::{self, Call, Op, Recorder, Ret, Value};
 
 /// The register's key.
 pub const KEY: &str = "faults/register";
+
+/// Client id and first value of probe writes (clients' values are below).
+const PROBE_CLIENT: usize = usize::MAX;
+const PROBE_VALUES: Value = 900_000_000;
 
 /// Pause between one client's operations, so a test of a few seconds records a few hundred.
 const THINK: Duration = Duration::from_millis(15);
@@ -158,6 +162,8 @@ async fn follow(mut resp: reqwest::Response, seen: &Mutex<Vec<(u64, Value)>>, st
 /// Clients and watchers running against a cluster.
 pub struct Workload {
     pub recorder: Arc<Recorder>,
+    /// The next value a probe writes (clients write below it).
+    next_probe: AtomicU32,
     stop_clients: Arc<AtomicBool>,
     stop_watchers: Arc<AtomicBool>,
     clients: Vec<JoinHandle<()>>,
@@ -179,18 +185,22 @@ impl Workload {
         let clients = (0..clients)
             .map(|id| tokio::spawn(client(id, cluster.http.clone(), urls.clone(), recorder.clone(), stop_clients.clone())))
             .collect();
-        Workload { recorder, stop_clients, stop_watchers, clients, watchers }
+        Workload { recorder, next_probe: AtomicU32::new(PROBE_VALUES), stop_clients, stop_watchers, clients, watchers }
     }
 
-    /// Acknowledged writes so far, by the node that acknowledged them.
-    pub fn acks_by_node(&self, since: u64) -> Vec<usize> {
-        let ops = self.recorder.ops();
-        let written = ops.iter().filter(|op| matches!(op.ret, Ret::Written { .. }) && op.complete >= since);
-        let mut counts = vec![0; self.watchers.len()];
-        for op in written {
-            counts[op.node] += 1;
-        }
-        counts
+    /// A put through node `node` outside the clients, recorded in the history like theirs.
+    pub async fn probe_put(&self, cluster: &Cluster, node: usize) -> Option<Ret> {
+        let value = self.next_probe.fetch_add(1, Ordering::Relaxed);
+        let pending = self.recorder.invoke(PROBE_CLIENT, node, Call::Put { value });
+        let ret = put(&cluster.http, &cluster.url(node), value, None).await;
+        self.recorder.complete(pending, ret);
+        ret
+    }
+
+    /// Waits (at most `secs`) for a probe put through `node` to be acknowledged.
+    pub async fn wait_probe_acked(&self, cluster: &Cluster, node: usize, secs: u64) {
+        let what = format!("a write acknowledged through node {}", node + 1);
+        eventually(secs, &what, || async { matches!(self.probe_put(cluster, node).await, Some(Ret::Written { .. })).then_some(()) }).await;
     }
 
     /// Stops the clients, waits for every member to hold the same history, and checks it:
