@@ -86,7 +86,7 @@ impl Rng {
 /// One client: 40% gets, 40% puts, 20% CAS against the value it read last, each through a
 /// random node.
 async fn client(id: usize, http: reqwest::Client, urls: Vec<String>, recorder: Arc<Recorder>, stop: Arc<AtomicBool>) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1) * 0x1000_0001);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x1000_0001));
     let mut last_read = (0, 0);
     let mut next_value = (id as Value + 1) * 1_000_000;
     while !stop.load(Ordering::Relaxed) {
@@ -117,7 +117,7 @@ async fn client(id: usize, http: reqwest::Client, urls: Vec<String>, recorder: A
 
 /// A watcher of the register from revision 1 that moves to the next node (resuming after the
 /// last revision it saw) whenever its stream breaks.
-async fn watcher(first_node: usize, urls: Vec<String>, seen: Arc<Mutex<Vec<(u64, Value)>>>, stop: Arc<AtomicBool>) {
+async fn watcher(first_node: usize, urls: Vec<String>, seen: Seen, stop: Arc<AtomicBool>) {
     let http = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).build().unwrap();
     let mut node = first_node;
     while !stop.load(Ordering::Relaxed) {
@@ -159,6 +159,9 @@ async fn follow(mut resp: reqwest::Response, seen: &Mutex<Vec<(u64, Value)>>, st
     }
 }
 
+/// The (revision, value) events one watcher has seen.
+type Seen = Arc<Mutex<Vec<(u64, Value)>>>;
+
 /// Clients and watchers running against a cluster.
 pub struct Workload {
     pub recorder: Arc<Recorder>,
@@ -167,7 +170,7 @@ pub struct Workload {
     stop_clients: Arc<AtomicBool>,
     stop_watchers: Arc<AtomicBool>,
     clients: Vec<JoinHandle<()>>,
-    watchers: Vec<(JoinHandle<()>, Arc<Mutex<Vec<(u64, Value)>>>)>,
+    watchers: Vec<(JoinHandle<()>, Seen)>,
 }
 
 impl Workload {
