@@ -11,7 +11,9 @@
 //! linearize any pending call whose model step is legal, and backtrack when a completed
 //! operation could not be placed before its return; `(set of linearized ops, model state)`
 //! pairs already explored are skipped. Unknown operations never return, so they may take
-//! effect at any point after their invocation or not at all.
+//! effect at any point after their invocation or not at all; unknown writes whose value no
+//! one saw are interchangeable and tried in a fixed order (see `ghost_ranks`), which keeps a
+//! history with a hundred timed-out writes as cheap to check as one without.
 //!
 //! The model is a register holding a value id (0 = key absent) and the revision that wrote it:
 //! a put with a known revision must carry a higher revision than the current one, so the
