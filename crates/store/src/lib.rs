@@ -12,7 +12,9 @@
 
 pub mod clock;
 pub mod db;
+pub mod evict;
 pub mod glob;
+pub mod lazyfree;
 pub mod memory;
 pub mod value;
 pub mod watch;

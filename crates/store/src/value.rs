@@ -18,6 +18,13 @@ impl Value {
         }
     }
 
+    /// Heap bytes the value allocates, rounded to allocator size classes.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Str(s) => crate::db::alloc_size(s.bytes.capacity()),
+        }
+    }
+
     /// `OBJECT ENCODING`'s answer.
     pub fn encoding(&self) -> &'static str {
         match self {
