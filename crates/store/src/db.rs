@@ -71,6 +71,23 @@ struct SlotTable {
     volatile: u32,
 }
 
+impl SlotTable {
+    /// Gives memory back after a removal: an empty table frees its
+    /// buckets, one under a quarter full halves or more. Tables never
+    /// shrink by themselves, and with a table per slot a churning keyspace
+    /// would otherwise keep thousands of stale allocations. Returns the
+    /// bytes freed.
+    fn shrink_if_sparse(&mut self) -> usize {
+        let len = self.map.len();
+        if len * 4 >= self.map.capacity() || self.map.capacity() <= 4 && len > 0 {
+            return 0;
+        }
+        let before = self.map.allocation_size();
+        self.map.shrink_to(len * 2);
+        before - self.map.allocation_size()
+    }
+}
+
 /// Counters kept under the shard lock, so they cost no atomic operation.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
@@ -178,7 +195,8 @@ impl Shard {
             table.volatile -= 1;
             self.volatile -= 1;
         }
-        self.charge(entry_bytes(&k, &e), 1, false);
+        let freed = table.shrink_if_sparse();
+        self.charge(entry_bytes(&k, &e) + freed, 1, false);
         Some(e)
     }
 
@@ -214,6 +232,8 @@ impl Shard {
                 self.keys -= 1;
                 self.stats.expired += 1;
                 signal_watchers(&self.watched, key, true);
+                // The table shrinks at its next `take` (borrowing rules
+                // keep it out of this single-lookup path).
                 charge(&mut self.bytes, &self.usage, entry_bytes(&k, &e), 1, false);
                 None
             }
