@@ -1,7 +1,7 @@
 //! maxmemory and eviction, end to end: OOM under noeviction, volatile-*
 //! sparing persistent keys, the limit holding under a write flood for
-//! every policy, run-time changes, OBJECT FREQ/IDLETIME per policy, and
-//! S3-FIFO's scan resistance against LRU. Error texts were checked
+//! every policy, run-time changes, OBJECT FREQ/IDLETIME per policy,
+//! S3-FIFO's scan resistance against LRU, and the MEMORY family. Error texts were checked
 //! against redis-server 7.0.15.
 //!
 //! Used memory is the keyspace's own accounting (`evict::used_memory`), so
@@ -238,4 +238,74 @@ fn s3fifo_resists_a_scan_that_flushes_lru() {
     let s3 = hot_hits_after_scan(Policy::AllkeysS3fifo);
     assert!(lru <= 40, "LRU kept {lru} of 400 hot keys through the scan");
     assert!(s3 >= 360, "S3-FIFO kept only {s3} of 400 hot keys through the scan");
+}
+
+fn int_of(f: Frame) -> i64 {
+    match f {
+        Frame::Integer(n) => n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+#[test]
+fn memory_usage_estimates_a_key() {
+    let s = server(0, Policy::NoEviction);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "missing"]), nil());
+    c.cmd(&["SET", "key:00000001", &"v".repeat(32)]);
+    c.cmd(&["SET", "big", &"v".repeat(10_000)]);
+    let small = int_of(c.cmd(&["MEMORY", "USAGE", "key:00000001"]));
+    assert!((44..=160).contains(&small), "{small}");
+    assert!(int_of(c.cmd(&["MEMORY", "USAGE", "big", "SAMPLES", "0"])) >= 10_000);
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "big", "samples", "5", "SAMPLES", "2"]), int(int_of(c.cmd(&["MEMORY", "USAGE", "big"]))));
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "big", "SAMPLES", "-1"]), err("ERR syntax error"));
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "big", "SAMPLES"]), err("ERR syntax error"));
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "big", "SAMPLES", "x"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(c.cmd(&["MEMORY", "USAGE"]), err("ERR wrong number of arguments for 'memory|usage' command"));
+    assert_eq!(c.cmd(&["MEMORY", "STATS", "x"]), err("ERR wrong number of arguments for 'memory|stats' command"));
+    assert_eq!(c.cmd(&["MEMORY", "foo"]), err("ERR unknown subcommand 'foo'. Try MEMORY HELP."));
+}
+
+/// MEMORY STATS as (name, integer) pairs, nested maps flattened as `db.0.name`.
+fn memory_stats(c: &mut Conn) -> Vec<(String, Frame)> {
+    let Frame::Array(items) = c.cmd(&["MEMORY", "STATS"]) else { panic!("not an array") };
+    let mut out = Vec::new();
+    for pair in items.chunks(2) {
+        let Frame::Bulk(name) = &pair[0] else { panic!("field name {:?}", pair[0]) };
+        let name = String::from_utf8_lossy(name).to_string();
+        match &pair[1] {
+            Frame::Array(inner) => {
+                for p in inner.chunks(2) {
+                    let Frame::Bulk(n) = &p[0] else { panic!() };
+                    out.push((format!("{name}.{}", String::from_utf8_lossy(n)), p[1].clone()));
+                }
+            }
+            v => out.push((name, v.clone())),
+        }
+    }
+    out
+}
+
+#[test]
+fn memory_stats_and_doctor() {
+    let s = server(0, Policy::NoEviction);
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["MEMORY", "DOCTOR"]),
+        bulk("Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.")
+    );
+    pipeline(&mut c, &set_cmds("k", 0..1000, 32, None));
+    let stats = memory_stats(&mut c);
+    let get = |name: &str| stats.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(get("keys.count"), int(1000));
+    assert_eq!(get("total.allocated"), int(used(&s) as i64));
+    let tables = int_of(get("db.0.overhead.hashtable.main"));
+    assert_eq!(get("overhead.total"), int(tables));
+    assert_eq!(get("dataset.bytes"), int(used(&s) as i64 - tables));
+    assert_eq!(get("keys.bytes-per-key"), int(used(&s) as i64 / 1000));
+    assert_eq!(get("db.0.overhead.hashtable.expires"), int(0));
+    assert!(int_of(get("peak.allocated")) >= int_of(get("total.allocated")));
+    let Frame::Array(help) = c.cmd(&["MEMORY", "HELP"]) else { panic!() };
+    assert_eq!(help[0], simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    assert_eq!(c.cmd(&["MEMORY", "PURGE"]), ok());
 }

@@ -146,6 +146,7 @@ fn run_server(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        ferrocache_store::memory::mark_startup();
         let shared = server.shared();
         tokio::spawn(async move {
             wait_for_signal().await;

@@ -19,10 +19,11 @@ use ferrocache_store::Db;
 use crate::command::CmdError;
 use crate::shared::Shared;
 
-/// Bytes charged for every database's keys, values and tables: what
-/// `maxmemory` limits (INFO `used_memory`).
+/// What `maxmemory` limits (INFO `used_memory`): the memory the process
+/// had allocated at start (0 in tests) plus the bytes charged for every
+/// database's keys, values and tables.
 pub fn used_memory(shared: &Shared) -> usize {
-    shared.dbs.iter().map(Db::used_bytes).sum()
+    ferrocache_store::memory::startup_memory() + shared.dbs.iter().map(Db::used_bytes).sum::<usize>()
 }
 
 /// Highest [`used_memory`] seen before a write (INFO `used_memory_peak`).

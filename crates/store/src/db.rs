@@ -115,8 +115,13 @@ pub fn entry_bytes(key: &[u8], e: &Entry) -> usize {
     alloc_size(key.len()) + e.value.heap_bytes()
 }
 
-/// Bytes of one table bucket (key pointer + entry), for MEMORY USAGE.
+/// Bytes of one table bucket: key pointer, entry and control byte.
 pub const BUCKET_BYTES: usize = std::mem::size_of::<(Box<[u8]>, Entry)>() + 1;
+
+/// MEMORY USAGE's estimate for a key: its allocations plus one bucket.
+pub fn memory_usage(key: &[u8], e: &Entry) -> usize {
+    entry_bytes(key, e) + BUCKET_BYTES
+}
 
 /// Adds (`add`) or removes bytes and keys from a shard's byte count and
 /// its database's counters.
@@ -366,6 +371,19 @@ impl Db {
     /// Number of keys (without locking; may lag a running command).
     pub fn key_count(&self) -> usize {
         self.usage.keys.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of this database's tables (buckets and per-slot headers), by
+    /// walking the shards (MEMORY STATS).
+    pub fn table_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                let headers = if s.tables.is_empty() { 0 } else { TABLES_PER_SHARD * std::mem::size_of::<SlotTable>() };
+                headers + s.tables.iter().map(|t| t.map.allocation_size()).sum::<usize>()
+            })
+            .sum()
     }
 
     /// Keys evicted from this database so far.
@@ -1123,15 +1141,9 @@ mod tests {
 
     /// The bytes a database should be charged, counted from scratch.
     fn recount(db: &Db) -> usize {
-        db.shards
-            .iter()
-            .map(|s| {
-                let s = s.lock();
-                let tables = if s.tables.is_empty() { 0 } else { TABLES_PER_SHARD * std::mem::size_of::<SlotTable>() };
-                let entries: usize = s.tables.iter().flat_map(|t| t.map.iter()).map(|(k, e)| entry_bytes(k, e)).sum();
-                tables + entries + s.tables.iter().map(|t| t.map.allocation_size()).sum::<usize>()
-            })
-            .sum()
+        let mut entries = 0;
+        db.for_each_key(0, |k, e| entries += entry_bytes(k, e));
+        db.table_bytes() + entries
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATOR: OnceLock<&'static str> = OnceLock::new();
+static STARTUP: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts live bytes, then delegates to the allocator `A`.
 pub struct CountingAlloc<A>(pub A);
@@ -61,6 +62,18 @@ pub fn set_allocator_name(name: &'static str) {
 /// The allocator's name as INFO reports it (`libc` unless the binary said otherwise).
 pub fn allocator_name() -> &'static str {
     ALLOCATOR.get().copied().unwrap_or("libc")
+}
+
+/// Records the live heap bytes of a server that just started (the
+/// binary calls this once it is listening): MEMORY STATS
+/// `startup.allocated`, and the base `used_memory` counts from.
+pub fn mark_startup() {
+    STARTUP.store(used_memory(), Ordering::Relaxed);
+}
+
+/// Heap bytes at start (0 unless [`mark_startup`] was called).
+pub fn startup_memory() -> usize {
+    STARTUP.load(Ordering::Relaxed)
 }
 
 /// Live heap bytes (0 when [`CountingAlloc`] is not the global allocator).
