@@ -7,7 +7,8 @@
 #   N defaults to 1000000; binaries default to target/release/ferrocache.
 #   REDIS=0 skips redis-server.
 #
-# Prints one line per server: name, keys, RSS before/after, bytes per key.
+# Prints per server: name, keys, RSS before/after, RSS bytes per key, then
+# a few MEMORY STATS fields as the server reports them.
 set -euo pipefail
 
 N=${1:-1000000}
@@ -46,6 +47,11 @@ measure() {
     after=$(rss "$pid")
     printf '%-28s keys=%-9s rss_before=%-11s rss_after=%-11s bytes_per_key=%s\n' \
         "$name" "$keys" "$before" "$after" "$(( (after - before) / keys ))"
+    # The server's own view: MEMORY STATS fields (name value ...).
+    redis-cli -p "$port" memory stats | awk '
+        f {printf " %s=%s", f, $0; f = ""; next}
+        /^(total.allocated|startup.allocated|allocator.allocated|dataset.bytes|overhead.hashtable.main|keys.bytes-per-key)$/ {f = $0}
+        END {print ""}'
     redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
     wait "$pid" 2>/dev/null || true
 }

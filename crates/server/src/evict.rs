@@ -75,7 +75,7 @@ pub fn make_room(shared: &Shared, now: u64) -> Result<(), CmdError> {
             return Err(CmdError::msg("OOM command not allowed when used memory > 'maxmemory'."));
         }
         evicted += 1;
-        if evicted % 16 == 0 && budget.is_some_and(|b| start.elapsed() > b) {
+        if evicted.is_multiple_of(16) && budget.is_some_and(|b| start.elapsed() > b) {
             break; // the next commands carry on
         }
     }

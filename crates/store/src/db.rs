@@ -292,6 +292,15 @@ pub struct Db {
     pool: Mutex<Vec<Candidate>>,
 }
 
+/// The oldest key S3-FIFO sampled from one queue.
+struct S3Pick {
+    age: u64,
+    shard: usize,
+    table: usize,
+    key: Box<[u8]>,
+    meta: u32,
+}
+
 /// A sampled key and how good a victim it was when sampled.
 struct Candidate {
     score: u64,
@@ -487,14 +496,11 @@ impl Db {
         while slot < SLOT_COUNT as usize && seen < count {
             let (s, t) = locate_slot(slot as u16);
             let shard = self.shards[s].lock();
-            match shard.tables.get(t) {
-                Some(table) => {
-                    for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
-                        seen += 1;
-                        f(k, e);
-                    }
+            if let Some(table) = shard.tables.get(t) {
+                for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
+                    seen += 1;
+                    f(k, e);
                 }
-                None => {}
             }
             slot += 1;
         }
@@ -736,16 +742,16 @@ impl Db {
         let window = (samples * 4).max(16);
         for round in 0..ROUNDS {
             let (mut small, mut seen) = (0usize, 0usize);
-            // Oldest sampled key of (small, main): (age, shard, table, key, meta).
-            let mut oldest: [Option<(u64, usize, usize, Box<[u8]>, u32)>; 2] = [None, None];
+            // Oldest sampled key of the small and the main queue.
+            let mut oldest: [Option<S3Pick>; 2] = [None, None];
             for (s, shard) in self.eviction_shards_indexed(false) {
                 seen += shard.sample(window - seen, false, |t, k, e| {
                     let in_main = evict::s3_in_main(e.meta);
                     small += !in_main as usize;
                     let age = evict::s3_age(e.meta, now);
                     let slot = &mut oldest[in_main as usize];
-                    if slot.as_ref().is_none_or(|(a, ..)| age > *a) {
-                        *slot = Some((age, s, t, k.into(), e.meta));
+                    if slot.as_ref().is_none_or(|p| age > p.age) {
+                        *slot = Some(S3Pick { age, shard: s, table: t, key: k.into(), meta: e.meta });
                     }
                 });
                 if seen >= window {
@@ -755,7 +761,7 @@ impl Db {
             let prefer_small = small * 100 > seen * evict::S3_SMALL_PERCENT;
             let [sm, mn] = oldest;
             let (pick, other) = if prefer_small { (sm, mn) } else { (mn, sm) };
-            let (_, s, t, key, meta) = pick.or(other)?;
+            let S3Pick { shard: s, table: t, key, meta, .. } = pick.or(other)?;
             let mut shard = self.shards[s].lock();
             let Some(e) = shard.tables[t].map.get_mut(&*key) else { continue };
             if e.meta != meta {
@@ -766,7 +772,9 @@ impl Db {
                 step => {
                     if step == (S3Step::Evict { from_small: true }) {
                         let (hash, keys) = (shard.ghost_hash(t, &key), shard.keys);
-                        hash.map(|h| shard.ghost.remember(h, keys));
+                        if let Some(h) = hash {
+                            shard.ghost.remember(h, keys);
+                        }
                     }
                     let victim = shard.evict(t, &key);
                     drop(shard);
@@ -908,11 +916,11 @@ impl DbGuard<'_> {
     pub fn modified(&mut self, key: &[u8]) {
         let pending = self.pending.take();
         let (shard, t) = self.shard(key);
-        if let (Some((addr, old)), Some(e)) = (pending, shard.tables.get(t).and_then(|tb| tb.map.get(key))) {
-            if std::ptr::eq(e, addr as *const Entry) {
-                let new = entry_bytes(key, e);
-                shard.charge(new.abs_diff(old), 0, new > old);
-            }
+        if let (Some((addr, old)), Some(e)) = (pending, shard.tables.get(t).and_then(|tb| tb.map.get(key)))
+            && std::ptr::eq(e, addr as *const Entry)
+        {
+            let new = entry_bytes(key, e);
+            shard.charge(new.abs_diff(old), 0, new > old);
         }
         if !shard.watched.is_empty() {
             shard.signal(key, false);
@@ -1074,17 +1082,22 @@ mod tests {
         assert_eq!(db.stats().expired, 1);
     }
 
+    /// Stores `key:0..n` with `value`; every `volatile_every`-th key expires at `at`.
+    fn fill(db: &Db, n: usize, value: &str, volatile_every: usize, at: u64) {
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let mut g = db.lock(k.as_bytes(), 0);
+            g.set(k.as_bytes(), s(value));
+            if i % volatile_every == 0 {
+                g.set_expire(k.as_bytes(), Some(at));
+            }
+        }
+    }
+
     #[test]
     fn active_expiry_reclaims_untouched_keys() {
         let db = Db::new();
-        for i in 0..1000 {
-            let k = format!("key:{i}");
-            let mut g = db.lock(k.as_bytes(), 0);
-            g.set(k.as_bytes(), s("v"));
-            if i % 2 == 0 {
-                g.set_expire(k.as_bytes(), Some(10));
-            }
-        }
+        fill(&db, 1000, "v", 2, 10);
         let mut total = 0;
         for _ in 0..100 {
             total += db.active_expire(100, 20).1;
@@ -1147,16 +1160,15 @@ mod tests {
     }
 
     #[test]
+    fn eviction_metadata_costs_no_bucket_space() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        assert_eq!(BUCKET_BYTES, 65);
+    }
+
+    #[test]
     fn accounting_follows_every_change() {
         let db = Db::new();
-        for i in 0..300 {
-            let k = format!("key:{i}");
-            let mut g = db.lock(k.as_bytes(), 0);
-            g.set(k.as_bytes(), s("small"));
-            if i % 3 == 0 {
-                g.set_expire(k.as_bytes(), Some(100));
-            }
-        }
+        fill(&db, 300, "small", 3, 100);
         assert_eq!(db.used_bytes(), recount(&db));
         assert_eq!(db.key_count(), 300);
         // In-place growth (APPEND-like), overwrite with a bigger value, removal.

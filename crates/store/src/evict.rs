@@ -154,7 +154,7 @@ fn minutes_since(ldt: u32, now_ms: u64) -> u32 {
 /// The LFU counter after decay: one step per `decay_time` minutes elapsed.
 pub fn lfu_counter(meta: u32, t: &Tuning, now_ms: u64) -> u8 {
     let counter = meta & 0xff;
-    let periods = if t.lfu_decay_time == 0 { 0 } else { minutes_since(meta >> 8, now_ms) / t.lfu_decay_time };
+    let periods = minutes_since(meta >> 8, now_ms).checked_div(t.lfu_decay_time).unwrap_or(0);
     counter.saturating_sub(periods) as u8
 }
 

@@ -69,7 +69,7 @@ fn stats(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     }
     field_int(ctx, "overhead.total", overhead);
     field_int(ctx, "keys.count", keys);
-    field_int(ctx, "keys.bytes-per-key", if keys == 0 { 0 } else { net / keys });
+    field_int(ctx, "keys.bytes-per-key", net.checked_div(keys).unwrap_or(0));
     field_int(ctx, "dataset.bytes", dataset);
     field_double(ctx, "dataset.percentage", percent(dataset, net));
     field_double(ctx, "peak.percentage", percent(total, peak));
