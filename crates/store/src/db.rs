@@ -292,18 +292,22 @@ pub struct Db {
     pool: Mutex<Vec<Candidate>>,
 }
 
-/// The oldest key S3-FIFO sampled from one queue.
+/// The oldest key S3-FIFO sampled from one queue, found again by the
+/// address of its bytes (copying every candidate key costs cache misses).
 struct S3Pick {
     age: u64,
     shard: usize,
     table: usize,
-    key: Box<[u8]>,
+    addr: usize,
     meta: u32,
 }
 
 /// A sampled key and how good a victim it was when sampled.
 struct Candidate {
     score: u64,
+    /// Where the key's bytes live in the table: spots a key sampled
+    /// twice without reading its bytes (a cache miss on the hot path).
+    addr: usize,
     key: Box<[u8]>,
 }
 
@@ -751,7 +755,7 @@ impl Db {
                     let age = evict::s3_age(e.meta, now);
                     let slot = &mut oldest[in_main as usize];
                     if slot.as_ref().is_none_or(|p| age > p.age) {
-                        *slot = Some(S3Pick { age, shard: s, table: t, key: k.into(), meta: e.meta });
+                        *slot = Some(S3Pick { age, shard: s, table: t, addr: k.as_ptr() as usize, meta: e.meta });
                     }
                 });
                 if seen >= window {
@@ -761,15 +765,16 @@ impl Db {
             let prefer_small = small * 100 > seen * evict::S3_SMALL_PERCENT;
             let [sm, mn] = oldest;
             let (pick, other) = if prefer_small { (sm, mn) } else { (mn, sm) };
-            let S3Pick { shard: s, table: t, key, meta, .. } = pick.or(other)?;
+            let S3Pick { shard: s, table: t, addr, meta, .. } = pick.or(other)?;
             let mut shard = self.shards[s].lock();
-            let Some(e) = shard.tables[t].map.get_mut(&*key) else { continue };
-            if e.meta != meta {
-                continue; // read or rewritten since sampled
-            }
+            let found = shard.tables[t].map.iter_mut().find(|(k, _)| k.as_ptr() as usize == addr);
+            let Some((k, e)) = found.filter(|(_, e)| e.meta == meta) else {
+                continue; // gone, read or rewritten since sampled
+            };
             match evict::s3_step(meta, now) {
                 S3Step::Keep(m) if round + 1 < ROUNDS => e.meta = m,
                 step => {
+                    let key = k.to_vec();
                     if step == (S3Step::Evict { from_small: true }) {
                         let (hash, keys) = (shard.ghost_hash(t, &key), shard.keys);
                         if let Some(h) = hash {
@@ -796,17 +801,17 @@ impl Db {
 /// Offers a sampled key to the pool (kept sorted, best last): it enters if
 /// the pool has room or it beats the worst candidate.
 fn offer(pool: &mut Vec<Candidate>, score: u64, key: &[u8]) {
-    if let Some(i) = pool.iter().position(|c| &*c.key == key) {
-        pool.remove(i);
+    if pool.len() == POOL_SIZE && pool[0].score >= score {
+        return;
     }
-    if pool.len() == POOL_SIZE {
-        if pool[0].score >= score {
-            return;
-        }
+    let addr = key.as_ptr() as usize;
+    if let Some(i) = pool.iter().position(|c| c.addr == addr) {
+        pool.remove(i);
+    } else if pool.len() == POOL_SIZE {
         pool.remove(0);
     }
     let at = pool.partition_point(|c| c.score <= score);
-    pool.insert(at, Candidate { score, key: key.into() });
+    pool.insert(at, Candidate { score, addr, key: key.into() });
 }
 
 /// Sets the flags of `key`'s watchers (not of those who watched it while
