@@ -5,6 +5,7 @@
 #   MAXMEMORY=64mb (FC_MAXMEMORY overrides it for Ferrocache, to compare policies
 #   at equal keys held) KEYS=10000000 REQUESTS=2000000 WORKLOADS="zipf0.9 zipf1.1 scan shift"
 #   FC_POLICIES="allkeys-lru allkeys-lfu allkeys-s3fifo" REDIS_POLICIES="allkeys-lru allkeys-lfu"
+#   (an empty list skips that server)
 #
 # Each run starts a fresh server, replays the seeded workload as a
 # look-aside cache (GET, SET on a miss) and prints the hit ratio measured
@@ -16,8 +17,8 @@ MAXMEMORY=${MAXMEMORY:-64mb}
 KEYS=${KEYS:-10000000}
 REQUESTS=${REQUESTS:-2000000}
 WORKLOADS=${WORKLOADS:-"zipf0.9 zipf1.1 scan shift"}
-FC_POLICIES=${FC_POLICIES:-"allkeys-lru allkeys-lfu allkeys-random allkeys-s3fifo"}
-REDIS_POLICIES=${REDIS_POLICIES:-"allkeys-lru allkeys-lfu"}
+FC_POLICIES=${FC_POLICIES-"allkeys-lru allkeys-lfu allkeys-random allkeys-s3fifo"}
+REDIS_POLICIES=${REDIS_POLICIES-"allkeys-lru allkeys-lfu"}
 
 cargo build --release --quiet
 TOOL=target/release/hitratio

@@ -413,6 +413,23 @@ mod tests {
     }
 
     #[test]
+    fn eviction_settings() {
+        let mut c = Config::default();
+        c.apply("maxmemory", "2gb").unwrap();
+        c.apply("maxmemory-policy", "ALLKEYS-S3FIFO").unwrap();
+        c.apply("maxmemory-samples", "10").unwrap();
+        c.apply("lfu-log-factor", "0").unwrap();
+        c.apply("lfu-decay-time", "0").unwrap();
+        let t = c.tuning();
+        assert_eq!((c.maxmemory, t.policy, t.samples, t.lfu_log_factor, t.lfu_decay_time), (2 << 30, Policy::AllkeysS3fifo, 10, 0, 0));
+        assert_eq!((param("maxmemory-policy").unwrap().get)(&c), "allkeys-s3fifo");
+        let e = c.apply("maxmemory-policy", "lru").unwrap_err().0;
+        assert!(e.contains("must be one of the following: noeviction, allkeys-lru"), "{e}");
+        assert!(c.apply("maxmemory-samples", "0").is_err());
+        assert!(c.apply("maxmemory-eviction-tenacity", "101").is_err());
+    }
+
+    #[test]
     fn toml_and_errors() {
         let mut c = Config::default();
         c.apply_toml("port = 7000\nbind = [\"127.0.0.1\", \"::1\"]\nproto-max-bulk-len = \"2mb\"\nloglevel = \"warning\"", "node.toml")
