@@ -309,3 +309,32 @@ fn memory_stats_and_doctor() {
     assert_eq!(help[0], simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     assert_eq!(c.cmd(&["MEMORY", "PURGE"]), ok());
 }
+
+#[test]
+fn evicting_a_watched_key_aborts_the_transaction() {
+    let s = server(footprint(500, 100), Policy::VolatileTtl);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "watched", "v", "EX", "10"]), ok());
+    assert_eq!(c.cmd(&["WATCH", "watched"]), ok());
+    // The only key with a TTL goes first once the limit is reached.
+    let mut other = s.conn();
+    pipeline(&mut other, &set_cmds("v", 0..1000, 100, Some(1000)));
+    assert_eq!(c.cmd(&["EXISTS", "watched"]), int(0));
+    assert_eq!(c.cmd(&["MULTI"]), ok());
+    assert_eq!(c.cmd(&["SET", "x", "1"]), simple("QUEUED"));
+    assert_eq!(c.cmd(&["EXEC"]), Frame::NullArray);
+}
+
+#[test]
+fn large_values_are_evicted_and_their_memory_returned() {
+    let max = 8 << 20;
+    let s = server(max, Policy::AllkeysLru);
+    let mut c = s.conn();
+    let big = "b".repeat(1 << 20);
+    for i in 0..20 {
+        assert_eq!(c.cmd(&["SET", &format!("big:{i}"), &big]), ok());
+        assert!(used(&s) <= max as usize + (1 << 20) + TOLERANCE, "{} after {i}", used(&s));
+    }
+    assert!(evict::evicted_keys(&s.shared) >= 12);
+    assert!(keys(&s) <= 8);
+}
