@@ -82,9 +82,9 @@ impl SlotTable {
         if len * 4 >= self.map.capacity() || self.map.capacity() <= 4 && len > 0 {
             return 0;
         }
-        let before = self.map.allocation_size();
+        let before = table_bytes(&self.map);
         self.map.shrink_to(len * 2);
-        before - self.map.allocation_size()
+        before - table_bytes(&self.map)
     }
 }
 
@@ -104,10 +104,24 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
-/// Rounds an allocation request up to the allocator's size class
-/// (16-byte steps, as jemalloc's small classes and malloc's chunks roughly go).
+/// Rounds an allocation request up to jemalloc's size class, as Redis
+/// counts `used_memory` with the usable size: 8, then 16-byte steps up to
+/// 128, then four classes per doubling (160, 192, 224, 256, 320, ...).
 pub fn alloc_size(n: usize) -> usize {
-    if n == 0 { 0 } else { (n + 15) & !15 }
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            let spacing = 1usize << ((usize::BITS - (n - 1).leading_zeros()) - 3);
+            (n + spacing - 1) & !(spacing - 1)
+        }
+    }
+}
+
+/// Bytes a table holds, as allocated.
+fn table_bytes(map: &Map) -> usize {
+    alloc_size(map.allocation_size())
 }
 
 /// Bytes a key and its entry allocate outside the table's bucket.
@@ -394,7 +408,7 @@ impl Db {
             .map(|s| {
                 let s = s.lock();
                 let headers = if s.tables.is_empty() { 0 } else { TABLES_PER_SHARD * std::mem::size_of::<SlotTable>() };
-                headers + s.tables.iter().map(|t| t.map.allocation_size()).sum::<usize>()
+                headers + s.tables.iter().map(|t| table_bytes(&t.map)).sum::<usize>()
             })
             .sum()
     }
@@ -951,7 +965,7 @@ impl DbGuard<'_> {
         shard.table(t);
         let ghost = tuning.policy.kind() == Kind::S3fifo && shard.ghost_take(t, key);
         let table = &mut shard.tables[t];
-        let table_before = table.map.allocation_size();
+        let table_before = table_bytes(&table.map);
         let old = match table.map.entry_ref(key) {
             EntryRef::Occupied(mut o) => {
                 entry.meta = evict::on_insert(Some(o.get().meta), &tuning, now, false);
@@ -963,7 +977,7 @@ impl DbGuard<'_> {
                 None
             }
         };
-        let table_growth = table.map.allocation_size() - table_before;
+        let table_growth = table_bytes(&table.map) - table_before;
         let old_volatile = old.as_ref().is_some_and(|o| o.expire_at != 0);
         if old_volatile != new_volatile {
             if new_volatile {
@@ -1162,6 +1176,16 @@ mod tests {
         let mut entries = 0;
         db.for_each_key(0, |k, e| entries += entry_bytes(k, e));
         db.table_bytes() + entries
+    }
+
+    #[test]
+    fn sizes_round_to_jemalloc_classes() {
+        let classes = [(0, 0), (1, 8), (12, 16), (17, 32), (33, 48), (128, 128), (129, 160), (200, 224), (257, 320)];
+        for (n, class) in classes {
+            assert_eq!(alloc_size(n), class, "{n}");
+        }
+        assert_eq!(alloc_size(8192 + 144), 10240);
+        assert_eq!(alloc_size(1 << 20), 1 << 20);
     }
 
     #[test]
