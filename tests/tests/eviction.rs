@@ -166,11 +166,12 @@ fn every_policy_holds_the_limit_under_a_write_flood() {
 fn config_changes_take_effect_immediately() {
     let s = server(0, Policy::NoEviction);
     let mut c = s.conn();
-    pipeline(&mut c, &set_cmds("k", 0..2000, 100, None));
+    // Values big enough for the data to outweigh the fixed table headers.
+    pipeline(&mut c, &set_cmds("k", 0..2000, 1000, None));
     let half = used(&s) / 2;
     config_set(&s, &mut c, "maxmemory", &half.to_string());
     assert_eq!(c.cmd(&["SET", "x", "1"]), err(OOM));
-    assert_eq!(c.cmd(&["GET", "k:1"]), bulk(&"v".repeat(100)));
+    assert_eq!(c.cmd(&["GET", "k:1"]), bulk(&"v".repeat(1000)));
     config_set(&s, &mut c, "maxmemory-policy", "allkeys-random");
     // Each write evicts for a bounded time; a few writes get under the limit.
     let writes = (0..100).take_while(|i| {

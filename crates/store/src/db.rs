@@ -14,7 +14,6 @@
 //! classes ([`alloc_size`]).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ use crate::watch::{WatchFlag, Watcher};
 pub const SHARDS: usize = 64;
 const TABLES_PER_SHARD: usize = SLOT_COUNT as usize / SHARDS;
 
-type Map = hashbrown::HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>;
+use crate::keymap::{KeyMap as Map, Node};
 
 /// A value with its expiry time, access time and eviction metadata
 /// (48 bytes: the two `u32`s share the word after `expire_at`).
@@ -53,6 +52,10 @@ impl Entry {
     /// The eviction metadata word (for OBJECT FREQ: [`crate::evict::lfu_counter`]).
     pub fn meta(&self) -> u32 {
         self.meta
+    }
+
+    pub(crate) fn set_meta(&mut self, meta: u32) {
+        self.meta = meta;
     }
 
     /// Absolute expiry in Unix milliseconds, if the key is volatile.
@@ -124,13 +127,14 @@ fn table_bytes(map: &Map) -> usize {
     alloc_size(map.allocation_size())
 }
 
-/// Bytes a key and its entry allocate outside the table's bucket.
+/// Bytes a key and its entry allocate outside the table's bucket: the
+/// node (entry and short key), a long key, the value.
 pub fn entry_bytes(key: &[u8], e: &Entry) -> usize {
-    alloc_size(key.len()) + e.value.heap_bytes()
+    Node::key_bytes(key) + e.value.heap_bytes()
 }
 
-/// Bytes of one table bucket: key pointer, entry and control byte.
-pub const BUCKET_BYTES: usize = std::mem::size_of::<(Box<[u8]>, Entry)>() + 1;
+/// Bytes of one table bucket: the node pointer and its control byte.
+pub const BUCKET_BYTES: usize = std::mem::size_of::<Box<Node>>() + 1;
 
 /// MEMORY USAGE's estimate for a key: its allocations plus one bucket.
 pub fn memory_usage(key: &[u8], e: &Entry) -> usize {
@@ -208,14 +212,16 @@ impl Shard {
     /// Removes `key` from table `t`, keeping the counters right.
     fn take(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
         let table = self.tables.get_mut(t)?;
-        let (k, e) = table.map.remove_entry(key)?;
+        let node = *table.map.remove(key)?;
+        let freed = entry_bytes(node.key(), &node.entry);
+        let e = node.entry;
         self.keys -= 1;
         if e.expire_at != 0 {
             table.volatile -= 1;
             self.volatile -= 1;
         }
-        let freed = table.shrink_if_sparse();
-        self.charge(entry_bytes(&k, &e) + freed, 1, false);
+        let shrunk = table.shrink_if_sparse();
+        self.charge(freed + shrunk, 1, false);
         Some(e)
     }
 
@@ -223,19 +229,18 @@ impl Shard {
     /// an expired entry is reclaimed on the way. A command's read
     /// (`access`) also counts a hit or miss and refreshes the access time.
     fn live(&mut self, t: usize, key: &[u8], now: u64, lookup: Lookup) -> Option<&mut Entry> {
-        use hashbrown::hash_map::EntryRef;
         let counts = !matches!(lookup, Lookup::Quiet) as u64;
         let Some(table) = self.tables.get_mut(t) else {
             self.stats.misses += counts;
             return None;
         };
-        match table.map.entry_ref(key) {
-            EntryRef::Vacant(_) => {
+        match table.map.find(key) {
+            Err(_) => {
                 self.stats.misses += counts;
                 None
             }
-            EntryRef::Occupied(o) if !o.get().is_expired(now) => {
-                let e = o.into_mut();
+            Ok(o) if !o.get().entry.is_expired(now) => {
+                let e = &mut o.into_mut().entry;
                 self.stats.hits += counts;
                 if let Lookup::Touch(tuning) = lookup {
                     e.access = (now / 1000) as u32;
@@ -243,8 +248,8 @@ impl Shard {
                 }
                 Some(e)
             }
-            EntryRef::Occupied(o) => {
-                let (k, e) = o.remove_entry();
+            Ok(o) => {
+                let node = o.remove().0;
                 self.stats.misses += counts;
                 table.volatile -= 1;
                 self.volatile -= 1;
@@ -253,7 +258,7 @@ impl Shard {
                 signal_watchers(&self.watched, key, true);
                 // The table shrinks at its next `take` (borrowing rules
                 // keep it out of this single-lookup path).
-                charge(&mut self.bytes, &self.usage, entry_bytes(&k, &e), 1, false);
+                charge(&mut self.bytes, &self.usage, entry_bytes(node.key(), &node.entry), 1, false);
                 None
             }
         }
@@ -535,7 +540,7 @@ impl Db {
             let (s, t) = locate_slot(slot);
             let shard = self.shards[s].lock();
             let Some(table) = shard.tables.get(t) else { continue };
-            let live: Vec<&[u8]> = table.map.iter().filter(|(_, e)| !e.is_expired(now)).map(|(k, _)| &**k).collect();
+            let live: Vec<&[u8]> = table.map.iter().filter(|(_, e)| !e.is_expired(now)).map(|(k, _)| k).collect();
             if !live.is_empty() {
                 return Some(live[rand::random_range(0..live.len())].to_vec());
             }
@@ -584,7 +589,7 @@ impl Db {
                     .iter()
                     .inspect(|_| examined += 1)
                     .filter(|(_, e)| e.is_expired(now))
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| Box::from(k))
                     .collect();
                 for k in dead {
                     shard.take(t, &k);
@@ -635,7 +640,7 @@ impl Db {
 impl Shard {
     /// The hash S3-FIFO's ghost filter knows `key` by.
     fn ghost_hash(&self, t: usize, key: &[u8]) -> Option<u64> {
-        self.tables.get(t).map(|tb| tb.map.hasher().hash_one(key))
+        self.tables.get(t).map(|tb| tb.map.hash(key))
     }
 
     /// Whether `key` was recently evicted from S3-FIFO's small queue.
@@ -845,7 +850,7 @@ fn signal_existing(shard: &mut Shard) {
     let keys: Vec<Box<[u8]>> = shard.watched.keys().cloned().collect();
     for k in keys {
         let (_, t) = locate(&k);
-        if shard.tables.get(t).is_some_and(|tb| tb.map.contains_key(&*k)) {
+        if shard.tables.get(t).is_some_and(|tb| tb.map.contains_key(&k)) {
             shard.signal(&k, false);
         }
     }
@@ -955,7 +960,6 @@ impl DbGuard<'_> {
     /// Stores `entry` (its expiry included) under `key`. Returns the old live entry.
     /// One hash lookup; an existing key keeps its allocation.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
-        use hashbrown::hash_map::EntryRef;
         self.pending = None;
         let (now, tuning) = (self.now, self.tuning);
         entry.access = (now / 1000) as u32;
@@ -966,17 +970,7 @@ impl DbGuard<'_> {
         let ghost = tuning.policy.kind() == Kind::S3fifo && shard.ghost_take(t, key);
         let table = &mut shard.tables[t];
         let table_before = table_bytes(&table.map);
-        let old = match table.map.entry_ref(key) {
-            EntryRef::Occupied(mut o) => {
-                entry.meta = evict::on_insert(Some(o.get().meta), &tuning, now, false);
-                Some(std::mem::replace(o.get_mut(), entry))
-            }
-            EntryRef::Vacant(v) => {
-                entry.meta = evict::on_insert(None, &tuning, now, ghost);
-                v.insert_with_key(key.into(), entry);
-                None
-            }
-        };
+        let old = table.map.upsert(key, entry, |old| evict::on_insert(old.map(Entry::meta), &tuning, now, ghost));
         let table_growth = table_bytes(&table.map) - table_before;
         let old_volatile = old.as_ref().is_some_and(|o| o.expire_at != 0);
         if old_volatile != new_volatile {
@@ -1191,7 +1185,7 @@ mod tests {
     #[test]
     fn eviction_metadata_costs_no_bucket_space() {
         assert_eq!(std::mem::size_of::<Entry>(), 48);
-        assert_eq!(BUCKET_BYTES, 65);
+        assert_eq!(BUCKET_BYTES, 9);
     }
 
     #[test]
