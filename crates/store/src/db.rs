@@ -31,7 +31,7 @@ const TABLES_PER_SHARD: usize = SLOT_COUNT as usize / SHARDS;
 use crate::keymap::{KeyMap as Map, Node};
 
 /// A value with its expiry time, access time and eviction metadata
-/// (48 bytes: the two `u32`s share the word after `expire_at`).
+/// (56 bytes: a 40-byte value, `expire_at`, and two `u32`s sharing a word).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
@@ -1184,7 +1184,7 @@ mod tests {
 
     #[test]
     fn eviction_metadata_costs_no_bucket_space() {
-        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
         assert_eq!(BUCKET_BYTES, 9);
     }
 

@@ -17,7 +17,7 @@ use hashbrown::hash_table::{self, HashTable};
 use crate::db::Entry;
 
 /// Longest key stored inside its node (longer keys get their own allocation).
-pub const INLINE_KEY: usize = 30;
+pub const INLINE_KEY: usize = 22;
 
 /// A key: inline when short, else on the heap.
 #[derive(Debug, Clone)]
@@ -169,11 +169,11 @@ mod tests {
     fn short_and_long_keys() {
         let mut m = KeyMap::default();
         let long = "k".repeat(100);
-        for k in ["a", "key:00000001", "exactly-30-bytes-long-key-here", long.as_str()] {
+        for k in ["a", "key:00000001", "exactly-22-bytes-key!!", long.as_str()] {
             assert!(m.upsert(k.as_bytes(), e(k), |_| 7).is_none());
         }
         assert_eq!(m.len(), 4);
-        for k in ["a", "key:00000001", "exactly-30-bytes-long-key-here", long.as_str()] {
+        for k in ["a", "key:00000001", "exactly-22-bytes-key!!", long.as_str()] {
             assert_eq!(m.get(k.as_bytes()).map(|e| e.value.clone()), Some(e(k).value), "{k}");
         }
         assert_eq!(m.upsert(b"a", e("b"), |old| old.map_or(0, |o| o.meta() + 1)).map(|o| o.meta()), Some(7));
