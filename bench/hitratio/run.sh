@@ -2,7 +2,7 @@
 # Hit ratio per workload, server and policy, all at the same maxmemory.
 #
 #   bench/hitratio/run.sh [FERROCACHE_BINARY]   (default target/release/ferrocache)
-#   MAXMEMORY=64mb (FC_MAXMEMORY overrides it for Ferrocache, to compare policies
+#   VALUE=64 (bytes per value) MAXMEMORY=64mb (FC_MAXMEMORY overrides it for Ferrocache, to compare policies
 #   at equal keys held) KEYS=10000000 REQUESTS=2000000 WORKLOADS="zipf0.9 zipf1.1 scan shift"
 #   FC_POLICIES="allkeys-lru allkeys-lfu allkeys-s3fifo" REDIS_POLICIES="allkeys-lru allkeys-lfu"
 #   (an empty list skips that server)
@@ -16,6 +16,7 @@ FC=$(realpath "${1:-../../target/release/ferrocache}")
 MAXMEMORY=${MAXMEMORY:-64mb}
 KEYS=${KEYS:-10000000}
 REQUESTS=${REQUESTS:-2000000}
+VALUE=${VALUE:-64}
 WORKLOADS=${WORKLOADS:-"zipf0.9 zipf1.1 scan shift"}
 FC_POLICIES=${FC_POLICIES-"allkeys-lru allkeys-lfu allkeys-random allkeys-s3fifo"}
 REDIS_POLICIES=${REDIS_POLICIES-"allkeys-lru allkeys-lfu"}
@@ -35,7 +36,7 @@ one() {
     local pid=$!
     wait_up "$port"
     local ratio
-    ratio=$("$TOOL" --port "$port" --workload "$workload" --keys "$KEYS" --requests "$REQUESTS" | awk '{print $2}')
+    ratio=$("$TOOL" --port "$port" --workload "$workload" --keys "$KEYS" --requests "$REQUESTS" --value "$VALUE" | awk '{print $2}')
     local keys
     keys=$(redis-cli -p "$port" memory stats | awk 'f {print; exit} /^keys.count$/ {f=1}')
     printf '%-10s %-12s %-16s %-9s %s\n' "$workload" "$name" "$policy" "$ratio" "$keys"

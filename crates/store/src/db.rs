@@ -725,7 +725,7 @@ impl Db {
         while let Some(c) = pool.pop() {
             let (s, tb) = locate(&c.key);
             let mut shard = self.shards[s].lock();
-            let Some(e) = shard.tables.get(tb).and_then(|table| table.map.get(&*c.key)) else { continue };
+            let Some(e) = shard.tables.get(tb).and_then(|table| table.map.get(&c.key)) else { continue };
             let stale = evict::score(e.meta, e.expire_at(), &t, now) < c.score;
             if stale || (t.policy.volatile_only() && e.expire_at == 0) {
                 continue;
