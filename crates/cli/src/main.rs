@@ -23,8 +23,29 @@ use clap::{Parser, Subcommand};
 
 use conn::Conn;
 
+use ferrocache_store::memory::CountingAlloc;
+
+// The allocator, chosen by measurement (bench/README-memory.md), wrapped
+// so that `used_memory` counts live bytes. Features pick another for
+// comparison: `--no-default-features` (system allocator) or
+// `--no-default-features --features mimalloc`.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOC: ferrocache_store::memory::CountingAlloc = ferrocache_store::memory::CountingAlloc;
+static ALLOC: CountingAlloc<tikv_jemallocator::Jemalloc> = CountingAlloc(tikv_jemallocator::Jemalloc);
+#[cfg(feature = "jemalloc")]
+const ALLOCATOR_NAME: &str = "jemalloc-5.3.0";
+
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static ALLOC: CountingAlloc<mimalloc::MiMalloc> = CountingAlloc(mimalloc::MiMalloc);
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+const ALLOCATOR_NAME: &str = "mimalloc";
+
+#[cfg(not(any(feature = "mimalloc", feature = "jemalloc")))]
+#[global_allocator]
+static ALLOC: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
+#[cfg(not(any(feature = "mimalloc", feature = "jemalloc")))]
+const ALLOCATOR_NAME: &str = "libc";
 
 #[derive(Parser)]
 #[command(name = "ferrocache", version, about = "A Redis-compatible distributed cache")]
@@ -80,6 +101,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    ferrocache_store::memory::set_allocator_name(ALLOCATOR_NAME);
     match Cli::parse().command {
         Command::Server(args) => server::main(args),
         Command::Config { conn, cmd } => conn::run(conn, async |ctx| config_cmd::run(&ctx, cmd).await.map(|()| 0)),

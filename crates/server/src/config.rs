@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use ferrocache_store::evict::{Policy, Tuning};
+
 /// The settings of one node. Field names follow Redis's parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -22,6 +24,28 @@ pub struct Config {
     pub io_threads: usize,
     /// Normal clients' output buffer limit: hard bytes, soft bytes, soft seconds (0 = none).
     pub obuf_normal: (u64, u64, u64),
+    /// Memory limit in bytes for the dataset (0 = none); see `evict.rs`.
+    pub maxmemory: u64,
+    pub maxmemory_policy: Policy,
+    /// Keys sampled per eviction step.
+    pub maxmemory_samples: u32,
+    pub lfu_log_factor: u32,
+    /// Minutes per LFU counter decrement (0 = never).
+    pub lfu_decay_time: u32,
+    /// 0..100: how much work one command may spend evicting (10 = 500 µs).
+    pub maxmemory_eviction_tenacity: u32,
+}
+
+impl Config {
+    /// The eviction settings the keyspace applies on every access.
+    pub fn tuning(&self) -> Tuning {
+        Tuning {
+            policy: self.maxmemory_policy,
+            samples: self.maxmemory_samples,
+            lfu_log_factor: self.lfu_log_factor,
+            lfu_decay_time: self.lfu_decay_time,
+        }
+    }
 }
 
 impl Default for Config {
@@ -38,6 +62,12 @@ impl Default for Config {
             hz: 10,
             io_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             obuf_normal: (0, 0, 0),
+            maxmemory: 0,
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            maxmemory_eviction_tenacity: 10,
         }
     }
 }
@@ -218,6 +248,73 @@ pub static PARAMS: &[Param] = &[
                     c.obuf_normal = (hard, soft, secs as u64);
                 }
             }
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory",
+        aliases: &[],
+        mutable: true,
+        accepts: "a size, e.g. 100mb or 2gb (0 for no limit)",
+        get: |c| c.maxmemory.to_string(),
+        set: |c, v| {
+            c.maxmemory = parse_memory(v)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-policy",
+        aliases: &[],
+        mutable: true,
+        accepts: "noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl or allkeys-s3fifo",
+        get: |c| c.maxmemory_policy.name().to_string(),
+        set: |c, v| {
+            c.maxmemory_policy = Policy::parse(v.trim())
+                .ok_or_else(|| format!("argument(s) must be one of the following: {}", Policy::names()))?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-samples",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 1 to 64",
+        get: |c| c.maxmemory_samples.to_string(),
+        set: |c, v| {
+            c.maxmemory_samples = parse_range(v, 1, 64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "lfu-log-factor",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 0 to 65535",
+        get: |c| c.lfu_log_factor.to_string(),
+        set: |c, v| {
+            c.lfu_log_factor = parse_range(v, 0, 0xffff)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "lfu-decay-time",
+        aliases: &[],
+        mutable: true,
+        accepts: "minutes, an integer from 0 to 2147483647",
+        get: |c| c.lfu_decay_time.to_string(),
+        set: |c, v| {
+            c.lfu_decay_time = parse_range(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Param {
+        name: "maxmemory-eviction-tenacity",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 0 to 100",
+        get: |c| c.maxmemory_eviction_tenacity.to_string(),
+        set: |c, v| {
+            c.maxmemory_eviction_tenacity = parse_range(v, 0, 100)? as u32;
             Ok(())
         },
     },
@@ -410,6 +507,23 @@ mod tests {
         assert_eq!(c, before);
         c.set_at_runtime(&[("hz", "0")]).unwrap();
         assert_eq!(c.hz, 1, "hz is clamped to 1..=500");
+    }
+
+    #[test]
+    fn eviction_settings() {
+        let mut c = Config::default();
+        c.apply("maxmemory", "2gb").unwrap();
+        c.apply("maxmemory-policy", "ALLKEYS-S3FIFO").unwrap();
+        c.apply("maxmemory-samples", "10").unwrap();
+        c.apply("lfu-log-factor", "0").unwrap();
+        c.apply("lfu-decay-time", "0").unwrap();
+        let t = c.tuning();
+        assert_eq!((c.maxmemory, t.policy, t.samples, t.lfu_log_factor, t.lfu_decay_time), (2 << 30, Policy::AllkeysS3fifo, 10, 0, 0));
+        assert_eq!((param("maxmemory-policy").unwrap().get)(&c), "allkeys-s3fifo");
+        let e = c.apply("maxmemory-policy", "lru").unwrap_err().0;
+        assert!(e.contains("must be one of the following: noeviction, allkeys-lru"), "{e}");
+        assert!(c.apply("maxmemory-samples", "0").is_err());
+        assert!(c.apply("maxmemory-eviction-tenacity", "101").is_err());
     }
 
     #[test]

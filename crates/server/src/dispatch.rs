@@ -12,6 +12,10 @@ use crate::table::{subcommand, table};
 /// Commands that run even while a transaction is being queued.
 const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+/// Commands after which the eviction settings may have changed (CONFIG
+/// SET, also inside EXEC); the keyspace picks them up at once.
+const TUNING_CHANGERS: &[&str] = &["config", "exec"];
+
 /// Runs one request and writes its reply into `out`.
 pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>) {
     let now = ferrocache_store::clock::now_ms();
@@ -21,6 +25,11 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(shared, client, out, &args, CmdError::msg("NOAUTH Authentication required."));
+    }
+    if spec.has(flags::DENYOOM) {
+        if let Err(e) = crate::evict::make_room(shared, now) {
+            return reject(shared, client, out, &args, e);
+        }
     }
     if let Some(multi) = client.multi.as_mut() {
         if !MULTI_CONTROL.contains(&spec.name) {
@@ -40,6 +49,9 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     } else {
         let _shared = shared.gate.read();
         run(&mut ctx, spec, &args);
+    }
+    if TUNING_CHANGERS.contains(&parent.name) {
+        crate::evict::sync_tuning(shared);
     }
 }
 

@@ -14,6 +14,7 @@ pub mod command;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod evict;
 pub mod float80;
 pub mod shared;
 pub mod table;

@@ -53,6 +53,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Clients closed for overrunning their output buffer limit.
     pub obuf_closed: AtomicU64,
+    /// Highest keyspace memory seen (see `evict::used_memory_peak`).
+    pub memory_peak: std::sync::atomic::AtomicUsize,
     /// Recent (Unix ms, commands) samples for instantaneous_ops_per_sec.
     pub samples: Mutex<std::collections::VecDeque<(u64, u64)>>,
 }

@@ -6,13 +6,21 @@
 //! Whole-database operations (DBSIZE, KEYS, SCAN, FLUSHDB) lock one shard at
 //! a time. When a command locks two databases (MOVE, COPY ... DB), it locks
 //! the lower-numbered database first.
+//!
+//! Memory accounting: every change to the keyspace charges or refunds the
+//! bytes it allocates (key, value, table buckets) to the shard and to the
+//! database's [`Usage`] counters, so `maxmemory` decisions need no RSS
+//! polling and are deterministic. Sizes are rounded to allocator size
+//! classes ([`alloc_size`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use ferrocache_topology::{key_slot, SLOT_COUNT};
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::evict::{self, Ghost, Kind, S3Step, Tuning};
 use crate::value::Value;
 use crate::watch::{WatchFlag, Watcher};
 
@@ -20,9 +28,10 @@ use crate::watch::{WatchFlag, Watcher};
 pub const SHARDS: usize = 64;
 const TABLES_PER_SHARD: usize = SLOT_COUNT as usize / SHARDS;
 
-type Map = hashbrown::HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>;
+use crate::keymap::{KeyMap as Map, Node};
 
-/// A value with its expiry time and access time.
+/// A value with its expiry time, access time and eviction metadata
+/// (56 bytes: a 40-byte value, `expire_at`, and two `u32`s sharing a word).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
@@ -30,11 +39,23 @@ pub struct Entry {
     expire_at: u64,
     /// Last access, in seconds of [`crate::clock::now_ms`] / 1000 (truncated).
     pub access: u32,
+    /// The eviction policy's word (LRU time, LFU counter, S3-FIFO state):
+    /// see [`crate::evict`].
+    meta: u32,
 }
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        Entry { value, expire_at: 0, access: 0 }
+        Entry { value, expire_at: 0, access: 0, meta: 0 }
+    }
+
+    /// The eviction metadata word (for OBJECT FREQ: [`crate::evict::lfu_counter`]).
+    pub fn meta(&self) -> u32 {
+        self.meta
+    }
+
+    pub(crate) fn set_meta(&mut self, meta: u32) {
+        self.meta = meta;
     }
 
     /// Absolute expiry in Unix milliseconds, if the key is volatile.
@@ -53,6 +74,23 @@ struct SlotTable {
     volatile: u32,
 }
 
+impl SlotTable {
+    /// Gives memory back after a removal: an empty table frees its
+    /// buckets, one under a quarter full halves or more. Tables never
+    /// shrink by themselves, and with a table per slot a churning keyspace
+    /// would otherwise keep thousands of stale allocations. Returns the
+    /// bytes freed.
+    fn shrink_if_sparse(&mut self) -> usize {
+        let len = self.map.len();
+        if len * 4 >= self.map.capacity() || self.map.capacity() <= 4 && len > 0 {
+            return 0;
+        }
+        let before = table_bytes(&self.map);
+        self.map.shrink_to(len * 2);
+        before - table_bytes(&self.map)
+    }
+}
+
 /// Counters kept under the shard lock, so they cost no atomic operation.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
@@ -69,23 +107,102 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
+/// Rounds an allocation request up to jemalloc's size class, as Redis
+/// counts `used_memory` with the usable size: 8, then 16-byte steps up to
+/// 128, then four classes per doubling (160, 192, 224, 256, 320, ...).
+pub fn alloc_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            let spacing = 1usize << ((usize::BITS - (n - 1).leading_zeros()) - 3);
+            (n + spacing - 1) & !(spacing - 1)
+        }
+    }
+}
+
+/// Bytes a table holds, as allocated.
+fn table_bytes(map: &Map) -> usize {
+    alloc_size(map.allocation_size())
+}
+
+/// Bytes a key and its entry allocate outside the table's bucket: the
+/// node (entry and short key), a long key, the value.
+pub fn entry_bytes(key: &[u8], e: &Entry) -> usize {
+    Node::key_bytes(key) + e.value.heap_bytes()
+}
+
+/// Bytes of one table bucket: the node pointer and its control byte.
+pub const BUCKET_BYTES: usize = std::mem::size_of::<Box<Node>>() + 1;
+
+/// MEMORY USAGE's estimate for a key: its allocations plus one bucket.
+pub fn memory_usage(key: &[u8], e: &Entry) -> usize {
+    entry_bytes(key, e) + BUCKET_BYTES
+}
+
+/// Adds (`add`) or removes bytes and keys from a shard's byte count and
+/// its database's counters.
+fn charge(shard_bytes: &mut usize, usage: &Usage, bytes: usize, keys: usize, add: bool) {
+    if add {
+        *shard_bytes += bytes;
+        usage.bytes.fetch_add(bytes, Ordering::Relaxed);
+        usage.keys.fetch_add(keys, Ordering::Relaxed);
+    } else {
+        *shard_bytes -= bytes;
+        usage.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        usage.keys.fetch_sub(keys, Ordering::Relaxed);
+    }
+}
+
+/// A database's memory and key counters, kept exact by the shards.
+#[derive(Debug, Default)]
+pub struct Usage {
+    bytes: AtomicUsize,
+    keys: AtomicUsize,
+}
+
 #[derive(Default)]
 struct Shard {
     /// Empty until the first insert, then one table per slot of the shard.
     tables: Vec<SlotTable>,
     keys: usize,
     volatile: usize,
+    /// Bytes charged for this shard's tables, keys and values.
+    bytes: usize,
+    usage: Arc<Usage>,
     watched: HashMap<Box<[u8]>, Vec<Watcher>>,
     stats: Stats,
     expire_cursor: usize,
+    /// S3-FIFO's recently evicted keys.
+    ghost: Ghost,
 }
 
 impl Shard {
     fn table(&mut self, idx: usize) -> &mut SlotTable {
         if self.tables.is_empty() {
             self.tables.resize_with(TABLES_PER_SHARD, SlotTable::default);
+            self.charge(TABLES_PER_SHARD * std::mem::size_of::<SlotTable>(), 0, true);
         }
         &mut self.tables[idx]
+    }
+
+    /// Adds (`add`) or removes bytes and keys from this shard's and the
+    /// database's counters.
+    fn charge(&mut self, bytes: usize, keys: usize, add: bool) {
+        charge(&mut self.bytes, &self.usage, bytes, keys, add);
+    }
+
+    /// Moves this shard's counters out of (`add` false) or into its database's totals.
+    fn account_all(&self, add: bool) {
+        let (b, k) = (self.bytes, self.keys);
+        if add {
+            self.usage.bytes.fetch_add(b, Ordering::Relaxed);
+            self.usage.keys.fetch_add(k, Ordering::Relaxed);
+        } else {
+            self.usage.bytes.fetch_sub(b, Ordering::Relaxed);
+            self.usage.keys.fetch_sub(k, Ordering::Relaxed);
+        }
     }
 
     fn signal(&mut self, key: &[u8], by_expiry: bool) {
@@ -95,45 +212,53 @@ impl Shard {
     /// Removes `key` from table `t`, keeping the counters right.
     fn take(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
         let table = self.tables.get_mut(t)?;
-        let e = table.map.remove(key)?;
+        let node = *table.map.remove(key)?;
+        let freed = entry_bytes(node.key(), &node.entry);
+        let e = node.entry;
         self.keys -= 1;
         if e.expire_at != 0 {
             table.volatile -= 1;
             self.volatile -= 1;
         }
+        let shrunk = table.shrink_if_sparse();
+        self.charge(freed + shrunk, 1, false);
         Some(e)
     }
 
     /// The live entry of `key` in table `t`, found with one hash lookup;
     /// an expired entry is reclaimed on the way. A command's read
     /// (`access`) also counts a hit or miss and refreshes the access time.
-    fn live(&mut self, t: usize, key: &[u8], now: u64, access: bool) -> Option<&mut Entry> {
-        use hashbrown::hash_map::EntryRef;
+    fn live(&mut self, t: usize, key: &[u8], now: u64, lookup: Lookup) -> Option<&mut Entry> {
+        let counts = !matches!(lookup, Lookup::Quiet) as u64;
         let Some(table) = self.tables.get_mut(t) else {
-            self.stats.misses += access as u64;
+            self.stats.misses += counts;
             return None;
         };
-        match table.map.entry_ref(key) {
-            EntryRef::Vacant(_) => {
-                self.stats.misses += access as u64;
+        match table.map.find(key) {
+            Err(_) => {
+                self.stats.misses += counts;
                 None
             }
-            EntryRef::Occupied(o) if !o.get().is_expired(now) => {
-                let e = o.into_mut();
-                if access {
-                    self.stats.hits += 1;
+            Ok(o) if !o.get().entry.is_expired(now) => {
+                let e = &mut o.into_mut().entry;
+                self.stats.hits += counts;
+                if let Lookup::Touch(tuning) = lookup {
                     e.access = (now / 1000) as u32;
+                    e.meta = evict::on_access(e.meta, &tuning, now);
                 }
                 Some(e)
             }
-            EntryRef::Occupied(o) => {
-                o.remove();
-                self.stats.misses += access as u64;
+            Ok(o) => {
+                let node = o.remove().0;
+                self.stats.misses += counts;
                 table.volatile -= 1;
                 self.volatile -= 1;
                 self.keys -= 1;
                 self.stats.expired += 1;
                 signal_watchers(&self.watched, key, true);
+                // The table shrinks at its next `take` (borrowing rules
+                // keep it out of this single-lookup path).
+                charge(&mut self.bytes, &self.usage, entry_bytes(node.key(), &node.entry), 1, false);
                 None
             }
         }
@@ -154,6 +279,17 @@ impl Shard {
     }
 }
 
+/// What a lookup does besides finding the entry.
+#[derive(Clone, Copy)]
+enum Lookup {
+    /// Nothing (the command's own bookkeeping reads).
+    Quiet,
+    /// Counts a keyspace hit or miss (no-touch reads: EXISTS, TYPE, OBJECT).
+    Count,
+    /// Counts, and refreshes the access time and eviction metadata.
+    Touch(Tuning),
+}
+
 fn locate(key: &[u8]) -> (usize, usize) {
     let slot = key_slot(key) as usize;
     (slot % SHARDS, slot / SHARDS)
@@ -167,7 +303,37 @@ fn locate_slot(slot: u16) -> (usize, usize) {
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     expire_cursor: AtomicUsize,
+    usage: Arc<Usage>,
+    /// [`Tuning`] packed; read once per lock.
+    tuning: AtomicU64,
+    evicted: AtomicU64,
+    /// The best eviction candidates sampled so far (LRU, LFU, TTL).
+    pool: Mutex<Vec<Candidate>>,
 }
+
+/// The oldest key S3-FIFO sampled from one queue, found again by the
+/// address of its bytes (copying every candidate key costs cache misses).
+struct S3Pick {
+    age: u64,
+    shard: usize,
+    table: usize,
+    addr: usize,
+    meta: u32,
+}
+
+/// A sampled key and how good a victim it was when sampled.
+struct Candidate {
+    score: u64,
+    /// Where the key's bytes live in the table: spots a key sampled
+    /// twice without reading its bytes (a cache miss on the hot path).
+    addr: usize,
+    key: Box<[u8]>,
+}
+
+/// Candidates the eviction pool keeps (as Redis's `EVPOOL_SIZE`).
+const POOL_SIZE: usize = 16;
+/// Values at least this large are freed on a background thread.
+const LAZYFREE_BYTES: usize = 1 << 20;
 
 impl Default for Db {
     fn default() -> Self {
@@ -177,13 +343,26 @@ impl Default for Db {
 
 impl Db {
     pub fn new() -> Self {
-        Db { shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(), expire_cursor: AtomicUsize::new(0) }
+        let usage = Arc::new(Usage::default());
+        let shard = || Mutex::new(Shard { usage: usage.clone(), ..Shard::default() });
+        Db {
+            shards: (0..SHARDS).map(|_| shard()).collect(),
+            expire_cursor: AtomicUsize::new(0),
+            usage,
+            tuning: AtomicU64::new(Tuning::default().pack()),
+            evicted: AtomicU64::new(0),
+            pool: Mutex::new(Vec::with_capacity(POOL_SIZE)),
+        }
+    }
+
+    fn guard<'a>(&'a self, guards: Guards<'a>, now: u64) -> DbGuard<'a> {
+        DbGuard { now, tuning: self.tuning(), pending: None, guards }
     }
 
     /// Locks the shard of `key`.
     pub fn lock(&self, key: &[u8], now: u64) -> DbGuard<'_> {
         let s = locate(key).0;
-        DbGuard { now, guards: Guards::One(s, self.shards[s].lock()) }
+        self.guard(Guards::One(s, self.shards[s].lock()), now)
     }
 
     /// Locks the shards of all `keys`, in ascending order.
@@ -192,14 +371,56 @@ impl Db {
         idx.sort_unstable();
         idx.dedup();
         if idx.len() == 1 {
-            return DbGuard { now, guards: Guards::One(idx[0], self.shards[idx[0]].lock()) };
+            return self.guard(Guards::One(idx[0], self.shards[idx[0]].lock()), now);
         }
-        DbGuard { now, guards: Guards::Many(idx.into_iter().map(|s| (s, self.shards[s].lock())).collect()) }
+        self.guard(Guards::Many(idx.into_iter().map(|s| (s, self.shards[s].lock())).collect()), now)
     }
 
     /// Locks every shard (for commands that must see the database still).
     pub fn lock_all(&self, now: u64) -> DbGuard<'_> {
-        DbGuard { now, guards: Guards::Many(self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect()) }
+        self.guard(Guards::Many(self.shards.iter().enumerate().map(|(i, s)| (i, s.lock())).collect()), now)
+    }
+
+    /// The eviction settings in force.
+    pub fn tuning(&self) -> Tuning {
+        Tuning::unpack(self.tuning.load(Ordering::Relaxed))
+    }
+
+    /// Changes the eviction settings (CONFIG SET maxmemory-policy ...).
+    /// A new policy starts with an empty candidate pool.
+    pub fn set_tuning(&self, t: Tuning) {
+        let old = self.tuning.swap(t.pack(), Ordering::Relaxed);
+        if Tuning::unpack(old).policy != t.policy {
+            self.pool.lock().clear();
+        }
+    }
+
+    /// Bytes charged for this database's keys, values and tables.
+    pub fn used_bytes(&self) -> usize {
+        self.usage.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Number of keys (without locking; may lag a running command).
+    pub fn key_count(&self) -> usize {
+        self.usage.keys.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of this database's tables (buckets and per-slot headers), by
+    /// walking the shards (MEMORY STATS).
+    pub fn table_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                let headers = if s.tables.is_empty() { 0 } else { TABLES_PER_SHARD * std::mem::size_of::<SlotTable>() };
+                headers + s.tables.iter().map(|t| table_bytes(&t.map)).sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// Keys evicted from this database so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 
     /// Number of keys, including expired ones not yet reclaimed (as Redis).
@@ -237,11 +458,15 @@ impl Db {
         for s in self.shards.iter() {
             let mut s = s.lock();
             signal_existing(&mut s);
+            s.account_all(false);
             let tables = std::mem::take(&mut s.tables);
             s.keys = 0;
             s.volatile = 0;
+            s.bytes = 0;
+            s.ghost = Ghost::default();
             old.push(Box::new(tables.into_iter().map(|t| t.map).collect::<Vec<_>>()));
         }
+        self.pool.lock().clear();
         old
     }
 
@@ -254,12 +479,20 @@ impl Db {
         for (a, b) in self.shards.iter().zip(other.shards.iter()) {
             let (mut a, mut b) = (a.lock(), b.lock());
             // A watched key changes if it exists on either side.
-            signal_present(&mut a, &b);
-            signal_present(&mut b, &a);
+            signal_present(&a, &b);
+            signal_present(&b, &a);
+            a.account_all(false);
+            b.account_all(false);
             std::mem::swap(&mut a.tables, &mut b.tables);
             std::mem::swap(&mut a.keys, &mut b.keys);
             std::mem::swap(&mut a.volatile, &mut b.volatile);
+            std::mem::swap(&mut a.bytes, &mut b.bytes);
+            std::mem::swap(&mut a.ghost, &mut b.ghost);
+            a.account_all(true);
+            b.account_all(true);
         }
+        self.pool.lock().clear();
+        other.pool.lock().clear();
     }
 
     /// Calls `f` on every live key, one shard locked at a time.
@@ -287,14 +520,11 @@ impl Db {
         while slot < SLOT_COUNT as usize && seen < count {
             let (s, t) = locate_slot(slot as u16);
             let shard = self.shards[s].lock();
-            match shard.tables.get(t) {
-                Some(table) => {
-                    for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
-                        seen += 1;
-                        f(k, e);
-                    }
+            if let Some(table) = shard.tables.get(t) {
+                for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
+                    seen += 1;
+                    f(k, e);
                 }
-                None => {}
             }
             slot += 1;
         }
@@ -311,7 +541,7 @@ impl Db {
             let (s, t) = locate_slot(slot);
             let shard = self.shards[s].lock();
             let Some(table) = shard.tables.get(t) else { continue };
-            let live: Vec<&[u8]> = table.map.iter().filter(|(_, e)| !e.is_expired(now)).map(|(k, _)| &**k).collect();
+            let live: Vec<&[u8]> = table.map.iter().filter(|(_, e)| !e.is_expired(now)).map(|(k, _)| k).collect();
             if !live.is_empty() {
                 return Some(live[rand::random_range(0..live.len())].to_vec());
             }
@@ -360,7 +590,7 @@ impl Db {
                     .iter()
                     .inspect(|_| examined += 1)
                     .filter(|(_, e)| e.is_expired(now))
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| Box::from(k))
                     .collect();
                 for k in dead {
                     shard.take(t, &k);
@@ -408,6 +638,202 @@ impl Db {
     }
 }
 
+impl Shard {
+    /// The hash S3-FIFO's ghost filter knows `key` by.
+    fn ghost_hash(&self, t: usize, key: &[u8]) -> Option<u64> {
+        self.tables.get(t).map(|tb| tb.map.hash(key))
+    }
+
+    /// Whether `key` was recently evicted from S3-FIFO's small queue.
+    fn ghost_take(&mut self, t: usize, key: &[u8]) -> bool {
+        self.ghost_hash(t, key).is_some_and(|h| self.ghost.take(h))
+    }
+
+    /// Calls `f(table, key, entry)` on up to `n` entries (only volatile ones
+    /// if asked) taken from consecutive positions starting at a random
+    /// table and a random position in it, as Redis samples a run of
+    /// buckets. Returns how many were visited.
+    fn sample(&self, n: usize, volatile_only: bool, mut f: impl FnMut(usize, &[u8], &Entry)) -> usize {
+        let mut found = 0;
+        if self.tables.is_empty() {
+            return 0;
+        }
+        let first = rand::random_range(0..TABLES_PER_SHARD);
+        for i in 0..TABLES_PER_SHARD {
+            let t = (first + i) % TABLES_PER_SHARD;
+            let table = &self.tables[t];
+            if table.map.is_empty() || (volatile_only && table.volatile == 0) {
+                continue;
+            }
+            let start = rand::random_range(0..table.map.len());
+            let run = table.map.iter().skip(start).chain(table.map.iter().take(start));
+            for (k, e) in run.filter(|(_, e)| !volatile_only || e.expire_at != 0) {
+                f(t, k, e);
+                found += 1;
+                if found == n {
+                    return found;
+                }
+            }
+        }
+        found
+    }
+
+    /// Removes an evicted key: tells watchers, and hands the entry back to
+    /// be freed once the lock is released.
+    fn evict(&mut self, t: usize, key: &[u8]) -> Option<(usize, Entry)> {
+        let e = self.take(t, key)?;
+        self.signal(key, false);
+        Some((entry_bytes(key, &e), e))
+    }
+}
+
+impl Db {
+    /// The shards to try for an eviction, from a random one on, skipping
+    /// those with nothing the policy may evict.
+    fn eviction_shards(&self, volatile_only: bool) -> impl Iterator<Item = MutexGuard<'_, Shard>> {
+        self.eviction_shards_indexed(volatile_only).map(|(_, shard)| shard)
+    }
+
+    /// [`eviction_shards`](Self::eviction_shards) with each shard's index.
+    fn eviction_shards_indexed(&self, volatile_only: bool) -> impl Iterator<Item = (usize, MutexGuard<'_, Shard>)> {
+        let first = rand::random_range(0..SHARDS);
+        (0..SHARDS).filter_map(move |i| {
+            let s = (first + i) % SHARDS;
+            let shard = self.shards[s].lock();
+            let has = if volatile_only { shard.volatile } else { shard.keys };
+            (has > 0).then_some((s, shard))
+        })
+    }
+
+    /// Samples `maxmemory-samples` keys into the candidate pool (for the
+    /// LRU, LFU and TTL policies). Returns the best score in the pool.
+    pub fn sample_pool(&self, now: u64) -> Option<u64> {
+        let t = self.tuning();
+        let mut pool = self.pool.lock();
+        if let Some(shard) = self.eviction_shards(t.policy.volatile_only()).next() {
+            shard.sample(t.samples.max(1) as usize, t.policy.volatile_only(), |_, k, e| {
+                offer(&mut pool, evict::score(e.meta, e.expire_at(), &t, now), k);
+            });
+        }
+        pool.last().map(|c| c.score)
+    }
+
+    /// Evicts the pool's best candidate that still exists and was not used
+    /// since it was sampled. Returns the bytes freed.
+    pub fn evict_from_pool(&self, now: u64) -> Option<usize> {
+        let t = self.tuning();
+        let mut pool = self.pool.lock();
+        while let Some(c) = pool.pop() {
+            let (s, tb) = locate(&c.key);
+            let mut shard = self.shards[s].lock();
+            let Some(e) = shard.tables.get(tb).and_then(|table| table.map.get(&c.key)) else { continue };
+            let stale = evict::score(e.meta, e.expire_at(), &t, now) < c.score;
+            if stale || (t.policy.volatile_only() && e.expire_at == 0) {
+                continue;
+            }
+            let victim = shard.evict(tb, &c.key);
+            drop(shard);
+            return victim.map(|v| self.count_evicted(v));
+        }
+        None
+    }
+
+    /// Evicts one key chosen without the pool (random and S3-FIFO
+    /// policies). Returns the bytes freed, None if nothing is evictable.
+    pub fn evict_direct(&self, now: u64) -> Option<usize> {
+        let t = self.tuning();
+        if t.policy.kind() == Kind::S3fifo {
+            return self.evict_s3fifo(t.samples as usize, now);
+        }
+        for mut shard in self.eviction_shards(t.policy.volatile_only()) {
+            let mut key: Option<(usize, Box<[u8]>)> = None;
+            shard.sample(1, t.policy.volatile_only(), |tb, k, _| key = Some((tb, k.into())));
+            if let Some(v) = key.and_then(|(tb, k)| shard.evict(tb, &k)) {
+                drop(shard);
+                return Some(self.count_evicted(v));
+            }
+        }
+        None
+    }
+
+    /// One S3-FIFO eviction: samples a window of keys (across shards when
+    /// they are small), looks at the oldest key of the small queue if it
+    /// holds more than its share of the window, else of the main queue,
+    /// and evicts it, moves it to main or reinserts it; repeats (boundedly)
+    /// until a key is evicted.
+    fn evict_s3fifo(&self, samples: usize, now: u64) -> Option<usize> {
+        const ROUNDS: usize = 16;
+        let window = (samples * 4).max(16);
+        for round in 0..ROUNDS {
+            let (mut small, mut seen) = (0usize, 0usize);
+            // Oldest sampled key of the small and the main queue.
+            let mut oldest: [Option<S3Pick>; 2] = [None, None];
+            for (s, shard) in self.eviction_shards_indexed(false) {
+                seen += shard.sample(window - seen, false, |t, k, e| {
+                    let in_main = evict::s3_in_main(e.meta);
+                    small += !in_main as usize;
+                    let age = evict::s3_age(e.meta, now);
+                    let slot = &mut oldest[in_main as usize];
+                    if slot.as_ref().is_none_or(|p| age > p.age) {
+                        *slot = Some(S3Pick { age, shard: s, table: t, addr: k.as_ptr() as usize, meta: e.meta });
+                    }
+                });
+                if seen >= window {
+                    break;
+                }
+            }
+            let prefer_small = small * 100 > seen * evict::S3_SMALL_PERCENT;
+            let [sm, mn] = oldest;
+            let (pick, other) = if prefer_small { (sm, mn) } else { (mn, sm) };
+            let S3Pick { shard: s, table: t, addr, meta, .. } = pick.or(other)?;
+            let mut shard = self.shards[s].lock();
+            let found = shard.tables[t].map.iter_mut().find(|(k, _)| k.as_ptr() as usize == addr);
+            let Some((k, e)) = found.filter(|(_, e)| e.meta == meta) else {
+                continue; // gone, read or rewritten since sampled
+            };
+            match evict::s3_step(meta, now) {
+                S3Step::Keep(m) if round + 1 < ROUNDS => e.meta = m,
+                step => {
+                    let key = k.to_vec();
+                    if step == (S3Step::Evict { from_small: true }) {
+                        let (hash, keys) = (shard.ghost_hash(t, &key), shard.keys);
+                        if let Some(h) = hash {
+                            shard.ghost.remember(h, keys);
+                        }
+                    }
+                    let victim = shard.evict(t, &key);
+                    drop(shard);
+                    return victim.map(|v| self.count_evicted(v));
+                }
+            }
+        }
+        None
+    }
+
+    /// Counts an eviction and frees the entry (off the hot path when big).
+    fn count_evicted(&self, (bytes, e): (usize, Entry)) -> usize {
+        self.evicted.fetch_add(1, Ordering::Relaxed);
+        crate::lazyfree::drop_entry(e, LAZYFREE_BYTES);
+        bytes
+    }
+}
+
+/// Offers a sampled key to the pool (kept sorted, best last): it enters if
+/// the pool has room or it beats the worst candidate.
+fn offer(pool: &mut Vec<Candidate>, score: u64, key: &[u8]) {
+    if pool.len() == POOL_SIZE && pool[0].score >= score {
+        return;
+    }
+    let addr = key.as_ptr() as usize;
+    if let Some(i) = pool.iter().position(|c| c.addr == addr) {
+        pool.remove(i);
+    } else if pool.len() == POOL_SIZE {
+        pool.remove(0);
+    }
+    let at = pool.partition_point(|c| c.score <= score);
+    pool.insert(at, Candidate { score, addr, key: key.into() });
+}
+
 /// Sets the flags of `key`'s watchers (not of those who watched it while
 /// it was absent, when the change is its expiry).
 fn signal_watchers(watched: &HashMap<Box<[u8]>, Vec<Watcher>>, key: &[u8], by_expiry: bool) {
@@ -418,16 +844,8 @@ fn signal_watchers(watched: &HashMap<Box<[u8]>, Vec<Watcher>>, key: &[u8], by_ex
     }
 }
 
-fn signal_existing(shard: &mut Shard) {
-    for (k, ws) in &shard.watched {
-        if holds(shard, k) {
-            ws.iter().for_each(|w| w.flag.set());
-        }
-    }
-}
-
 /// Signals `watching`'s watchers of keys present in `watching` or `other`.
-fn signal_present(watching: &mut Shard, other: &Shard) {
+fn signal_present(watching: &Shard, other: &Shard) {
     for (k, ws) in &watching.watched {
         if holds(watching, k) || holds(other, k) {
             ws.iter().for_each(|w| w.flag.set());
@@ -439,9 +857,35 @@ fn holds(shard: &Shard, key: &[u8]) -> bool {
     shard.tables.get(locate(key).1).is_some_and(|tb| tb.map.contains_key(key))
 }
 
+fn signal_existing(shard: &mut Shard) {
+    if shard.watched.is_empty() {
+        return;
+    }
+    let keys: Vec<Box<[u8]>> = shard.watched.keys().cloned().collect();
+    for k in keys {
+        let (_, t) = locate(&k);
+        if shard.tables.get(t).is_some_and(|tb| tb.map.contains_key(&k)) {
+            shard.signal(&k, false);
+        }
+    }
+}
+
 enum Guards<'a> {
     One(usize, MutexGuard<'a, Shard>),
     Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+}
+
+impl Guards<'_> {
+    /// The locked shard of `key` and the key's table in it.
+    fn shard(&mut self, key: &[u8]) -> (&mut Shard, usize) {
+        let (s, t) = locate(key);
+        let shard = match self {
+            Guards::One(i, g) if *i == s => &mut **g,
+            Guards::Many(v) => v.iter_mut().find(|(i, _)| *i == s).map(|(_, g)| &mut **g).expect("key's shard not locked"),
+            Guards::One(..) => panic!("key's shard not locked"),
+        };
+        (shard, t)
+    }
 }
 
 /// The locked shards of one database, for the keys a command named.
@@ -449,6 +893,11 @@ enum Guards<'a> {
 /// (a bug in the command, never the client's input).
 pub struct DbGuard<'a> {
     now: u64,
+    tuning: Tuning,
+    /// The entry last handed out by [`get_mut`](Self::get_mut) (by address)
+    /// and the bytes it was charged, so that [`modified`](Self::modified)
+    /// can charge an in-place size change.
+    pending: Option<(usize, usize)>,
     guards: Guards<'a>,
 }
 
@@ -459,43 +908,58 @@ impl DbGuard<'_> {
     }
 
     fn shard(&mut self, key: &[u8]) -> (&mut Shard, usize) {
-        let (s, t) = locate(key);
-        let shard = match &mut self.guards {
-            Guards::One(i, g) if *i == s => &mut **g,
-            Guards::Many(v) => v.iter_mut().find(|(i, _)| *i == s).map(|(_, g)| &mut **g).expect("key's shard not locked"),
-            Guards::One(..) => panic!("key's shard not locked"),
-        };
-        (shard, t)
+        self.guards.shard(key)
     }
 
     /// The live entry of `key`, if any (expired entries are reclaimed here).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.get_mut(key).map(|e| &*e)
+        let now = self.now;
+        let (shard, t) = self.shard(key);
+        shard.live(t, key, now, Lookup::Quiet).map(|e| &*e)
     }
 
     /// Like [`get`](Self::get), mutable. After changing the entry call
-    /// [`modified`](Self::modified) so that watchers learn of it.
+    /// [`modified`](Self::modified) so that watchers learn of it and its
+    /// new size is accounted.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now;
-        let (shard, t) = self.shard(key);
-        shard.live(t, key, now, false)
+        let (shard, t) = self.guards.shard(key);
+        let e = shard.live(t, key, now, Lookup::Quiet)?;
+        self.pending = Some((&*e as *const Entry as usize, entry_bytes(key, e)));
+        Some(e)
     }
 
     /// A read by a command: counts a keyspace hit or miss and refreshes the
-    /// key's access time.
+    /// key's access time and eviction metadata.
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let (now, tuning) = (self.now, self.tuning);
+        let (shard, t) = self.shard(key);
+        shard.live(t, key, now, Lookup::Touch(tuning)).map(|e| &*e)
+    }
+
+    /// A no-touch read (EXISTS, TYPE, OBJECT): counts a keyspace hit or
+    /// miss but leaves the access time and eviction metadata alone.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let now = self.now;
         let (shard, t) = self.shard(key);
-        shard.live(t, key, now, true).map(|e| &*e)
+        shard.live(t, key, now, Lookup::Count).map(|e| &*e)
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
-        self.get_mut(key).is_some()
+        self.get(key).is_some()
     }
 
-    /// Tells watchers that `key` changed in place.
+    /// Tells watchers that `key` changed in place, and charges the change
+    /// of its size since [`get_mut`](Self::get_mut) handed it out.
     pub fn modified(&mut self, key: &[u8]) {
-        let (shard, _) = self.shard(key);
+        let pending = self.pending.take();
+        let (shard, t) = self.shard(key);
+        if let (Some((addr, old)), Some(e)) = (pending, shard.tables.get(t).and_then(|tb| tb.map.get(key)))
+            && std::ptr::eq(e, addr as *const Entry)
+        {
+            let new = entry_bytes(key, e);
+            shard.charge(new.abs_diff(old), 0, new > old);
+        }
         if !shard.watched.is_empty() {
             shard.signal(key, false);
         }
@@ -510,20 +974,18 @@ impl DbGuard<'_> {
     /// Stores `entry` (its expiry included) under `key`. Returns the old live entry.
     /// One hash lookup; an existing key keeps its allocation.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
-        use hashbrown::hash_map::EntryRef;
-        let now = self.now;
+        self.pending = None;
+        let (now, tuning) = (self.now, self.tuning);
         entry.access = (now / 1000) as u32;
         let new_volatile = entry.expire_at != 0;
+        let new_bytes = entry_bytes(key, &entry);
         let (shard, t) = self.shard(key);
         shard.table(t);
+        let ghost = tuning.policy.kind() == Kind::S3fifo && shard.ghost_take(t, key);
         let table = &mut shard.tables[t];
-        let old = match table.map.entry_ref(key) {
-            EntryRef::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
-            EntryRef::Vacant(v) => {
-                v.insert_with_key(key.into(), entry);
-                None
-            }
-        };
+        let table_before = table_bytes(&table.map);
+        let old = table.map.upsert(key, entry, |old| evict::on_insert(old.map(Entry::meta), &tuning, now, ghost));
+        let table_growth = table_bytes(&table.map) - table_before;
         let old_volatile = old.as_ref().is_some_and(|o| o.expire_at != 0);
         if old_volatile != new_volatile {
             if new_volatile {
@@ -534,8 +996,15 @@ impl DbGuard<'_> {
                 shard.volatile -= 1;
             }
         }
-        if old.is_none() {
-            shard.keys += 1;
+        match &old {
+            None => {
+                shard.keys += 1;
+                shard.charge(new_bytes + table_growth, 1, true);
+            }
+            Some(o) => {
+                let old_bytes = entry_bytes(key, o);
+                shard.charge(new_bytes.abs_diff(old_bytes), 0, new_bytes > old_bytes);
+            }
         }
         // An expired old value counts as reclaimed, and was no live entry.
         let old = match old {
@@ -553,6 +1022,7 @@ impl DbGuard<'_> {
 
     /// Deletes `key`; returns its live entry if it had one.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.pending = None;
         let now = self.now;
         let (shard, t) = self.shard(key);
         if shard.expire_if_needed(t, key, now) {
@@ -639,17 +1109,22 @@ mod tests {
         assert_eq!(db.stats().expired, 1);
     }
 
+    /// Stores `key:0..n` with `value`; every `volatile_every`-th key expires at `at`.
+    fn fill(db: &Db, n: usize, value: &str, volatile_every: usize, at: u64) {
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let mut g = db.lock(k.as_bytes(), 0);
+            g.set(k.as_bytes(), s(value));
+            if i % volatile_every == 0 {
+                g.set_expire(k.as_bytes(), Some(at));
+            }
+        }
+    }
+
     #[test]
     fn active_expiry_reclaims_untouched_keys() {
         let db = Db::new();
-        for i in 0..1000 {
-            let k = format!("key:{i}");
-            let mut g = db.lock(k.as_bytes(), 0);
-            g.set(k.as_bytes(), s("v"));
-            if i % 2 == 0 {
-                g.set_expire(k.as_bytes(), Some(10));
-            }
-        }
+        fill(&db, 1000, "v", 2, 10);
         let mut total = 0;
         for _ in 0..100 {
             total += db.active_expire(100, 20).1;
@@ -704,6 +1179,130 @@ mod tests {
         assert!(!flag.is_set());
     }
 
+    /// The bytes a database should be charged, counted from scratch.
+    fn recount(db: &Db) -> usize {
+        let mut entries = 0;
+        db.for_each_key(0, |k, e| entries += entry_bytes(k, e));
+        db.table_bytes() + entries
+    }
+
+    #[test]
+    fn sizes_round_to_jemalloc_classes() {
+        let classes = [(0, 0), (1, 8), (12, 16), (17, 32), (33, 48), (128, 128), (129, 160), (200, 224), (257, 320)];
+        for (n, class) in classes {
+            assert_eq!(alloc_size(n), class, "{n}");
+        }
+        assert_eq!(alloc_size(8192 + 144), 10240);
+        assert_eq!(alloc_size(1 << 20), 1 << 20);
+    }
+
+    #[test]
+    fn eviction_metadata_costs_no_bucket_space() {
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
+        assert_eq!(BUCKET_BYTES, 9);
+    }
+
+    #[test]
+    fn accounting_follows_every_change() {
+        let db = Db::new();
+        fill(&db, 300, "small", 3, 100);
+        assert_eq!(db.used_bytes(), recount(&db));
+        assert_eq!(db.key_count(), 300);
+        // In-place growth (APPEND-like), overwrite with a bigger value, removal.
+        let mut g = db.lock(b"key:1", 0);
+        let Some(Entry { value: Value::Str(v), .. }) = g.get_mut(b"key:1") else { panic!() };
+        v.bytes_mut().extend_from_slice(&[b'x'; 1000]);
+        g.modified(b"key:1");
+        drop(g);
+        db.lock(b"key:2", 0).set(b"key:2", s(&"y".repeat(5000)));
+        db.lock(b"key:4", 0).remove(b"key:4");
+        assert_eq!(db.used_bytes(), recount(&db));
+        // Lazy and active expiry refund too.
+        assert!(db.lock(b"key:0", 200).get(b"key:0").is_none());
+        db.active_expire(1000, 200);
+        assert_eq!(db.used_bytes(), recount(&db));
+        assert_eq!(db.key_count(), 199);
+        let other = Db::new();
+        db.swap_with(&other);
+        assert_eq!((db.used_bytes(), other.used_bytes()), (0, recount(&other)));
+        other.flush();
+        assert_eq!((other.used_bytes(), other.key_count()), (0, 0));
+    }
+
+    fn tuned(policy: crate::evict::Policy) -> Db {
+        let db = Db::new();
+        db.set_tuning(Tuning { policy, ..Tuning::default() });
+        db
+    }
+
+    #[test]
+    fn volatile_policies_evict_only_volatile_keys() {
+        use crate::evict::Policy::*;
+        for policy in [VolatileLru, VolatileLfu, VolatileRandom, VolatileTtl] {
+            let db = tuned(policy);
+            for i in 0..100 {
+                let k = format!("k{i}");
+                let mut g = db.lock(k.as_bytes(), 0);
+                g.set(k.as_bytes(), s("v"));
+                if i < 10 {
+                    g.set_expire(k.as_bytes(), Some(1_000_000 + i));
+                }
+            }
+            let mut evicted = 0;
+            while db.sample_pool(1).is_some() && db.evict_from_pool(1).is_some() || db.evict_direct(1).is_some() {
+                evicted += 1;
+            }
+            assert_eq!((evicted, db.len(), db.volatile_len()), (10, 90, 0), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn lru_evicts_the_least_recently_used() {
+        let db = tuned(crate::evict::Policy::AllkeysLru);
+        for i in 0..200u64 {
+            let k = format!("k{i}");
+            db.lock(k.as_bytes(), i).set(k.as_bytes(), s("v"));
+        }
+        // Touch the first half late: the second half is now older.
+        for i in 0..100u64 {
+            let k = format!("k{i}");
+            assert!(db.lock(k.as_bytes(), 1000 + i).read(k.as_bytes()).is_some());
+        }
+        for _ in 0..50 {
+            db.sample_pool(2000);
+            db.evict_from_pool(2000).expect("evicts");
+        }
+        let survivors = (0..100).filter(|i| db.lock(format!("k{i}").as_bytes(), 2000).get(format!("k{i}").as_bytes()).is_some()).count();
+        assert!(survivors >= 95, "recently used keys evicted: {survivors} of 100 left");
+        assert_eq!(db.evicted(), 50);
+    }
+
+    #[test]
+    fn s3fifo_keeps_accessed_keys_through_a_scan() {
+        let db = tuned(crate::evict::Policy::AllkeysS3fifo);
+        let read = |k: &str, now| db.lock(k.as_bytes(), now).read(k.as_bytes()).is_some();
+        for i in 0..100 {
+            let k = format!("hot{i}");
+            db.lock(k.as_bytes(), 0).set(k.as_bytes(), s("v"));
+            assert!(read(&k, 1));
+        }
+        // A scan 10x the cache: every insert evicts one key.
+        for i in 0..1000u64 {
+            let k = format!("scan{i}");
+            db.lock(k.as_bytes(), 10 + i).set(k.as_bytes(), s("v"));
+            if db.key_count() > 200 {
+                db.evict_direct(10 + i).expect("evicts");
+            }
+            if i % 100 == 0 {
+                (0..100).for_each(|h| {
+                    read(&format!("hot{h}"), 10 + i);
+                });
+            }
+        }
+        let hot = (0..100).filter(|i| db.lock(format!("hot{i}").as_bytes(), 2000).get(format!("hot{i}").as_bytes()).is_some()).count();
+        assert!(hot >= 90, "the scan flushed the hot set: {hot} of 100 left");
+    }
+
     #[test]
     fn multi_lock_and_swap() {
         let a = Db::new();
@@ -715,11 +1314,7 @@ mod tests {
         }
         drop(g);
         assert_eq!(a.len(), 3);
-        let flag = WatchFlag::new();
-        a.watch(b"x", &flag, 0);
-        b.watch(b"x", &flag, 0);
         a.swap_with(&b);
-        assert!(flag.is_set(), "a key present in one of the swapped databases is a change");
         assert_eq!(a.len(), 0);
         assert_eq!(b.len(), 3);
         b.flush();

@@ -12,7 +12,10 @@
 
 pub mod clock;
 pub mod db;
+pub mod evict;
 pub mod glob;
+pub mod keymap;
+pub mod lazyfree;
 pub mod memory;
 pub mod value;
 pub mod watch;

@@ -1,21 +1,27 @@
 //! Allocation accounting: a global allocator wrapper that keeps a running
-//! total of live heap bytes, reported as `used_memory`.
+//! total of live heap bytes (`used_memory` in INFO), over whichever
+//! allocator the binary picked (see `bench/README-memory.md` for why).
 //!
-//! The binary installs it with `#[global_allocator]`; libraries and tests
-//! that do not install it simply read zero.
+//! The binary installs it with `#[global_allocator]` and names the inner
+//! allocator with [`set_allocator_name`]; libraries and tests that do not
+//! install it read zero here and rely on the keyspace's own accounting
+//! (`Db::used_bytes`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATOR: OnceLock<&'static str> = OnceLock::new();
+static STARTUP: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts live bytes, then delegates to the system allocator.
-pub struct CountingAlloc;
+/// Counts live bytes, then delegates to the allocator `A`.
+pub struct CountingAlloc<A>(pub A);
 
-unsafe impl GlobalAlloc for CountingAlloc {
+unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { self.0.alloc(layout) };
         if !p.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -23,12 +29,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { self.0.dealloc(ptr, layout) };
         ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { self.0.alloc_zeroed(layout) };
         if !p.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -36,7 +42,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { self.0.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size >= layout.size() {
                 ALLOCATED.fetch_add(new_size - layout.size(), Ordering::Relaxed);
@@ -46,6 +52,28 @@ unsafe impl GlobalAlloc for CountingAlloc {
         }
         p
     }
+}
+
+/// Records the inner allocator's name (INFO `mem_allocator`); first call wins.
+pub fn set_allocator_name(name: &'static str) {
+    let _ = ALLOCATOR.set(name);
+}
+
+/// The allocator's name as INFO reports it (`libc` unless the binary said otherwise).
+pub fn allocator_name() -> &'static str {
+    ALLOCATOR.get().copied().unwrap_or("libc")
+}
+
+/// Records the live heap bytes of a server that just started (the
+/// binary calls this once it is listening): MEMORY STATS
+/// `startup.allocated`, and the base `used_memory` counts from.
+pub fn mark_startup() {
+    STARTUP.store(used_memory(), Ordering::Relaxed);
+}
+
+/// Heap bytes at start (0 unless [`mark_startup`] was called).
+pub fn startup_memory() -> usize {
+    STARTUP.load(Ordering::Relaxed)
 }
 
 /// Live heap bytes (0 when [`CountingAlloc`] is not the global allocator).

@@ -18,6 +18,13 @@ impl Value {
         }
     }
 
+    /// Heap bytes the value allocates, rounded to allocator size classes.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_bytes(),
+        }
+    }
+
     /// `OBJECT ENCODING`'s answer.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -29,65 +36,122 @@ impl Value {
 /// Longest string Redis stores as `embstr`.
 const EMBSTR_MAX: usize = 44;
 
-/// A string value. `raw` records that it was modified in place (APPEND,
-/// SETRANGE, SETBIT), which Redis reports as the `raw` encoding; `plain`
-/// that it was created without Redis's integer encoding attempt
-/// (INCRBYFLOAT results), so it reports `embstr` even when it looks like
-/// an integer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Longest string kept inside the entry itself, with no allocation of its
+/// own (sized so that an entry node fills jemalloc's 80-byte class).
+pub const INLINE_VALUE: usize = 32;
+
+/// A string value: short ones inline, others in a `Vec`. `raw` records
+/// that it was modified in place (APPEND, SETRANGE, SETBIT), which Redis
+/// reports as the `raw` encoding; in-place edits always go to the heap form.
+#[derive(Debug, Clone)]
 pub struct StrValue {
-    bytes: Vec<u8>,
-    raw: bool,
-    plain: bool,
+    repr: Repr,
 }
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Inline { len: u8, plain: bool, bytes: [u8; INLINE_VALUE] },
+    Heap { bytes: Vec<u8>, raw: bool, plain: bool },
+}
+
+impl PartialEq for StrValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes() && self.is_raw() == other.is_raw()
+    }
+}
+
+impl Eq for StrValue {}
 
 impl StrValue {
     pub fn new(bytes: &[u8]) -> Self {
-        StrValue { bytes: bytes.to_vec(), raw: false, plain: false }
+        if bytes.len() <= INLINE_VALUE {
+            let mut inline = [0; INLINE_VALUE];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            StrValue { repr: Repr::Inline { len: bytes.len() as u8, plain: false, bytes: inline } }
+        } else {
+            StrValue { repr: Repr::Heap { bytes: bytes.to_vec(), raw: false, plain: false } }
+        }
     }
 
     pub fn from_vec(bytes: Vec<u8>) -> Self {
-        StrValue { bytes, raw: false, plain: false }
+        if bytes.len() <= INLINE_VALUE {
+            StrValue::new(&bytes)
+        } else {
+            StrValue { repr: Repr::Heap { bytes, raw: false, plain: false } }
+        }
     }
 
     pub fn from_int(n: i64) -> Self {
-        StrValue { bytes: n.to_string().into_bytes(), raw: false, plain: false }
+        StrValue::new(itoa::Buffer::new().format(n).as_bytes())
     }
 
-    /// A string created as Redis's `createStringObject` does: `embstr` or
-    /// `raw` by length, never `int`.
+    /// A string created as Redis's `createStringObject` does (INCRBYFLOAT
+    /// results): `embstr` or `raw` by length, never `int`.
     pub fn plain(bytes: &[u8]) -> Self {
-        StrValue { bytes: bytes.to_vec(), raw: false, plain: true }
+        let mut v = StrValue::new(bytes);
+        match &mut v.repr {
+            Repr::Inline { plain, .. } | Repr::Heap { plain, .. } => *plain = true,
+        }
+        v
+    }
+
+    fn is_plain(&self) -> bool {
+        matches!(self.repr, Repr::Inline { plain: true, .. } | Repr::Heap { plain: true, .. })
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.repr {
+            Repr::Inline { len, bytes, .. } => &bytes[..*len as usize],
+            Repr::Heap { bytes, .. } => bytes,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.as_bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.as_bytes().is_empty()
     }
 
-    /// Mutable access for in-place edits; marks the value `raw`.
+    fn is_raw(&self) -> bool {
+        matches!(self.repr, Repr::Heap { raw: true, .. })
+    }
+
+    /// Mutable access for in-place edits; moves an inline value to the
+    /// heap and marks the value `raw`.
     pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        self.raw = true;
-        &mut self.bytes
+        if let Repr::Inline { len, bytes, .. } = &self.repr {
+            self.repr = Repr::Heap { bytes: bytes[..*len as usize].to_vec(), raw: true, plain: false };
+        }
+        match &mut self.repr {
+            Repr::Heap { bytes, raw, .. } => {
+                *raw = true;
+                bytes
+            }
+            Repr::Inline { .. } => unreachable!("moved to the heap above"),
+        }
+    }
+
+    /// Heap bytes the value allocates, rounded to allocator size classes.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Inline { .. } => 0,
+            Repr::Heap { bytes, .. } => crate::db::alloc_size(bytes.capacity()),
+        }
     }
 
     /// The value as an integer if it is one in Redis's strict sense
     /// (canonical decimal, fits in i64).
     pub fn as_int(&self) -> Option<i64> {
-        parse_strict_i64(&self.bytes)
+        parse_strict_i64(self.as_bytes())
     }
 
     pub fn encoding(&self) -> &'static str {
-        if !self.raw && !self.plain && self.bytes.len() <= 20 && self.as_int().is_some() {
+        let len = self.len();
+        if !self.is_raw() && !self.is_plain() && len <= 20 && self.as_int().is_some() {
             "int"
-        } else if !self.raw && self.bytes.len() <= EMBSTR_MAX {
+        } else if !self.is_raw() && len <= EMBSTR_MAX {
             "embstr"
         } else {
             "raw"
@@ -145,6 +209,21 @@ mod tests {
     }
 
     #[test]
+    fn short_values_are_inline_until_edited() {
+        let short = StrValue::new(&[b'v'; INLINE_VALUE]);
+        assert_eq!((short.heap_bytes(), short.len()), (0, INLINE_VALUE));
+        let long = StrValue::from_vec(vec![b'v'; INLINE_VALUE + 1]);
+        assert_eq!(long.heap_bytes(), 48);
+        let mut edited = StrValue::from_int(42);
+        assert_eq!(edited.as_int(), Some(42));
+        edited.bytes_mut().push(b'0');
+        assert_eq!((edited.as_bytes(), edited.encoding()), (&b"420"[..], "raw"));
+        assert_ne!(edited, StrValue::new(b"420"));
+        assert_eq!(StrValue::from_vec(b"420".to_vec()), StrValue::new(b"420"));
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+    }
+
+    #[test]
     fn encodings() {
         assert_eq!(StrValue::new(b"12345").encoding(), "int");
         assert_eq!(StrValue::new(b"hello").encoding(), "embstr");
@@ -152,6 +231,5 @@ mod tests {
         let mut s = StrValue::new(b"1");
         s.bytes_mut().push(b'2');
         assert_eq!(s.encoding(), "raw");
-        assert_eq!(StrValue::plain(b"3").encoding(), "embstr");
     }
 }

@@ -326,20 +326,32 @@ fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// There is no maxmemory-policy yet, hence no LFU policy, hence Redis's
 /// answer for a key whose frequency is not tracked.
+/// OBJECT FREQ and IDLETIME: a no-touch lookup, then `f` if the key exists
+/// and an LFU policy is (`lfu` true) or is not selected, else Redis's error.
+fn object_meta(ctx: &mut Ctx, args: &[Bytes], lfu: bool, f: impl FnOnce(&Entry, &ferrocache_store::evict::Tuning, u64) -> i64) -> CmdResult {
+    let (tuning, now) = (ctx.shared.config.read().tuning(), ctx.now);
+    let mut g = ctx.db().lock(&args[2], now);
+    let Some(e) = g.peek(&args[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if (tuning.policy.kind() == ferrocache_store::evict::Kind::Lfu) != lfu {
+        let what = if lfu { "An LFU maxmemory policy is not selected, access frequency not tracked" } else { "An LFU maxmemory policy is selected, idle time not tracked" };
+        return Err(CmdError::err(format!(
+            "{what}. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+        )));
+    }
+    let n = f(e, &tuning, now);
+    ctx.out.int(n);
+    Ok(())
+}
+
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_object(ctx, args, |_, _| {
-        Err(CmdError::err(
-            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ))
-    })
+    object_meta(ctx, args, true, |e, tuning, now| i64::from(ferrocache_store::evict::lfu_counter(e.meta(), tuning, now)))
 }
 
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now_secs = (ctx.now / 1000) as u32;
-    with_object(ctx, args, |ctx, e| {
-        ctx.out.int(i64::from(now_secs.saturating_sub(e.access)));
-        Ok(())
-    })
+    object_meta(ctx, args, false, |e, _, now| i64::from(((now / 1000) as u32).saturating_sub(e.access)))
 }
 
 /// Redis shares one object for each small integer 0..9999 stored with the

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod memory;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -10,4 +11,4 @@ pub mod transactions;
 use crate::command::Spec;
 
 /// Every family's commands; [`crate::table`] merges them.
-pub static FAMILIES: &[&[Spec]] = &[connection::COMMANDS, keys::COMMANDS, server::COMMANDS, strings::COMMANDS, transactions::COMMANDS];
+pub static FAMILIES: &[&[Spec]] = &[connection::COMMANDS, keys::COMMANDS, memory::COMMANDS, server::COMMANDS, strings::COMMANDS, transactions::COMMANDS];

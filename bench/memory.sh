@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Bytes per key: RSS growth after loading N small string keys
+# (`key:NNNNNNNN` -> 32-byte value) with `redis-cli --pipe`, for
+# redis-server and for one or more ferrocache binaries.
+#
+#   bench/memory.sh [N] [FERROCACHE_BINARY...]
+#   N defaults to 1000000; binaries default to target/release/ferrocache.
+#   REDIS=0 skips redis-server.
+#
+# Prints per server: name, keys, RSS before/after, RSS bytes per key, then
+# a few MEMORY STATS fields as the server reports them.
+set -euo pipefail
+
+N=${1:-1000000}
+shift || true
+BINS=("$@")
+[ ${#BINS[@]} -eq 0 ] && BINS=(target/release/ferrocache)
+WORK=${TMPDIR:-/tmp}/ferrocache-bench-memory
+mkdir -p "$WORK"
+LOAD="$WORK/load-$N.resp"
+
+# RESP SET commands, generated once per N.
+if [ ! -s "$LOAD" ]; then
+    awk -v n="$N" 'BEGIN {
+        v = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+        for (i = 0; i < n; i++) {
+            k = sprintf("key:%08d", i);
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v;
+        }
+    }' > "$LOAD"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
+
+# measure NAME PORT PID
+measure() {
+    local name=$1 port=$2 pid=$3
+    wait_up "$port"
+    local before after keys
+    before=$(rss "$pid")
+    # "errors: 0, replies: N" on the last line; count the keys stored.
+    redis-cli -p "$port" --pipe < "$LOAD" | tail -1 | grep -q "errors: 0, replies: $N" \
+        || { echo "$name: load failed" >&2; return 1; }
+    keys=$N
+    after=$(rss "$pid")
+    printf '%-28s keys=%-9s rss_before=%-11s rss_after=%-11s bytes_per_key=%s\n' \
+        "$name" "$keys" "$before" "$after" "$(( (after - before) / keys ))"
+    # The server's own view: MEMORY STATS fields (name value ...).
+    redis-cli -p "$port" memory stats | awk '
+        f {printf " %s=%s", f, $0; f = ""; next}
+        /^(total.allocated|startup.allocated|allocator.allocated|dataset.bytes|overhead.hashtable.main|keys.bytes-per-key)$/ {f = $0}
+        END {print ""}'
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    wait "$pid" 2>/dev/null || true
+}
+
+if [ "${REDIS:-1}" != 0 ]; then
+    port=$(free_port)
+    redis-server --port "$port" --save '' --appendonly no --daemonize no >/dev/null &
+    measure "redis-server $(redis-server --version | awk '{print $3}')" "$port" $!
+fi
+for bin in "${BINS[@]}"; do
+    port=$(free_port)
+    "$bin" server --port "$port" --log-level warn &
+    measure "$(basename "$bin")" "$port" $!
+done
