@@ -110,17 +110,24 @@ fn clients(ctx: &Ctx, i: &mut Info) {
     i.field("blocked_clients", 0);
 }
 
-fn memory(_: &Ctx, i: &mut Info) {
-    let used = memory::used_memory() as u64;
+/// `used_memory` is the keyspace's own accounting plus the startup
+/// allocation: the figure `maxmemory` limits (see `crate::evict`).
+fn memory(ctx: &Ctx, i: &mut Info) {
+    let used = crate::evict::used_memory(ctx.shared) as u64;
     let rss = memory::rss_bytes() as u64;
+    let (maxmemory, policy) = {
+        let c = ctx.shared.config.read();
+        (c.maxmemory, c.maxmemory_policy.name())
+    };
     i.bytes("used_memory", used);
     i.bytes("used_memory_rss", rss);
-    i.bytes("used_memory_peak", memory::peak_memory() as u64);
-    i.bytes("maxmemory", 0);
-    i.field("maxmemory_policy", "noeviction");
+    i.bytes("used_memory_peak", crate::evict::used_memory_peak(ctx.shared) as u64);
+    i.field("allocator_allocated", memory::used_memory());
+    i.bytes("maxmemory", maxmemory);
+    i.field("maxmemory_policy", policy);
     let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
     i.field("mem_fragmentation_ratio", format!("{ratio:.2}"));
-    i.field("mem_allocator", "libc");
+    i.field("mem_allocator", memory::allocator_name());
 }
 
 fn persistence(ctx: &Ctx, i: &mut Info) {
@@ -155,7 +162,7 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("total_net_output_bytes", load(&s.net_output_bytes));
     i.field("rejected_connections", load(&c.rejected));
     i.field("expired_keys", keyspace.expired);
-    i.field("evicted_keys", 0);
+    i.field("evicted_keys", crate::evict::evicted_keys(ctx.shared));
     i.field("evicted_clients", 0);
     i.field("keyspace_hits", keyspace.hits);
     i.field("keyspace_misses", keyspace.misses);
