@@ -56,6 +56,24 @@ impl Client {
             handle,
         }
     }
+
+    /// Copies what CLIENT LIST shows of this client (db, name, protocol,
+    /// last command) to its handle; returns the locked details so the
+    /// connection can add its buffer sizes.
+    pub fn publish(&self) -> parking_lot::MutexGuard<'_, ClientMeta> {
+        self.handle.db.store(self.db, Ordering::Relaxed);
+        let mut m = self.handle.meta.lock();
+        m.last_cmd.clear();
+        m.last_cmd.push_str(self.last_cmd.0);
+        if let Some(sub) = self.last_cmd.1 {
+            m.last_cmd.push('|');
+            m.last_cmd.push_str(sub);
+        }
+        m.name.clear();
+        m.name.push_str(self.name.as_deref().unwrap_or_default());
+        m.resp = if self.resp3 { 3 } else { 2 };
+        m
+    }
 }
 
 /// What other tasks can see of a client, and how they can stop it.

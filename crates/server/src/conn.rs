@@ -103,7 +103,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
         }
         if processed > 0 {
             shared.stats.commands.fetch_add(processed, Ordering::Relaxed);
-            note_activity(&client.handle, client, input.len(), out.len());
+            note_activity(client, input.len(), out.len());
         }
         if let Err(end) = flush(shared, stream, &mut out, obuf).await {
             return end;
@@ -166,18 +166,9 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
     Ok(())
 }
 
-fn note_activity(handle: &ClientHandle, client: &Client, qbuf: usize, obuf: usize) {
-    handle.last_active.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);
-    handle.db.store(client.db, Ordering::Relaxed);
-    let mut m = handle.meta.lock();
-    m.last_cmd.clear();
-    m.last_cmd.push_str(client.last_cmd.0);
-    if let Some(sub) = client.last_cmd.1 {
-        m.last_cmd.push('|');
-        m.last_cmd.push_str(sub);
-    }
-    m.name = client.name.clone().unwrap_or_default();
-    m.resp = if client.resp3 { 3 } else { 2 };
+fn note_activity(client: &Client, qbuf: usize, obuf: usize) {
+    client.handle.last_active.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);
+    let mut m = client.publish();
     m.multi = client.multi.as_ref().map_or(-1, |q| q.queued.len() as i64);
     m.qbuf = qbuf;
     m.obuf = obuf;

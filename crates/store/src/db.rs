@@ -457,7 +457,7 @@ impl Db {
         let mut old: Vec<Box<dyn Send>> = Vec::new();
         for s in self.shards.iter() {
             let mut s = s.lock();
-            signal_existing(&mut s);
+            signal_existing(&s);
             s.account_all(false);
             let tables = std::mem::take(&mut s.tables);
             s.keys = 0;
@@ -857,17 +857,8 @@ fn holds(shard: &Shard, key: &[u8]) -> bool {
     shard.tables.get(locate(key).1).is_some_and(|tb| tb.map.contains_key(key))
 }
 
-fn signal_existing(shard: &mut Shard) {
-    if shard.watched.is_empty() {
-        return;
-    }
-    let keys: Vec<Box<[u8]>> = shard.watched.keys().cloned().collect();
-    for k in keys {
-        let (_, t) = locate(&k);
-        if shard.tables.get(t).is_some_and(|tb| tb.map.contains_key(&k)) {
-            shard.signal(&k, false);
-        }
-    }
+fn signal_existing(shard: &Shard) {
+    signal_present(shard, shard);
 }
 
 enum Guards<'a> {

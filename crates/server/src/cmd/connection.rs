@@ -180,20 +180,8 @@ fn client_getname(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Refreshes this client's own CLIENT LIST details before it reports.
-fn refresh_self(ctx: &mut Ctx) {
-    let mut m = ctx.client.handle.meta.lock();
-    m.name = ctx.client.name.clone().unwrap_or_default();
-    m.resp = if ctx.client.resp3 { 3 } else { 2 };
-    m.last_cmd = match ctx.client.last_cmd {
-        (c, Some(sub)) => format!("{c}|{sub}"),
-        (c, None) => c.to_string(),
-    };
-    ctx.client.handle.db.store(ctx.client.db, std::sync::atomic::Ordering::Relaxed);
-}
-
 fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    refresh_self(ctx);
+    drop(ctx.client.publish());
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < args.len() {
@@ -233,7 +221,7 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    refresh_self(ctx);
+    drop(ctx.client.publish());
     let line = format!("{}\n", ctx.client.handle.info_line(ctx.now));
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())
