@@ -49,17 +49,9 @@ fn set_cmds(prefix: &str, range: std::ops::Range<usize>, value_len: usize, ttl: 
         .collect()
 }
 
-/// CONFIG SET over the wire; applied to the settings directly while the
-/// server family (CONFIG) is not there yet. Either way it takes effect for
-/// the next command.
-fn config_set(server: &TestServer, conn: &mut Conn, name: &str, value: &str) {
-    match conn.cmd(&["CONFIG", "SET", name, value]) {
-        Frame::Simple(_) => {}
-        Frame::Error(e) if e.starts_with(b"ERR unknown command") => {
-            server.shared.config.write().apply(name, value).expect("valid setting");
-        }
-        other => panic!("CONFIG SET {name} {value}: {other:?}"),
-    }
+/// CONFIG SET over the wire; it takes effect for the next command.
+fn config_set(conn: &mut Conn, name: &str, value: &str) {
+    assert_eq!(conn.cmd(&["CONFIG", "SET", name, value]), Frame::Simple("OK".into()), "CONFIG SET {name} {value}");
 }
 
 fn used(server: &TestServer) -> usize {
@@ -169,10 +161,10 @@ fn config_changes_take_effect_immediately() {
     // Values big enough for the data to outweigh the fixed table headers.
     pipeline(&mut c, &set_cmds("k", 0..2000, 1000, None));
     let half = used(&s) / 2;
-    config_set(&s, &mut c, "maxmemory", &half.to_string());
+    config_set(&mut c, "maxmemory", &half.to_string());
     assert_eq!(c.cmd(&["SET", "x", "1"]), err(OOM));
     assert_eq!(c.cmd(&["GET", "k:1"]), bulk(&"v".repeat(1000)));
-    config_set(&s, &mut c, "maxmemory-policy", "allkeys-random");
+    config_set(&mut c, "maxmemory-policy", "allkeys-random");
     // Each write evicts for a bounded time; a few writes get under the limit.
     let writes = (0..100).take_while(|i| {
         assert_eq!(c.cmd(&["SET", &format!("x{i}"), "1"]), ok());
@@ -180,7 +172,7 @@ fn config_changes_take_effect_immediately() {
     });
     assert!(writes.count() < 100, "still at {} > {half}", used(&s));
     assert!(keys(&s) < 1200);
-    config_set(&s, &mut c, "maxmemory", "0");
+    config_set(&mut c, "maxmemory", "0");
     let before = keys(&s);
     pipeline(&mut c, &set_cmds("more", 0..1000, 100, None));
     assert_eq!(keys(&s), before + 1000);
@@ -201,7 +193,7 @@ fn object_freq_and_idletime_follow_the_policy() {
         c.cmd(&["OBJECT", "IDLETIME", "k"]),
         err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
     );
-    config_set(&s, &mut c, "maxmemory-policy", "allkeys-s3fifo");
+    config_set(&mut c, "maxmemory-policy", "allkeys-s3fifo");
     assert_eq!(c.cmd(&["OBJECT", "IDLETIME", "k"]), int(0));
     assert_eq!(
         c.cmd(&["OBJECT", "FREQ", "k"]),
@@ -222,7 +214,7 @@ fn hot_hits_after_scan(policy: Policy) -> u64 {
         pipeline(&mut c, &reads);
     }
     pipeline(&mut c, &set_cmds("fill", 0..fill, 100, None));
-    config_set(&s, &mut c, "maxmemory", &used(&s).to_string());
+    config_set(&mut c, "maxmemory", &used(&s).to_string());
     for batch in 0..8 {
         pipeline(&mut c, &set_cmds("scan", batch * 500..(batch + 1) * 500, 100, None));
     }

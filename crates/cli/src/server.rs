@@ -184,7 +184,6 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
         };
         ferrocache_store::memory::mark_startup();
         let shared = server.shared();
-        ferrocache_server::evict::sync_tuning(&shared);
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("signal received");

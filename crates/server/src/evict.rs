@@ -61,7 +61,6 @@ pub fn make_room(shared: &Shared, now: u64) -> Result<(), CmdError> {
         let c = shared.config.read();
         (c.maxmemory as usize, c.tuning(), c.maxmemory_eviction_tenacity)
     };
-    apply_tuning(shared, tuning);
     let used = used_memory(shared);
     shared.stats.memory_peak.fetch_max(used, Ordering::Relaxed);
     if max == 0 || used <= max {

@@ -66,6 +66,7 @@ impl Server {
             }
         }
         let shared = Arc::new(Shared::new(config));
+        evict::sync_tuning(&shared);
         let port = groups[0][0].local_addr()?.port();
         shared.port.store(port as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(Server { shared, groups })

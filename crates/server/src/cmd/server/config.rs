@@ -58,6 +58,8 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         RuntimeSetError::Unknown(name) => CmdError::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")),
         RuntimeSetError::Rejected { name, reason } => CmdError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}")),
     })?;
+    // The keyspace keeps its own copy of the eviction settings.
+    crate::evict::sync_tuning(ctx.shared);
     ctx.out.ok();
     Ok(())
 }
