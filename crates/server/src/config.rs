@@ -86,6 +86,24 @@ pub struct Param {
 
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
 
+/// A collection encoding threshold: process-wide, kept in the store's
+/// atomics ([`ferrocache_store::encoding`]) rather than in [`Config`].
+macro_rules! limit_param {
+    ($name:literal, $alias:literal, $limit:ident, $min:expr, $max:expr) => {
+        Param {
+            name: $name,
+            aliases: if $alias.is_empty() { &[] } else { &[$alias] },
+            mutable: true,
+            accepts: "an integer",
+            get: |_| ferrocache_store::encoding::$limit.get().to_string(),
+            set: |_, v| {
+                ferrocache_store::encoding::$limit.set(parse_range(v, $min, $max)?);
+                Ok(())
+            },
+        }
+    };
+}
+
 /// Every setting the server has.
 pub static PARAMS: &[Param] = &[
     Param {
@@ -332,6 +350,13 @@ pub static PARAMS: &[Param] = &[
             if words.is_empty() { Ok(()) } else { Err("persistence is not supported".into()) }
         },
     },
+    limit_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", HASH_MAX_ENTRIES, 0, i64::MAX),
+    limit_param!("hash-max-listpack-value", "hash-max-ziplist-value", HASH_MAX_VALUE, 0, i64::MAX),
+    limit_param!("set-max-intset-entries", "", SET_MAX_INTSET_ENTRIES, 0, i64::MAX),
+    limit_param!("zset-max-listpack-entries", "zset-max-ziplist-entries", ZSET_MAX_ENTRIES, 0, i64::MAX),
+    limit_param!("zset-max-listpack-value", "zset-max-ziplist-value", ZSET_MAX_VALUE, 0, i64::MAX),
+    limit_param!("list-max-listpack-size", "list-max-ziplist-size", LIST_MAX_SIZE, i32::MIN as i64, i32::MAX as i64),
+    limit_param!("list-compress-depth", "", LIST_COMPRESS_DEPTH, 0, i32::MAX as i64),
     Param {
         name: "appendonly",
         aliases: &[],

@@ -941,19 +941,25 @@ impl DbGuard<'_> {
     }
 
     /// Tells watchers that `key` changed in place, and charges the change
-    /// of its size since [`get_mut`](Self::get_mut) handed it out.
-    pub fn modified(&mut self, key: &[u8]) {
+    /// of its size since [`get_mut`](Self::get_mut) handed it out. A
+    /// collection left empty is deleted, as Redis does; the deleted entry
+    /// is returned (to free it outside the lock if it is large).
+    pub fn modified(&mut self, key: &[u8]) -> Option<Entry> {
         let pending = self.pending.take();
         let (shard, t) = self.shard(key);
-        if let (Some((addr, old)), Some(e)) = (pending, shard.tables.get(t).and_then(|tb| tb.map.get(key)))
+        let Some(e) = shard.tables.get(t).and_then(|tb| tb.map.get(key)) else { return None };
+        let emptied = e.value.is_empty_collection();
+        if let Some((addr, old)) = pending
             && std::ptr::eq(e, addr as *const Entry)
         {
             let new = entry_bytes(key, e);
             shard.charge(new.abs_diff(old), 0, new > old);
         }
+        let removed = if emptied { shard.take(t, key) } else { None };
         if !shard.watched.is_empty() {
             shard.signal(key, false);
         }
+        removed
     }
 
     /// Stores `value` under `key` with no expiry, replacing any old value
@@ -1218,6 +1224,19 @@ mod tests {
         assert_eq!((db.used_bytes(), other.used_bytes()), (0, recount(&other)));
         other.flush();
         assert_eq!((other.used_bytes(), other.key_count()), (0, 0));
+    }
+
+    #[test]
+    fn a_collection_left_empty_is_deleted() {
+        let db = Db::new();
+        let mut g = db.lock(b"h", 0);
+        g.set(b"h", Value::Hash(Box::default()));
+        assert!(g.get_mut(b"h").is_some());
+        let removed = g.modified(b"h").expect("the empty hash is deleted");
+        assert_eq!(removed.value.type_name(), "hash");
+        assert!(g.get(b"h").is_none());
+        drop(g);
+        assert_eq!((db.used_bytes(), db.key_count()), (recount(&db), 0));
     }
 
     fn tuned(policy: crate::evict::Policy) -> Db {

@@ -12,13 +12,18 @@
 
 pub mod clock;
 pub mod db;
+pub mod encoding;
 pub mod evict;
 pub mod glob;
+pub mod hash;
 pub mod keymap;
 pub mod lazyfree;
+pub mod list;
 pub mod memory;
+pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 pub use db::{Db, DbGuard, Entry};
 pub use value::{StrValue, Value};

@@ -1,13 +1,33 @@
 //! Value types stored under keys.
 //!
-//! Only strings exist so far; the other Redis types join this enum as their
-//! commands land. Each variant owns its bytes (never a slice of a network
-//! buffer, which would keep the whole buffer alive).
+//! Strings live in the entry itself when short; the collection types are
+//! boxed (one pointer in the entry) and live in their own modules
+//! ([`crate::hash`], [`crate::list`], [`crate::set`], [`crate::zset`]).
+//! Each variant owns its bytes (never a slice of a network buffer, which
+//! would keep the whole buffer alive).
+//!
+//! Every type reports its heap bytes in O(1) (collections keep a running
+//! count as they change): [`crate::db::DbGuard::modified`] charges the
+//! difference after every in-place change, so the count must be cheap.
+
+use crate::hash::Hash;
+use crate::list::List;
+use crate::set::Set;
+use crate::zset::ZSet;
 
 /// A value of any Redis type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
+}
+
+/// Bytes of the box that holds a collection.
+fn boxed<T>(inner: usize) -> usize {
+    crate::db::alloc_size(std::mem::size_of::<T>()) + inner
 }
 
 impl Value {
@@ -15,6 +35,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -22,6 +46,10 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            Value::Hash(h) => boxed::<Hash>(h.heap_bytes()),
+            Value::List(l) => boxed::<List>(l.heap_bytes()),
+            Value::Set(s) => boxed::<Set>(s.heap_bytes()),
+            Value::ZSet(z) => boxed::<ZSet>(z.heap_bytes()),
         }
     }
 
@@ -29,6 +57,22 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// A collection with no elements left: Redis deletes such keys, and
+    /// so does [`crate::db::DbGuard::modified`].
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.len() == 0,
+            Value::List(l) => l.len() == 0,
+            Value::Set(s) => s.len() == 0,
+            Value::ZSet(z) => z.len() == 0,
         }
     }
 }

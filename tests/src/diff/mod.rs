@@ -20,18 +20,31 @@
 mod compare;
 mod db;
 pub mod generate;
+mod hashes;
 mod keys;
+mod lists;
 mod misc;
 mod run;
+mod sets;
 mod strings;
 mod tx;
+mod zsets;
 
 pub use generate::{Check, Cmd, Gen, Generator};
 pub use run::run;
 
 /// Every generator, by family.
-pub static FAMILIES: &[&[Generator]] =
-    &[strings::GENERATORS, keys::GENERATORS, db::GENERATORS, tx::GENERATORS, misc::GENERATORS];
+pub static FAMILIES: &[&[Generator]] = &[
+    strings::GENERATORS,
+    keys::GENERATORS,
+    db::GENERATORS,
+    tx::GENERATORS,
+    misc::GENERATORS,
+    hashes::GENERATORS,
+    lists::GENERATORS,
+    sets::GENERATORS,
+    zsets::GENERATORS,
+];
 
 /// How the end-of-run state check reads a value of one type.
 pub struct Dump {

@@ -366,6 +366,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn is_shared_int(v: &Value) -> bool {
     match v {
         Value::Str(s) => s.encoding() == "int" && s.as_int().is_some_and(|n| (0..10_000).contains(&n)),
+        _ => false,
     }
 }
 

@@ -2,13 +2,30 @@
 //! Each module exports `COMMANDS`, its slice of the command table.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::command::Spec;
 
 /// Every family's commands; [`crate::table`] merges them.
-pub static FAMILIES: &[&[Spec]] = &[connection::COMMANDS, keys::COMMANDS, memory::COMMANDS, server::COMMANDS, strings::COMMANDS, transactions::COMMANDS];
+pub static FAMILIES: &[&[Spec]] = &[
+    connection::COMMANDS,
+    hashes::COMMANDS,
+    keys::COMMANDS,
+    lists::COMMANDS,
+    memory::COMMANDS,
+    pubsub::COMMANDS,
+    server::COMMANDS,
+    sets::COMMANDS,
+    strings::COMMANDS,
+    transactions::COMMANDS,
+    zsets::COMMANDS,
+];

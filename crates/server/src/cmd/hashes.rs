@@ -1,0 +1,5 @@
+//! Hash commands (HSET, HGET, ...).
+
+use crate::command::Spec;
+
+pub static COMMANDS: &[Spec] = &[];

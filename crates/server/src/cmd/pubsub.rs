@@ -1,0 +1,5 @@
+//! Publish/subscribe (SUBSCRIBE, PUBLISH, ...).
+
+use crate::command::Spec;
+
+pub static COMMANDS: &[Spec] = &[];

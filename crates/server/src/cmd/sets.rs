@@ -1,0 +1,5 @@
+//! Set commands (SADD, SINTER, ...).
+
+use crate::command::Spec;
+
+pub static COMMANDS: &[Spec] = &[];

@@ -1,0 +1,5 @@
+//! Sorted-set commands (ZADD, ZRANGE, ...).
+
+use crate::command::Spec;
+
+pub static COMMANDS: &[Spec] = &[];
