@@ -21,6 +21,7 @@ use ferrocache_store::glob;
 use ferrocache_store::{DbGuard, Entry, Value};
 
 use crate::args::{int, is, text};
+use super::scan::ScanArgs;
 use crate::command::{container, flags::*, spec, CmdError, CmdResult, Ctx, Spec};
 
 pub static COMMANDS: &[Spec] = &[
@@ -247,54 +248,18 @@ fn write_keys(ctx: &mut Ctx, keys: &[Vec<u8>]) {
     }
 }
 
-/// SCAN's COUNT cap: more than the keys any database holds, small enough
-/// that the store's arithmetic on it cannot overflow.
-const MAX_SCAN_COUNT: usize = 1 << 32;
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&args[1]).ok_or_else(|| CmdError::err("invalid cursor"))?;
-    let (mut pattern, mut count, mut type_name): (Option<&[u8]>, usize, Option<&[u8]>) = (None, 10, None);
-    for opt in args[2..].chunks(2) {
-        let [name, value] = opt else { return Err(CmdError::Syntax) };
-        if is(name, "count") {
-            count = usize::try_from(int(value)?).ok().filter(|&n| n >= 1).ok_or(CmdError::Syntax)?;
-        } else if is(name, "match") {
-            pattern = Some(&value[..]).filter(|p| *p != b"*".as_slice());
-        } else if is(name, "type") {
-            type_name = Some(&value[..]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let opts = ScanArgs::parse(&args[1..], true)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let next = ctx.db().scan(cursor, count.min(MAX_SCAN_COUNT), ctx.now, |k, e| {
-        let type_ok = type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
-        if type_ok && pattern.is_none_or(|p| glob::matches(p, k)) {
+    let next = ctx.db().scan(opts.cursor, opts.count, ctx.now, |k, e| {
+        let type_ok = opts.type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+        if type_ok && opts.matches(k) {
             found.push(k.to_vec());
         }
     });
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    write_keys(ctx, &found);
+    super::scan::reply(ctx, next, &found);
     Ok(())
-}
-
-/// A SCAN cursor as C's `strtoul` reads it, which is what Redis accepts:
-/// optional sign (a minus wraps around), decimal digits, nothing after,
-/// no leading space, no overflow. The empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first() {
-        None => return Some(0),
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        Some(_) => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
-    Some(if neg { n.wrapping_neg() } else { n })
 }
 
 fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod lists;
 pub mod memory;
 pub mod pubsub;
+pub mod scan;
 pub mod server;
 pub mod sets;
 pub mod strings;
