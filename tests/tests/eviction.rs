@@ -186,6 +186,11 @@ fn object_freq_and_idletime_follow_the_policy() {
     // New keys start at 5; OBJECT itself does not count as an access.
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), int(5));
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), int(5));
+    // Nor do EXISTS, TYPE and TTL (no-touch reads, as in Redis).
+    assert_eq!(c.cmd(&["EXISTS", "k", "k"]), int(2));
+    assert_eq!(c.cmd(&["TYPE", "k"]), simple("string"));
+    assert_eq!(c.cmd(&["TTL", "k"]), int(-1));
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), int(5));
     assert_eq!(c.cmd(&["GET", "k"]), bulk("hello"));
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), int(6));
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "missing"]), nil());

@@ -333,7 +333,7 @@ struct Candidate {
 /// Candidates the eviction pool keeps (as Redis's `EVPOOL_SIZE`).
 const POOL_SIZE: usize = 16;
 /// Values at least this large are freed on a background thread.
-const LAZYFREE_BYTES: usize = 1 << 20;
+pub const LAZYFREE_BYTES: usize = 1 << 20;
 
 impl Default for Db {
     fn default() -> Self {

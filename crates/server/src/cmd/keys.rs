@@ -7,7 +7,7 @@
 //! - a *read* (TOUCH, COPY's source) counts a hit or miss and refreshes
 //!   the access time: [`DbGuard::read`];
 //! - a *no-touch read* (EXISTS, TYPE, TTL, OBJECT) counts but leaves the
-//!   access time alone: [`peek`];
+//!   access time and eviction metadata alone: [`DbGuard::peek`];
 //! - a *write lookup* (EXPIRE, PERSIST, RENAME, MOVE) counts nothing but
 //!   refreshes the access time: [`lookup_write`].
 //!
@@ -17,7 +17,8 @@
 //! watchers are not told of a change that did not happen.
 
 use bytes::Bytes;
-use ferrocache_store::glob;
+use ferrocache_store::db::LAZYFREE_BYTES;
+use ferrocache_store::{glob, lazyfree};
 use ferrocache_store::{DbGuard, Entry, Value};
 
 use crate::args::{int, is, text};
@@ -26,7 +27,7 @@ use crate::command::{container, flags::*, spec, CmdError, CmdResult, Ctx, Spec};
 
 pub static COMMANDS: &[Spec] = &[
     spec("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Delete a key", del),
-    spec("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", del),
+    spec("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", unlink),
     spec("exists", -2, READONLY | FAST, (1, -1, 1), "generic", "1.0.0", "Determine if a key exists", exists),
     spec("type", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Determine the type stored at key", type_),
     spec("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Rename a key", rename),
@@ -58,19 +59,6 @@ static OBJECT: &[Spec] = &[
     spec("help", 2, LOADING | STALE, (0, 0, 0), "generic", "6.2.0", "Show helpful text about the different subcommands", object_help),
 ];
 
-/// A no-touch read: counts a keyspace hit or miss like [`DbGuard::read`]
-/// but keeps the key's access time (OBJECT IDLETIME) as it was.
-fn peek<'g>(g: &'g mut DbGuard, key: &[u8]) -> Option<&'g Entry> {
-    let Some(access) = g.get(key).map(|e| e.access) else {
-        g.read(key); // counts the miss
-        return None;
-    };
-    g.read(key);
-    let e = g.get_mut(key)?;
-    e.access = access;
-    Some(e)
-}
-
 /// A write lookup: no keyspace statistics, but the access time is refreshed.
 fn lookup_write<'g>(g: &'g mut DbGuard, key: &[u8]) -> Option<&'g mut Entry> {
     let now_secs = (g.now() / 1000) as u32;
@@ -89,14 +77,19 @@ fn count_keys(ctx: &mut Ctx, args: &[Bytes], mut f: impl FnMut(&mut DbGuard, &[u
     Ok(())
 }
 
-/// DEL and UNLINK. Strings are a single allocation, which Redis frees
-/// inline even for UNLINK, so both free synchronously.
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     count_keys(ctx, args, |g, k| g.remove(k).is_some())
 }
 
+/// Like DEL, but a large value is freed on the background thread, so the
+/// shard lock and this client are not held while it is returned to the
+/// allocator.
+fn unlink(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    count_keys(ctx, args, |g, k| g.remove(k).map(|e| lazyfree::drop_entry(e, LAZYFREE_BYTES)).is_some())
+}
+
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    count_keys(ctx, args, |g, k| peek(g, k).is_some())
+    count_keys(ctx, args, |g, k| g.peek(k).is_some())
 }
 
 /// Like EXISTS, but a read that refreshes each key's access time.
@@ -106,7 +99,7 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn type_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    ctx.out.simple(peek(&mut g, &args[1]).map_or("none", |e| e.value.type_name()));
+    ctx.out.simple(g.peek(&args[1]).map_or("none", |e| e.value.type_name()));
     Ok(())
 }
 
@@ -273,7 +266,7 @@ fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 /// Runs `f` on OBJECT's key (a no-touch read), or answers null if missing.
 fn with_object(ctx: &mut Ctx, args: &[Bytes], f: impl FnOnce(&mut Ctx, &Entry) -> CmdResult) -> CmdResult {
     let mut g = ctx.db().lock(&args[2], ctx.now);
-    match peek(&mut g, &args[2]) {
+    match g.peek(&args[2]) {
         Some(e) => f(ctx, e),
         None => {
             ctx.out.null();
@@ -475,7 +468,7 @@ fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// to the nearest, as Redis does.
 fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], kind: TtlKind) -> CmdResult {
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let reply = match peek(&mut g, &args[1]).map(Entry::expire_at) {
+    let reply = match g.peek(&args[1]).map(Entry::expire_at) {
         None => -2,
         Some(None) => -1,
         Some(Some(at)) => {
