@@ -947,7 +947,7 @@ impl DbGuard<'_> {
     pub fn modified(&mut self, key: &[u8]) -> Option<Entry> {
         let pending = self.pending.take();
         let (shard, t) = self.shard(key);
-        let Some(e) = shard.tables.get(t).and_then(|tb| tb.map.get(key)) else { return None };
+        let e = shard.tables.get(t).and_then(|tb| tb.map.get(key))?;
         let emptied = e.value.is_empty_collection();
         if let Some((addr, old)) = pending
             && std::ptr::eq(e, addr as *const Entry)

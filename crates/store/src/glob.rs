@@ -26,13 +26,12 @@ pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((ok, next)) = match_class(pattern, p, text[t]) {
-                        if ok {
+                    if let Some((ok, next)) = match_class(pattern, p, text[t])
+                        && ok {
                             p = next;
                             t += 1;
                             continue;
                         }
-                    }
                 }
                 b'\\' if p + 1 < pattern.len() => {
                     if pattern[p + 1] == text[t] {

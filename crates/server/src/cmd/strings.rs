@@ -226,7 +226,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MSET/MSETNX argument check: key/value pairs.
 fn pairs<'a>(args: &'a [Bytes], cmd: &str) -> Result<std::slice::ChunksExact<'a, Bytes>, CmdError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(cmd.into()));
     }
     Ok(args[1..].chunks_exact(2))
@@ -291,10 +291,8 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let at = expire_at(kind, arg, ctx.now, "getex")?;
             g.set_expire(key, Some(at));
         }
-        (Some(Ttl::Persist), None) => {
-            if g.get(key).and_then(Entry::expire_at).is_some() {
-                g.set_expire(key, None);
-            }
+        (Some(Ttl::Persist), None) if g.get(key).and_then(Entry::expire_at).is_some() => {
+            g.set_expire(key, None);
         }
         _ => {}
     }
