@@ -98,7 +98,8 @@ fn ranges_indexes_and_edits() {
     assert_eq!(c.cmd(&["LSET", "l", "-1", "z"]), ok());
     assert_eq!(c.cmd(&["LSET", "l", "6", "z"]), err("ERR index out of range"));
     assert_eq!(c.cmd(&["LSET", "nokey", "0", "z"]), err("ERR no such key"));
-    assert_eq!(c.cmd(&["LSET", "nokey", "x", "z"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(c.cmd(&["LSET", "nokey", "x", "z"]), err("ERR no such key"));
+    assert_eq!(c.cmd(&["LSET", "l", "x", "z"]), err("ERR value is not an integer or out of range"));
     assert_eq!(c.cmd(&["LREM", "l", "-1", "a"]), int(1));
     assert_eq!(range(&mut c, "l"), bulks(&["a", "b", "c", "b", "z"]));
     assert_eq!(c.cmd(&["LREM", "l", "0", "b"]), int(2));

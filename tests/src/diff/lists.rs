@@ -1,7 +1,7 @@
 //! Generators for the lists family. Elements come mostly from a tiny pool
 //! so that LREM, LPOS and LINSERT's pivot find matches.
 
-use super::generate::{data, Check, Cmd, Gen, Generator};
+use super::generate::{control, data, Check, Cmd, Gen, Generator};
 use super::Dump;
 
 pub static GENERATORS: &[Generator] = &[
@@ -22,10 +22,10 @@ pub static GENERATORS: &[Generator] = &[
     data("lmove", 2, lmove),
     data("rpoplpush", 1, rpoplpush),
     data("lmpop", 2, lmpop),
-    // Blocking pops with the smallest timeout: deterministic only when
-    // they serve at once or inside MULTI, so only there (see `bpop`).
-    data("blpop", 1, blpop),
-    data("blmove", 1, blmove),
+    // Blocking commands only inside MULTI, where they never block (see
+    // `bpop`); the side connection is never in MULTI, so main only.
+    control("blpop", 1, blpop),
+    control("blmove", 1, blmove),
 ];
 
 /// How the final state check reads a list.

@@ -224,11 +224,10 @@ fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let index = int(&args[2])?;
     let key = &args[1];
     let mut g = ctx.db().lock(key, ctx.now);
     let l = list_mut(&mut g, key)?.ok_or(CmdError::NoSuchKey)?;
-    let i = position(index, l.len()).ok_or(CmdError::OutOfRange)?;
+    let i = position(int(&args[2])?, l.len()).ok_or(CmdError::OutOfRange)?;
     l.set(i, &args[3]);
     g.modified(key);
     ctx.out.ok();
@@ -409,11 +408,17 @@ impl<'a> Mpop<'a> {
         }
         let (keys, rest) = rest.split_at(numkeys as usize);
         let end = end_arg(&rest[0])?;
-        let count = match &rest[1..] {
-            [] => 1,
-            [opt, n] if is(opt, "count") => positive(n, "count should be greater than 0", 1)?,
-            _ => return Err(CmdError::Syntax),
-        };
+        // Options are read in order, each value checked as it comes.
+        let mut count = None;
+        let mut opts = rest[1..].iter();
+        while let Some(opt) = opts.next() {
+            match opts.as_slice().first() {
+                Some(n) if count.is_none() && is(opt, "count") => count = Some(positive(n, "count should be greater than 0", 1)?),
+                _ => return Err(CmdError::Syntax),
+            }
+            opts.next();
+        }
+        let count = count.unwrap_or(1);
         Ok(Mpop { keys, end, count })
     }
 }
