@@ -185,7 +185,7 @@ impl Blocking {
     /// CLIENT UNBLOCK: ends client `id`'s wait as a timeout, or with an
     /// UNBLOCKED error. False if it is not blocked.
     pub fn unblock(&self, id: u64, error: bool) -> bool {
-        let Some(w) = self.inner.lock().by_client.get(&id).cloned() else { return false };
+        let Some(w) = self.waiter_of(id) else { return false };
         self.finish(&w, |out| {
             if error {
                 out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
@@ -198,9 +198,16 @@ impl Blocking {
     /// Drops client `id`'s wait (disconnect, CLIENT KILL): nothing will be
     /// served to it any more.
     pub fn cancel(&self, id: u64) {
-        if self.any() {
-            self.unblock(id, false);
+        if !self.any() {
+            return;
         }
+        if let Some(w) = self.waiter_of(id) {
+            self.finish(&w, |_| {});
+        }
+    }
+
+    fn waiter_of(&self, id: u64) -> Option<Arc<Waiter>> {
+        self.inner.lock().by_client.get(&id).cloned()
     }
 
     fn defer(&self, db: usize, key: &[u8]) {
@@ -386,13 +393,13 @@ pub async fn wait(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, stre
     let Some(w) = client.blocked.take() else { return Ok(()) };
     let blocking = &shared.blocking;
     loop {
-        if let Some(reply) = w.state.lock().as_ref() {
-            out.raw(reply);
-            return Ok(());
-        }
         if client.handle.is_killed() {
             blocking.finish(&w, |_| {});
             return Err(Gone::Killed);
+        }
+        if let Some(reply) = w.state.lock().as_ref() {
+            out.raw(reply);
+            return Ok(());
         }
         let timeout = async {
             match w.deadline {
