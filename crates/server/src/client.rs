@@ -37,6 +37,9 @@ pub struct Client {
     pub close: bool,
     /// The last command run: (name, subcommand), for CLIENT LIST.
     pub last_cmd: (&'static str, Option<&'static str>),
+    /// Set by a blocking command that has to wait: the connection parks
+    /// in [`crate::blocking::wait`] before running anything else.
+    pub blocked: Option<Arc<crate::blocking::Waiter>>,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -53,6 +56,7 @@ impl Client {
             watch_flag: WatchFlag::new(),
             close: false,
             last_cmd: ("NULL", None),
+            blocked: None,
             handle,
         }
     }

@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+use crate::blocking::Gone;
 use crate::client::{Client, ClientHandle};
 use crate::dispatch::execute;
 use crate::shared::Shared;
@@ -46,6 +47,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let end = run(&shared, &mut stream, &mut client).await;
     debug!(id = client.id, addr = %handle.addr, reason = ?end, "client closed");
     crate::cmd::transactions::unwatch_all(&shared, &mut client);
+    shared.blocking.cancel(client.id);
 }
 
 /// Removes the client from the registry when its task ends, even by a panic.
@@ -85,6 +87,14 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                     }
                     if client.close {
                         break;
+                    }
+                    if client.blocked.is_some() {
+                        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+                            return end;
+                        }
+                        if let Err(gone) = crate::blocking::wait(shared, client, &mut out, stream, &mut input).await {
+                            return if gone == Gone::Killed { End::Killed } else { End::Closed };
+                        }
                     }
                     if out.len() >= FLUSH_AT {
                         if let Err(end) = flush(shared, stream, &mut out, obuf).await {

@@ -46,9 +46,11 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     if spec.has(flags::EXCLUSIVE) {
         let _alone = shared.gate.write();
         run(&mut ctx, spec, &args);
+        crate::blocking::serve_ready(shared);
     } else {
         let _shared = shared.gate.read();
         run(&mut ctx, spec, &args);
+        crate::blocking::serve_ready(shared);
     }
     if TUNING_CHANGERS.contains(&parent.name) {
         crate::evict::sync_tuning(shared);
@@ -63,7 +65,7 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     let mark = ctx.out.len();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, args)));
     match result {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => crate::blocking::after_write(ctx, spec, args),
         Ok(Err(e)) => ctx.out.error_bytes(&e.bytes()),
         Err(_) => {
             tracing::error!(command = spec.name, "command handler panicked");

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod background;
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod command;

@@ -14,6 +14,8 @@ pub struct Shared {
     pub dbs: Box<[Db]>,
     pub config: RwLock<Config>,
     pub clients: Registry,
+    /// Clients waiting in blocking commands (BLPOP, ...).
+    pub blocking: crate::blocking::Blocking,
     pub stats: Stats,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
@@ -35,6 +37,7 @@ impl Shared {
             dbs,
             config: RwLock::new(config),
             clients: Registry::default(),
+            blocking: Default::default(),
             stats: Stats::default(),
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),

@@ -23,6 +23,7 @@ static CLIENT: &[Spec] = &[
     spec("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Lists open connections.", client_list),
     spec("info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "6.2.0", "Returns information about the connection.", client_info),
     spec("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Terminates open connections.", client_kill),
+    spec("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", client_unblock),
     spec("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.0.0", "Sets the client eviction mode of the connection.", client_no_evict),
     spec("help", 2, LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns helpful text about the different subcommands.", client_help),
 ];
@@ -233,7 +234,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let target = ctx.shared.clients.all().into_iter().find(|c| c.addr.to_string() == addr);
         return match target {
             Some(c) => {
-                c.kill();
+                kill(ctx, &c);
                 ctx.out.ok();
                 Ok(())
             }
@@ -275,11 +276,34 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a);
         if matches && !(skipme && c.id == ctx.client.id) {
-            c.kill();
+            kill(ctx, &c);
             killed += 1;
         }
     }
     ctx.out.int(killed);
+    Ok(())
+}
+
+/// Closes a client; a blocked one is released at once, so nothing is
+/// served to it any more.
+fn kill(ctx: &Ctx, c: &crate::client::ClientHandle) {
+    c.kill();
+    ctx.shared.blocking.cancel(c.id);
+}
+
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::err(format!("unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", text(&args[1]))));
+    }
+    let id = int(&args[2])?;
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if is(r, "timeout") => false,
+        Some(r) if is(r, "error") => true,
+        Some(_) => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.shared.blocking.unblock(id, error));
+    ctx.out.int(done as i64);
     Ok(())
 }
 
@@ -305,6 +329,8 @@ fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "    Return information about the current client connection.",
         "KILL <ip:port> | KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections by address or by ID, ADDR, LADDR, SKIPME filters.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "NO-EVICT (ON|OFF)",
         "    Accepted for compatibility.",
     ];

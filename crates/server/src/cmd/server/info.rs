@@ -107,7 +107,7 @@ fn clients(ctx: &Ctx, i: &mut Info) {
     i.field("connected_clients", ctx.shared.clients.len());
     i.field("cluster_connections", 0);
     i.field("maxclients", ctx.shared.config.read().maxclients);
-    i.field("blocked_clients", 0);
+    i.field("blocked_clients", ctx.shared.blocking.blocked_clients());
 }
 
 /// `used_memory` is the keyspace's own accounting plus the startup
