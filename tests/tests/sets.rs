@@ -279,3 +279,16 @@ fn scan_while_the_set_changes() {
     assert_eq!(c.cmd(&["SSCAN", "i", "0", "COUNT", "1"]), arr(vec![bulk("0"), bulks(&["1", "2", "3"])]));
     assert_eq!(c.cmd(&["SSCAN", "i", "0", "MATCH", "2"]), arr(vec![bulk("0"), bulks(&["2"])]));
 }
+
+#[test]
+fn scan_checks_cursor_then_key_then_options() {
+    let server = start();
+    let mut c = server.conn();
+    assert_eq!(c.cmd(&["SSCAN", "nokey", "0", "foo"]), arr(vec![bulk("0"), bulks(&[])]));
+    assert_eq!(c.cmd(&["HSCAN", "nokey", "0", "COUNT", "0"]), arr(vec![bulk("0"), bulks(&[])]));
+    assert_eq!(c.cmd(&["SSCAN", "nokey", "abc", "foo"]), err("ERR invalid cursor"));
+    assert_eq!(c.cmd(&["SET", "str", "x"]), ok());
+    assert_eq!(c.cmd(&["SSCAN", "str", "0", "foo"]), err(WRONGTYPE));
+    assert_eq!(c.cmd(&["SADD", "s", "1"]), int(1));
+    assert_eq!(c.cmd(&["SSCAN", "s", "0", "foo"]), err("ERR syntax error"));
+}

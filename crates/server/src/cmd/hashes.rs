@@ -318,19 +318,33 @@ fn random_fields(ctx: &mut Ctx, h: &Hash, count: i64, with_values: bool) {
     pairs.into_iter().for_each(|p| emit(ctx, p));
 }
 
-fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = ScanArgs::parse(&args[2..], false)?;
+/// HSCAN / SSCAN: Redis checks the cursor, then the key (a missing key is
+/// an empty walk whatever the options), then the options; `step` walks
+/// from the cursor, collecting the reply's items.
+pub(crate) fn scan_collection<T: Typed>(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    step: impl FnOnce(&T, &ScanArgs, &mut Vec<Vec<u8>>) -> u64,
+) -> CmdResult {
+    ScanArgs::parse(&args[2..3], false)?;
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    let next = read::<Hash>(&mut g, &args[1])?.map_or(0, |h| {
+    let mut items = Vec::new();
+    let next = match read::<T>(&mut g, &args[1])? {
+        None => 0,
+        Some(c) => step(c, &ScanArgs::parse(&args[2..], false)?, &mut items),
+    };
+    drop(g);
+    scan::reply(ctx, next, &items);
+    Ok(())
+}
+
+fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    scan_collection(ctx, args, |h: &Hash, opts, items| {
         h.scan(opts.cursor, opts.count, |field, value| {
             if opts.matches(field) {
                 items.push(field.to_vec());
                 items.push(value.to_vec());
             }
         })
-    });
-    drop(g);
-    scan::reply(ctx, next, &items);
-    Ok(())
+    })
 }

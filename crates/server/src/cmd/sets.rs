@@ -14,8 +14,7 @@ use ferrocache_store::set::{Member, Set};
 use ferrocache_store::{sample, DbGuard, Value};
 
 use crate::args::{int, is};
-use crate::cmd::hashes::{peek, random_count, read, update, Typed};
-use crate::cmd::scan::{self, ScanArgs};
+use crate::cmd::hashes::{peek, random_count, read, scan_collection, update, Typed};
 use crate::command::{flags::*, spec, CmdError, CmdResult, Ctx, Spec};
 
 pub static COMMANDS: &[Spec] = &[
@@ -337,18 +336,12 @@ fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let opts = ScanArgs::parse(&args[2..], false)?;
-    let mut g = ctx.db().lock(&args[1], ctx.now);
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    let next = read::<Set>(&mut g, &args[1])?.map_or(0, |s| {
+    scan_collection(ctx, args, |s: &Set, opts, items| {
         s.scan(opts.cursor, opts.count, |m| {
             let m = m.to_vec();
             if opts.matches(&m) {
                 items.push(m);
             }
         })
-    });
-    drop(g);
-    scan::reply(ctx, next, &items);
-    Ok(())
+    })
 }
