@@ -28,7 +28,34 @@ pub fn agree(check: Check, a: &Frame, b: &Frame) -> bool {
             (Frame::Bulk(_), Frame::Bulk(_)) => true,
             _ => a == b,
         },
+        Check::Pairs => match (pairs(a), pairs(b)) {
+            (Some(x), Some(y)) => std::mem::discriminant(a) == std::mem::discriminant(b) && x == y,
+            _ => a == b,
+        },
+        Check::Random => match (a, b) {
+            (Frame::Bulk(_), Frame::Bulk(_)) => true,
+            _ => match (items(a), items(b)) {
+                (Some(x), Some(y)) => std::mem::discriminant(a) == std::mem::discriminant(b) && x.len() == y.len(),
+                _ => a == b,
+            },
+        },
     }
+}
+
+/// A map, or an array of even length, as sorted (key, value) encodings.
+fn pairs(f: &Frame) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let enc = |f: &Frame| {
+        let mut buf = Vec::new();
+        f.encode(&mut buf);
+        buf
+    };
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = match f {
+        Frame::Map(m) => m.iter().map(|(k, v)| (enc(k), enc(v))).collect(),
+        Frame::Array(v) if v.len() % 2 == 0 => v.chunks(2).map(|p| (enc(&p[0]), enc(&p[1]))).collect(),
+        _ => return None,
+    };
+    out.sort();
+    Some(out)
 }
 
 /// Whether two EXEC replies agree, each queued command's reply under its
@@ -89,6 +116,16 @@ mod tests {
         assert!(!agree(Check::Scan, &page("0", &[]), &err("ERR invalid cursor")));
         assert!(agree(Check::RandomKey, &bulk("a"), &bulk("b")));
         assert!(!agree(Check::RandomKey, &bulk("a"), &nil()));
+        let map = |p: &[(&str, &str)]| Frame::Map(p.iter().map(|(k, v)| (bulk(k), bulk(v))).collect());
+        assert!(agree(Check::Pairs, &bulks(&["a", "1", "b", "2"]), &bulks(&["b", "2", "a", "1"])));
+        assert!(!agree(Check::Pairs, &bulks(&["a", "1", "b", "2"]), &bulks(&["a", "2", "b", "1"])));
+        assert!(agree(Check::Pairs, &map(&[("a", "1"), ("b", "2")]), &map(&[("b", "2"), ("a", "1")])));
+        assert!(!agree(Check::Pairs, &map(&[("a", "1"), ("b", "2")]), &bulks(&["a", "1", "b", "2"])));
+        assert!(agree(Check::Random, &bulks(&["a", "b"]), &bulks(&["c", "c"])));
+        assert!(!agree(Check::Random, &bulks(&["a", "b"]), &bulks(&["c"])));
+        assert!(!agree(Check::Random, &Frame::Set(vec![bulk("a")]), &bulks(&["a"])));
+        assert!(agree(Check::Random, &bulk("a"), &bulk("b")));
+        assert!(!agree(Check::Random, &bulk("a"), &nil()));
         let checks = [Check::Exact, Check::Unordered];
         assert!(exec_agree(&checks, &arr(vec![ok(), bulks(&["x", "y"])]), &arr(vec![ok(), bulks(&["y", "x"])])));
         assert!(exec_agree(&checks, &Frame::NullArray, &Frame::NullArray));

@@ -31,6 +31,12 @@ pub enum Check {
     Scan,
     /// RANDOMKEY: both nil, or both keys that exist on both servers.
     RandomKey,
+    /// Field-value pairs in no particular order (HGETALL: a flat array in
+    /// RESP2, a map in RESP3): compared as sorted pairs.
+    Pairs,
+    /// A random pick (HRANDFIELD, SRANDMEMBER): both a bulk, or replies of
+    /// the same type and length; anything else exactly.
+    Random,
 }
 
 /// One generated command.

@@ -227,7 +227,7 @@ impl<'a> Run<'a> {
             return Ok(false);
         }
         match (cmd.check, r, f) {
-            (Check::Scan, _, _) if scan_page(r).is_some() && cmd.args[1] == b"0" => self.scan_all(on, &cmd.args, r, f),
+            (Check::Scan, _, _) if scan_page(r).is_some() && cmd.args.get(cursor_at(&cmd.args)).is_some_and(|c| c == b"0") => self.scan_all(on, &cmd.args, r, f),
             (Check::RandomKey, Frame::Bulk(kr), Frame::Bulk(kf)) => {
                 let (kr, kf) = (kr.to_vec(), kf.to_vec());
                 let pair = self.pair(on);
@@ -323,6 +323,12 @@ fn is_bare(args: &[Vec<u8>], name: &[u8]) -> bool {
     args.len() == 1 && args[0].eq_ignore_ascii_case(name)
 }
 
+/// Where a SCAN-family command has its cursor: SCAN's first argument,
+/// after the key for HSCAN, SSCAN and ZSCAN.
+fn cursor_at(args: &[Vec<u8>]) -> usize {
+    if args[0].eq_ignore_ascii_case(b"SCAN") { 1 } else { 2 }
+}
+
 /// The keys of a full SCAN iteration that began with `first`.
 fn scan_rest(conn: &mut Conn, args: &[Vec<u8>], first: &Frame) -> Result<BTreeSet<Vec<u8>>, String> {
     let mut seen = BTreeSet::new();
@@ -336,7 +342,7 @@ fn scan_rest(conn: &mut Conn, args: &[Vec<u8>], first: &Frame) -> Result<BTreeSe
             return Ok(seen);
         }
         let mut next = args.to_vec();
-        next[1] = cursor.to_vec();
+        next[cursor_at(args)] = cursor.to_vec();
         page = conn.cmd_bytes(&next);
     }
     Err(format!("SCAN did not finish within {MAX_SCAN_CALLS} calls: {}", show_args(args)))

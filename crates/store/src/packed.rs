@@ -1,0 +1,74 @@
+//! Byte-buffer helpers for the compact encodings (the listpack-like hash,
+//! the intset-like set): exact-size buffers edited by splicing, like
+//! Redis's listpack and intset, so a small collection holds no spare
+//! capacity; and LEB128 varints for lengths.
+
+/// Replaces `buf[range]` with the concatenation of `parts`, leaving the
+/// buffer exactly as long as its contents (one allocation, no slack).
+pub fn splice(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, parts: &[&[u8]]) {
+    let added: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(buf.len() - range.len() + added);
+    out.extend_from_slice(&buf[..range.start]);
+    parts.iter().for_each(|p| out.extend_from_slice(p));
+    out.extend_from_slice(&buf[range.end..]);
+    *buf = out.into_boxed_slice();
+}
+
+/// `n` as a LEB128 varint: (bytes, length).
+pub fn varint(mut n: usize) -> ([u8; 10], usize) {
+    let mut out = [0; 10];
+    let mut i = 0;
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out[i] = low;
+            return (out, i + 1);
+        }
+        out[i] = low | 0x80;
+        i += 1;
+    }
+}
+
+/// Reads a varint at the start of `b`: (value, bytes used). The buffers
+/// are our own, so a malformed varint is a bug.
+pub fn read_varint(b: &[u8]) -> (usize, usize) {
+    let mut n = 0usize;
+    for (i, &byte) in b.iter().enumerate() {
+        n |= ((byte & 0x7f) as usize) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (n, i + 1);
+        }
+    }
+    unreachable!("truncated varint in a packed buffer")
+}
+
+/// Reads a length-prefixed string at the start of `b`: (string, bytes used).
+pub fn read_str(b: &[u8]) -> (&[u8], usize) {
+    let (len, used) = read_varint(b);
+    (&b[used..used + len], used + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip() {
+        for n in [0, 1, 127, 128, 300, 16383, 16384, usize::MAX] {
+            let (bytes, len) = varint(n);
+            assert_eq!(read_varint(&bytes[..len]), (n, len));
+        }
+        assert_eq!(varint(127).1, 1);
+        assert_eq!(varint(128).1, 2);
+    }
+
+    #[test]
+    fn splice_is_exact() {
+        let mut b: Box<[u8]> = b"hello world".to_vec().into_boxed_slice();
+        splice(&mut b, 6..11, &[b"there", b"!"]);
+        assert_eq!(&b[..], b"hello there!");
+        splice(&mut b, 0..6, &[]);
+        assert_eq!(&b[..], b"there!");
+    }
+}
