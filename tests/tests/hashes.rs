@@ -200,7 +200,7 @@ fn encodings_follow_the_listpack_limits() {
 fn scan_while_the_hash_changes() {
     let server = start();
     let mut c = server.conn();
-    let stable: Vec<String> = (0..300).map(|i| format!("stable:{i}")).collect();
+    let stable: Vec<String> = (0..600).map(|i| format!("stable:{i}")).collect();
     for f in &stable {
         c.cmd(&["HSET", "h", f, "v"]);
     }

@@ -25,7 +25,7 @@ impl Limit {
 }
 
 /// `hash-max-listpack-entries`: most fields of a compact hash.
-pub static HASH_MAX_ENTRIES: Limit = Limit::new(128);
+pub static HASH_MAX_ENTRIES: Limit = Limit::new(512);
 /// `hash-max-listpack-value`: longest field or value of a compact hash.
 pub static HASH_MAX_VALUE: Limit = Limit::new(64);
 /// `set-max-intset-entries`: most members of an all-integer compact set.
