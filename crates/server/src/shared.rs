@@ -8,12 +8,15 @@ use tokio::sync::Notify;
 
 use crate::client::Registry;
 use crate::config::Config;
+use crate::pubsub::PubSub;
 
 /// Everything a command may reach beyond its own client.
 pub struct Shared {
     pub dbs: Box<[Db]>,
     pub config: RwLock<Config>,
     pub clients: Registry,
+    /// Pub/sub channels and patterns → subscribers.
+    pub pubsub: PubSub,
     pub stats: Stats,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
@@ -35,6 +38,7 @@ impl Shared {
             dbs,
             config: RwLock::new(config),
             clients: Registry::default(),
+            pubsub: PubSub::default(),
             stats: Stats::default(),
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),
