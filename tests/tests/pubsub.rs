@@ -372,15 +372,31 @@ fn omem(admin: &mut Conn, id: i64) -> Option<u64> {
     list.split_whitespace().find_map(|f| f.strip_prefix("omem=")).map(|v| v.parse().expect("omem"))
 }
 
-#[test]
-fn slow_subscriber_is_cut_off_at_its_hard_limit() {
+/// A server with a pubsub output limit, a subscriber to `channel` that
+/// never reads, and clients to publish and watch.
+struct Flood {
+    _server: TestServer,
+    admin: Conn,
+    slow: Conn,
+    /// The slow subscriber's client id.
+    id: i64,
+    publisher: Conn,
+}
+
+fn flood(limit: &str, channel: &str) -> Flood {
     let server = start();
     let mut admin = server.conn();
-    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0"]), ok());
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", limit]), ok());
     let mut slow = server.conn();
-    let Frame::Integer(id) = slow.cmd(&["CLIENT", "ID"]) else { panic!() };
-    slow.cmd(&["SUBSCRIBE", "flood"]);
-    let mut publisher = server.conn();
+    let Frame::Integer(id) = slow.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    slow.cmd(&["SUBSCRIBE", channel]);
+    let publisher = server.conn();
+    Flood { _server: server, admin, slow, id, publisher }
+}
+
+#[test]
+fn slow_subscriber_is_cut_off_at_its_hard_limit() {
+    let Flood { _server, mut admin, mut slow, id, mut publisher } = flood("pubsub 1mb 0 0", "flood");
     let payload = "x".repeat(16 * 1024);
     let mut cut_off = false;
     let mut peak = 0;
@@ -405,13 +421,7 @@ fn slow_subscriber_is_cut_off_at_its_hard_limit() {
 
 #[test]
 fn slow_subscriber_is_cut_off_after_soft_limit_seconds() {
-    let server = start();
-    let mut admin = server.conn();
-    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 256kb 1"]), ok());
-    let mut slow = server.conn();
-    let Frame::Integer(id) = slow.cmd(&["CLIENT", "ID"]) else { panic!() };
-    slow.cmd(&["SUBSCRIBE", "trickle"]);
-    let mut publisher = server.conn();
+    let Flood { _server, mut admin, mut slow, id, mut publisher } = flood("pubsub 0 256kb 1", "trickle");
     let payload = "x".repeat(32 * 1024);
     let start = Instant::now();
     let mut over_since = None;

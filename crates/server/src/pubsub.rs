@@ -199,9 +199,11 @@ impl Post<'_> {
 #[derive(Debug, Default)]
 pub struct Inbox {
     queue: Mutex<Queue>,
-    /// Frames queued (a lock-free "anything to do?" check for the
-    /// connection's hot path).
+    /// Frames queued, and whether frames were moved to the connection's
+    /// output since its last write: lock-free "anything to do?" checks for
+    /// the connection's hot path.
     queued: AtomicUsize,
+    moved: AtomicBool,
     /// Wakes the connection task when a message arrives.
     pub ready: Notify,
     /// Whether the client speaks RESP3 (messages are then push frames).
@@ -266,10 +268,14 @@ impl Inbox {
         }
         q.in_flight += moved;
         self.queued.store(0, Ordering::Relaxed);
+        self.moved.store(true, Ordering::Relaxed);
     }
 
     /// The connection wrote its output: frames moved there no longer count.
     pub fn written(&self) {
+        if !self.moved.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let mut q = self.queue.lock();
         q.bytes -= q.in_flight;
         q.in_flight = 0;

@@ -22,7 +22,7 @@ pub static COMMANDS: &[Spec] = &[
     spec("ssubscribe", -2, SUB, (1, -1, 1), "pubsub", "7.0.0", "Listens for messages published to shard channels.", ssubscribe),
     spec("sunsubscribe", -1, SUB, (1, -1, 1), "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", sunsubscribe),
     spec("publish", 3, PUB, (0, 0, 0), "pubsub", "2.0.0", "Posts a message to a channel.", publish),
-    spec("spublish", 3, PUB, (1, 1, 1), "pubsub", "7.0.0", "Post a message to a shard channel", spublish),
+    spec("spublish", 3, PUB, (1, 1, 1), "pubsub", "7.0.0", "Posts a message to a shard channel.", spublish),
     container("pubsub", -2, "pubsub", "2.8.0", "A container for Pub/Sub commands.", PUBSUB_SUBCOMMANDS),
 ];
 
