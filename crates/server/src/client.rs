@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::command::Spec;
+use crate::pubsub::{Inbox, Space, Subscriptions};
 
 /// State of a transaction being queued (between MULTI and EXEC).
 #[derive(Debug, Default)]
@@ -40,6 +41,8 @@ pub struct Client {
     /// Set by a blocking command that has to wait: the connection parks
     /// in [`crate::blocking::wait`] before running anything else.
     pub blocked: Option<Arc<crate::blocking::Waiter>>,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subs: Subscriptions,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -57,6 +60,7 @@ impl Client {
             close: false,
             last_cmd: ("NULL", None),
             blocked: None,
+            subs: Subscriptions::default(),
             handle,
         }
     }
@@ -76,6 +80,7 @@ impl Client {
         m.name.clear();
         m.name.push_str(self.name.as_deref().unwrap_or_default());
         m.resp = if self.resp3 { 3 } else { 2 };
+        m.subs = [Space::Channel, Space::Pattern, Space::Shard].map(|s| self.subs.len(s));
         m
     }
 }
@@ -94,6 +99,8 @@ pub struct ClientHandle {
     pub meta: Mutex<ClientMeta>,
     killed: AtomicBool,
     pub kill_notify: Notify,
+    /// Pub/sub messages on their way to this client.
+    pub inbox: Inbox,
 }
 
 /// Slowly-changing details shown by CLIENT LIST.
@@ -105,6 +112,8 @@ pub struct ClientMeta {
     pub multi: i64,
     pub qbuf: usize,
     pub obuf: usize,
+    /// Subscriptions: channels, patterns, shard channels.
+    pub subs: [usize; 3],
 }
 
 impl ClientHandle {
@@ -122,19 +131,32 @@ impl ClientHandle {
         let m = self.meta.lock().clone();
         let age = now.saturating_sub(self.created) / 1000;
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
-        let flags = if m.multi >= 0 { "x" } else { "N" };
+        let mut flags = String::new();
+        if m.subs.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
+        if m.multi >= 0 {
+            flags.push('x');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let obuf = m.obuf + self.inbox.pending_bytes();
         let cmd = if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={flags} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
             m.name,
             self.db.load(Ordering::Relaxed),
+            m.subs[0],
+            m.subs[1],
+            m.subs[2],
             m.multi,
             m.qbuf,
-            m.obuf,
-            16384 + m.qbuf + m.obuf,
+            obuf,
+            16384 + m.qbuf + obuf,
             m.resp.max(2),
         )
     }
@@ -172,6 +194,7 @@ impl Registry {
             meta: Mutex::new(ClientMeta { resp: 2, multi: -1, ..Default::default() }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            inbox: Inbox::default(),
         });
         clients.insert(id, handle.clone());
         Some(handle)

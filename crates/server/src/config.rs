@@ -24,6 +24,8 @@ pub struct Config {
     pub io_threads: usize,
     /// Normal clients' output buffer limit: hard bytes, soft bytes, soft seconds (0 = none).
     pub obuf_normal: (u64, u64, u64),
+    /// Pub/sub subscribers' output buffer limit, same shape (see `crate::pubsub`).
+    pub obuf_pubsub: (u64, u64, u64),
     /// Memory limit in bytes for the dataset (0 = none); see `evict.rs`.
     pub maxmemory: u64,
     pub maxmemory_policy: Policy,
@@ -62,6 +64,7 @@ impl Default for Config {
             hz: 10,
             io_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             obuf_normal: (0, 0, 0),
+            obuf_pubsub: (32 << 20, 8 << 20, 60),
             maxmemory: 0,
             maxmemory_policy: Policy::NoEviction,
             maxmemory_samples: 5,
@@ -242,28 +245,34 @@ pub static PARAMS: &[Param] = &[
         name: "client-output-buffer-limit",
         aliases: &[],
         mutable: true,
-        accepts: "'normal <hard> <soft> <seconds>' (other classes accepted for compatibility)",
+        accepts: "'<class> <hard> <soft> <seconds>' for the normal and pubsub classes (replica class accepted for compatibility)",
         get: |c| {
-            let (h, s, t) = c.obuf_normal;
-            format!("normal {h} {s} {t} slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+            let ((nh, ns, nt), (ph, ps, pt)) = (c.obuf_normal, c.obuf_pubsub);
+            format!("normal {nh} {ns} {nt} slave 268435456 67108864 60 pubsub {ph} {ps} {pt}")
         },
         set: |c, v| {
             let words: Vec<&str> = v.split_whitespace().collect();
             if words.is_empty() || !words.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
+            // All classes are checked before any changes, as Redis does.
+            let mut parsed = Vec::new();
             for w in words.chunks(4) {
-                let normal = match w[0].to_ascii_lowercase().as_str() {
-                    "normal" => true,
-                    "slave" | "replica" | "pubsub" => false,
-                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
-                };
+                let class = w[0].to_ascii_lowercase();
+                if !["normal", "slave", "replica", "pubsub"].contains(&class.as_str()) {
+                    return Err("Invalid client class specified in buffer limit configuration.".into());
+                }
                 let limits = (parse_memory(w[1]), parse_memory(w[2]), parse_range(w[3], 0, i64::MAX));
                 let (Ok(hard), Ok(soft), Ok(secs)) = limits else {
                     return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
                 };
-                if normal {
-                    c.obuf_normal = (hard, soft, secs as u64);
+                parsed.push((class, (hard, soft, secs as u64)));
+            }
+            for (class, limits) in parsed {
+                match class.as_str() {
+                    "normal" => c.obuf_normal = limits,
+                    "pubsub" => c.obuf_pubsub = limits,
+                    _ => {}
                 }
             }
             Ok(())

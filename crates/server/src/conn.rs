@@ -7,6 +7,10 @@
 //! (`client-output-buffer-limit normal`) closes a client whose pending
 //! replies pass the hard limit, or stay above the soft limit for longer
 //! than its seconds.
+//!
+//! A subscribed client's connection also waits on its pub/sub inbox
+//! ([`crate::pubsub::Inbox`]) and writes queued messages ahead of the next
+//! reply, so they keep the order in which they were published.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,6 +52,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     debug!(id = client.id, addr = %handle.addr, reason = ?end, "client closed");
     crate::cmd::transactions::unwatch_all(&shared, &mut client);
     shared.blocking.cancel(client.id);
+    crate::pubsub::leave_all(&shared, &mut client);
 }
 
 /// Removes the client from the registry when its task ends, even by a panic.
@@ -78,6 +83,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
             match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
                     processed += 1;
+                    client.handle.inbox.drain_into(&mut out);
                     out.resp3 = client.resp3;
                     execute(shared, client, &mut out, args);
                     if obuf.0 > 0 && out.len() as u64 > obuf.0 {
@@ -89,7 +95,8 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                         break;
                     }
                     if client.blocked.is_some() {
-                        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+                        client.handle.inbox.drain_into(&mut out);
+                        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
                             return end;
                         }
                         if let Err(gone) = crate::blocking::wait(shared, client, &mut out, stream, &mut input).await {
@@ -97,7 +104,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                         }
                     }
                     if out.len() >= FLUSH_AT {
-                        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+                        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
                             return end;
                         }
                     }
@@ -105,7 +112,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                 Ok(None) => break,
                 Err(e) => {
                     out.error(&format!("ERR {e}"));
-                    let _ = flush(shared, stream, &mut out, obuf).await;
+                    let _ = flush(shared, stream, &mut out, obuf, &client.handle).await;
                     debug!(id = client.id, error = %e, "protocol error");
                     return End::Protocol;
                 }
@@ -115,7 +122,8 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
             shared.stats.commands.fetch_add(processed, Ordering::Relaxed);
             note_activity(client, input.len(), out.len());
         }
-        if let Err(end) = flush(shared, stream, &mut out, obuf).await {
+        client.handle.inbox.drain_into(&mut out);
+        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
             return end;
         }
         if client.close {
@@ -129,8 +137,10 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
         }
         let read = stream.read_buf(&mut input);
         let killed = client.handle.kill_notify.notified();
+        let message = client.handle.inbox.ready.notified();
+        // Subscribers wait for messages, not commands: no idle timeout (as Redis).
         let idle = async {
-            if timeout == 0 {
+            if timeout == 0 || client.subs.active() {
                 std::future::pending::<()>().await
             } else {
                 tokio::time::sleep(Duration::from_secs(timeout)).await
@@ -142,33 +152,38 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                 Ok(n) => { shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
             },
             _ = killed => return End::Killed,
+            _ = message => {}
             _ = idle => return End::Timeout,
         }
     }
 }
 
 /// Writes pending replies. Past the soft output limit the write must
-/// finish within the soft limit's seconds, or the client is closed.
-async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf: (u64, u64, u64)) -> Result<(), End> {
+/// finish within the soft limit's seconds, or the client is closed; a
+/// killed client (CLIENT KILL, pub/sub limit) stops waiting at once.
+async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf: (u64, u64, u64), handle: &ClientHandle) -> Result<(), End> {
     if out.is_empty() {
         return Ok(());
     }
     let (_, soft, secs) = obuf;
     let n = out.len() as u64;
     let write = stream.write_all(&out.buf);
-    let result = if soft > 0 && secs > 0 && n > soft {
-        match tokio::time::timeout(Duration::from_secs(secs), write).await {
-            Ok(r) => r,
-            Err(_) => {
+    let bounded = async {
+        if soft > 0 && secs > 0 && n > soft {
+            tokio::time::timeout(Duration::from_secs(secs), write).await.map_err(|_| {
                 shared.stats.obuf_closed.fetch_add(1, Ordering::Relaxed);
-                return Err(End::OutputLimit);
-            }
+                End::OutputLimit
+            })
+        } else {
+            Ok(write.await)
         }
-    } else {
-        write.await
     };
-    result.map_err(|_| End::Closed)?;
+    tokio::select! {
+        r = bounded => r?.map_err(|_| End::Closed)?,
+        _ = handle.kill_notify.notified() => return Err(End::Killed),
+    }
     shared.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    handle.inbox.written();
     out.clear();
     if out.buf.capacity() > 4 * FLUSH_AT {
         out.buf = Vec::with_capacity(FLUSH_AT);

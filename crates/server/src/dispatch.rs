@@ -12,6 +12,11 @@ use crate::table::{subcommand, table};
 /// Commands that run even while a transaction is being queued.
 const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+/// Commands a RESP2 client may run while subscribed (its connection then
+/// carries only pub/sub frames).
+const SUBSCRIBED_ALLOWED: &[&str] =
+    &["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset"];
+
 /// Commands after which the eviction settings may have changed (CONFIG
 /// SET, also inside EXEC); the keyspace picks them up at once.
 const TUNING_CHANGERS: &[&str] = &["config", "exec"];
@@ -30,6 +35,13 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
         if let Err(e) = crate::evict::make_room(shared, now) {
             return reject(shared, client, out, &args, e);
         }
+    }
+    if !client.resp3 && client.subs.active() && !SUBSCRIBED_ALLOWED.contains(&parent.name) {
+        let name = if std::ptr::eq(parent, spec) { parent.name.to_string() } else { format!("{}|{}", parent.name, spec.name) };
+        let e = CmdError::err(format!(
+            "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        ));
+        return reject(shared, client, out, &args, e);
     }
     if let Some(multi) = client.multi.as_mut() {
         if !MULTI_CONTROL.contains(&spec.name) {

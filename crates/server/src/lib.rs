@@ -17,6 +17,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod evict;
 pub mod float80;
+pub mod pubsub;
 pub mod shared;
 pub mod table;
 

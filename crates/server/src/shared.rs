@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::client::Registry;
 use crate::config::Config;
+use crate::pubsub::PubSub;
 
 /// Everything a command may reach beyond its own client.
 pub struct Shared {
@@ -16,6 +17,8 @@ pub struct Shared {
     pub clients: Registry,
     /// Clients waiting in blocking commands (BLPOP, ...).
     pub blocking: crate::blocking::Blocking,
+    /// Pub/sub channels and patterns → subscribers.
+    pub pubsub: PubSub,
     pub stats: Stats,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
@@ -38,6 +41,7 @@ impl Shared {
             config: RwLock::new(config),
             clients: Registry::default(),
             blocking: Default::default(),
+            pubsub: PubSub::default(),
             stats: Stats::default(),
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),

@@ -28,7 +28,15 @@ static CLIENT: &[Spec] = &[
     spec("help", 2, LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns helpful text about the different subcommands.", client_help),
 ];
 
+/// In RESP2 pub/sub mode PING answers `["pong", <arg or "">]`: the
+/// connection carries only arrays then.
 fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() <= 2 && !ctx.client.resp3 && ctx.client.subs.active() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |a| &a[..]));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
@@ -119,8 +127,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         set_name(ctx, &n)?;
     }
     if let Some(p) = proto {
-        ctx.client.resp3 = p == 3;
-        ctx.out.resp3 = p == 3;
+        set_protocol(ctx, p == 3);
     }
     let out = &mut *ctx.out;
     out.map(7);
@@ -141,12 +148,19 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Switches the connection's protocol (replies and pub/sub messages).
+fn set_protocol(ctx: &mut Ctx, resp3: bool) {
+    ctx.client.resp3 = resp3;
+    ctx.out.resp3 = resp3;
+    ctx.client.handle.inbox.resp3.store(resp3, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ctx.client.multi = None;
     crate::cmd::transactions::unwatch_all(ctx.shared, ctx.client);
+    crate::pubsub::leave_all(ctx.shared, ctx.client);
     ctx.client.db = 0;
-    ctx.client.resp3 = false;
-    ctx.out.resp3 = false;
+    set_protocol(ctx, false);
     ctx.client.name = None;
     ctx.client.authenticated = ctx.shared.config.read().requirepass.is_none();
     ctx.out.simple("RESET");

@@ -52,7 +52,7 @@ const ACL_CATEGORIES: &[(&str, Rule)] = &[
     ("@hyperloglog", |s| s.group == "hyperloglog"),
     ("@geo", |s| s.group == "geo"),
     ("@stream", |s| s.group == "stream"),
-    ("@pubsub", |s| s.has(PUBSUB) || s.group == "pubsub"),
+    ("@pubsub", |s| s.has(PUBSUB)),
     ("@admin", |s| s.has(ADMIN)),
     ("@fast", |s| s.has(FAST)),
     ("@slow", |s| !s.has(FAST)),

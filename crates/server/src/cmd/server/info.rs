@@ -17,6 +17,7 @@ use ferrocache_store::{db, memory};
 
 use crate::args::is;
 use crate::command::{CmdResult, Ctx};
+use crate::pubsub::Space;
 
 /// One section's writer.
 type Writer = fn(&Ctx, &mut Info);
@@ -166,6 +167,9 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("evicted_clients", 0);
     i.field("keyspace_hits", keyspace.hits);
     i.field("keyspace_misses", keyspace.misses);
+    i.field("pubsub_channels", shared.pubsub.count(Space::Channel));
+    i.field("pubsub_patterns", shared.pubsub.count(Space::Pattern));
+    i.field("pubsubshard_channels", shared.pubsub.count(Space::Shard));
     i.field("client_output_buffer_limit_disconnections", load(&s.obuf_closed));
 }
 
