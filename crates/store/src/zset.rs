@@ -173,7 +173,7 @@ impl ZSet {
     }
 
     /// An empty set in the encoding Redis picks for `size` members of up
-    /// to `max_len` bytes (ZADD passes its pair count and longest member).
+    /// to `max_len` bytes.
     pub fn with_hint(size: usize, max_len: usize) -> Self {
         if fits_compact(size, max_len) {
             ZSet::new()
