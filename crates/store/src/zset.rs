@@ -17,7 +17,8 @@
 //! deterministically for a compact set): find the first element, skip an
 //! offset unconditionally, then take while the far bound holds.
 //!
-//! Scores are never NaN; -0 is stored as 0 (Redis answers ZSCORE with 0).
+//! Scores are never NaN; the compact encoding stores -0 as 0, the skip
+//! list keeps -0 (both as Redis does).
 
 mod pack;
 mod skiplist;
@@ -156,7 +157,8 @@ pub enum Added {
     New(f64),
     /// An existing member's score changed to this.
     Changed(f64),
-    /// The member already had this score.
+    /// The member already had this score (equal to the one computed,
+    /// which is given).
     Same(f64),
     /// NX, XX, GT or LT said no.
     Skipped,
@@ -246,7 +248,8 @@ impl ZSet {
             return Ok(Added::Skipped);
         }
         if new == current {
-            return Ok(Added::Same(current));
+            // The score computed (0 for -0 + 0), though -0 stays stored.
+            return Ok(Added::Same(new));
         }
         self.remove(member);
         self.insert_new(member.into(), new);
@@ -256,14 +259,15 @@ impl ZSet {
     /// Inserts a member known to be absent, converting to the skip list
     /// when the compact encoding's limits would be passed.
     fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
-        let score = score + 0.0;
         if let Repr::Pack(p) = &self.repr
             && !fits_compact(p.len() + 1, member.len())
         {
             self.convert();
         }
         match &mut self.repr {
-            Repr::Pack(p) => p.insert(&member, score),
+            // The compact form keeps -0 as the integer 0 (as a listpack
+            // does); the skip list keeps the double.
+            Repr::Pack(p) => p.insert(&member, score + 0.0),
             Repr::Skip(l) => {
                 l.insert(member, score);
             }

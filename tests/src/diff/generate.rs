@@ -31,6 +31,13 @@ pub enum Check {
     Scan,
     /// RANDOMKEY: both nil, or both keys that exist on both servers.
     RandomKey,
+    /// Random picks (ZRANDMEMBER): arrays of the same length, or two bulk
+    /// strings; anything else exactly.
+    Random,
+    /// A collection scan page (ZSCAN): when both cursors are 0 the items
+    /// as a multiset, otherwise the shape only (cursors and bucket order
+    /// are implementation-specific).
+    CollectionScan,
 }
 
 /// One generated command.

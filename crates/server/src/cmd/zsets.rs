@@ -278,7 +278,16 @@ fn add_all(z: &mut ZSet, pairs: &[(f64, &Bytes)], flags: AddFlags) -> Result<Add
 }
 
 fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut flags = AddFlags::default();
+    zadd_generic(ctx, args, AddFlags::default())
+}
+
+/// ZINCRBY is ZADD with INCR (it even takes ZADD's flags, which then
+/// leave an odd argument count: a syntax error).
+fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, AddFlags { incr: true, ..AddFlags::default() })
+}
+
+fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult {
     let mut ch = false;
     let mut i = 2;
     while let Some(a) = args.get(i) {
@@ -345,17 +354,6 @@ fn add_to_key(ctx: &Ctx, key: &[u8], pairs: &[(f64, &Bytes)], flags: AddFlags) -
     let totals = add_all(&mut z, pairs, flags)?;
     g.set(key, Value::ZSet(Box::new(z)));
     Ok(totals)
-}
-
-fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let incr = score_arg(&args[2])?;
-    let flags = AddFlags { incr: true, ..AddFlags::default() };
-    let totals = add_to_key(ctx, &args[1], &[(incr, &args[3])], flags)?;
-    match totals.last {
-        Some(s) => ctx.out.double(s),
-        None => ctx.out.null(),
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- simple reads and ZREM
@@ -666,15 +664,19 @@ pub fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), CmdError> {
         w if is(w, "max") => true,
         _ => return Err(CmdError::Syntax),
     };
-    let count = match &args[where_at + 1..] {
-        [] => 1,
-        [c, n] if is(c, "count") => {
-            let n = int(n).ok().filter(|&n| n >= 1).ok_or_else(|| CmdError::err("count should be greater than 0"))?;
-            usize::try_from(n).unwrap_or(usize::MAX)
+    let mut count = None;
+    let mut rest = &args[where_at + 1..];
+    while let Some(opt) = rest.first() {
+        match rest.get(1) {
+            Some(n) if count.is_none() && is(opt, "count") => {
+                let n = int(n).ok().filter(|&n| n >= 1).ok_or_else(|| CmdError::err("count should be greater than 0"))?;
+                count = Some(usize::try_from(n).unwrap_or(usize::MAX));
+                rest = &rest[2..];
+            }
+            _ => return Err(CmdError::Syntax),
         }
-        _ => return Err(CmdError::Syntax),
-    };
-    Ok((&args[1..where_at], max, count))
+    }
+    Ok((&args[1..where_at], max, count.unwrap_or(1)))
 }
 
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -804,7 +806,8 @@ fn compute(g: &mut DbGuard, spec: &SetOpSpec, op: SetOp) -> Result<Vec<(Vec<u8>,
         SetOp::Union => union(g, spec, &order)?,
         SetOp::Inter | SetOp::Diff => inter_or_diff(g, spec, &order, op)?,
     };
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 and 0 tie (then members decide), as in the set's own order.
+    result.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
     Ok(result)
 }
 

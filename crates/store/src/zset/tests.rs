@@ -48,7 +48,7 @@ fn name(m: u8) -> Vec<u8> {
 
 type Model = Vec<(Vec<u8>, f64)>;
 
-fn model_add(model: &mut Model, member: &[u8], score: f64, f: AddFlags) -> Result<Added, NotANumber> {
+fn model_add(model: &mut Model, member: &[u8], score: f64, f: AddFlags, compact: bool) -> Result<Added, NotANumber> {
     let pos = model.iter().position(|(m, _)| m == member);
     let result = match pos.map(|i| model[i].1) {
         None if f.xx => return Ok(Added::Skipped),
@@ -63,7 +63,7 @@ fn model_add(model: &mut Model, member: &[u8], score: f64, f: AddFlags) -> Resul
                 return Ok(Added::Skipped);
             }
             if new == cur {
-                return Ok(Added::Same(cur));
+                return Ok(Added::Same(new));
             }
             Added::Changed(new)
         }
@@ -72,7 +72,8 @@ fn model_add(model: &mut Model, member: &[u8], score: f64, f: AddFlags) -> Resul
         model.remove(i);
     }
     let s = match result {
-        Added::New(s) | Added::Changed(s) => s + 0.0,
+        Added::New(s) | Added::Changed(s) if compact => s + 0.0,
+        Added::New(s) | Added::Changed(s) => s,
         _ => unreachable!(),
     };
     model.push((member.to_vec(), s));
@@ -82,7 +83,12 @@ fn model_add(model: &mut Model, member: &[u8], score: f64, f: AddFlags) -> Resul
 
 fn apply(z: &mut ZSet, model: &mut Model, op: &Op) {
     match op {
-        Op::Add(m, s, f) => assert_eq!(z.add(&name(*m), *s, *f), model_add(model, &name(*m), *s, *f)),
+        Op::Add(m, s, f) => {
+            let fits = z.score(&name(*m)).is_some() || (z.len() < 128 && name(*m).len() <= 64);
+            let compact = z.encoding() == "listpack" && fits;
+            let expect = model_add(model, &name(*m), *s, *f, compact);
+            assert_eq!(z.add(&name(*m), *s, *f), expect);
+        }
         Op::Remove(m) => {
             let had = model.iter().position(|(x, _)| *x == name(*m)).map(|i| model.remove(i)).is_some();
             assert_eq!(z.remove(&name(*m)), had);
