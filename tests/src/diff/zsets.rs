@@ -259,7 +259,7 @@ fn zpopmax(g: &mut Gen) -> Cmd {
 
 fn zmpop(g: &mut Gen) -> Cmd {
     let keys = g.keys(1, 3);
-    let mut cmd = Cmd::new("ZMPOP").arg(keys.len().to_string()).args(keys).arg(g.pick(&["MIN", "MAX", "min"]).to_string());
+    let mut cmd = Cmd::new("ZMPOP").arg(keys.len().to_string()).args(keys).arg(g.pick(&["MIN", "MAX", "min"]));
     if g.chance(0.5) {
         cmd = cmd.arg("COUNT").arg(g.index(0, 5));
     }
@@ -287,11 +287,11 @@ fn setop(g: &mut Gen, cmd: Cmd, weighted: bool, scores: bool) -> Cmd {
     if weighted && g.chance(0.3) {
         cmd = cmd.arg("WEIGHTS");
         for _ in 0..n {
-            cmd = cmd.arg(g.pick(&["1", "2", "0", "-1", "0.5", "inf"]).to_string());
+            cmd = cmd.arg(g.pick(&["1", "2", "0", "-1", "0.5", "inf"]));
         }
     }
     if weighted && g.chance(0.3) {
-        cmd = cmd.arg("AGGREGATE").arg(g.pick(&["SUM", "MIN", "MAX", "max"]).to_string());
+        cmd = cmd.arg("AGGREGATE").arg(g.pick(&["SUM", "MIN", "MAX", "max"]));
     }
     if scores && g.chance(0.5) {
         cmd = cmd.arg("WITHSCORES");
@@ -345,11 +345,11 @@ fn zrandmember(g: &mut Gen) -> Cmd {
 fn zscan(g: &mut Gen) -> Cmd {
     let mut cmd = Cmd::new("ZSCAN").arg(key(g)).arg("0").check(Check::CollectionScan);
     if g.chance(0.3) {
-        cmd = cmd.arg("MATCH").arg(g.pick(&["*", "a*", "?", "[a-c]", "*b*"]).to_string());
+        cmd = cmd.arg("MATCH").arg(g.pick(&["*", "a*", "?", "[a-c]", "*b*"]));
     }
     if g.chance(0.5) {
         // Large enough for one call to cover a skip-list set.
-        cmd = cmd.arg("COUNT").arg(g.pick(&["1000", "5000"]).to_string());
+        cmd = cmd.arg("COUNT").arg(g.pick(&["1000", "5000"]));
     }
     cmd
 }

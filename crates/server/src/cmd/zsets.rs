@@ -310,13 +310,13 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if flags.nx && flags.xx {
         return Err(CmdError::err("XX and NX options at the same time are not compatible"));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
         return Err(CmdError::err("GT, LT, and/or NX options at the same time are not compatible"));
     }
     if flags.incr && rest.len() > 2 {
@@ -394,27 +394,26 @@ fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut g = ctx.db().lock(&args[1], ctx.now);
-    let n = read_zset(&mut g, &args[1])?.map_or(0, ZSet::len);
+/// Replies `count` of the set at `key` (0 when missing).
+fn count_reply(ctx: &mut Ctx, key: &[u8], count: impl FnOnce(&ZSet) -> usize) -> CmdResult {
+    let mut g = ctx.db().lock(key, ctx.now);
+    let n = read_zset(&mut g, key)?.map_or(0, count);
     ctx.out.int(n as i64);
     Ok(())
+}
+
+fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    count_reply(ctx, &args[1], ZSet::len)
 }
 
 fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = score_range(&args[2], &args[3])?;
-    let mut g = ctx.db().lock(&args[1], ctx.now);
-    let n = read_zset(&mut g, &args[1])?.map_or(0, |z| z.count_score(&range));
-    ctx.out.int(n as i64);
-    Ok(())
+    count_reply(ctx, &args[1], |z| z.count_score(&range))
 }
 
 fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = lex_range(&args[2], &args[3])?;
-    let mut g = ctx.db().lock(&args[1], ctx.now);
-    let n = read_zset(&mut g, &args[1])?.map_or(0, |z| z.count_lex(&range));
-    ctx.out.int(n as i64);
-    Ok(())
+    count_reply(ctx, &args[1], |z| z.count_lex(&range))
 }
 
 fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -473,7 +472,7 @@ fn parse_range(args: &[Bytes], mut by: Option<By>, mut rev: Option<bool>, store:
         let a = &args[j];
         if !store && is(a, "withscores") {
             withscores = true;
-        } else if is(a, "limit") && args.len() - j - 1 >= 2 {
+        } else if is(a, "limit") && args.len() - j > 2 {
             offset = int(&args[j + 1])?;
             limit = int(&args[j + 2])?;
             j += 2;
@@ -505,10 +504,16 @@ fn parse_range(args: &[Bytes], mut by: Option<By>, mut rev: Option<bool>, store:
     Ok(RangeSpec { query, rev, offset, limit, withscores })
 }
 
+/// Whether a range walk goes on at an element.
+type Keep<'r> = Box<dyn Fn(&[u8], f64) -> bool + 'r>;
+
+/// Popped elements, in pop order.
+pub type Popped = Vec<(Vec<u8>, f64)>;
+
 /// The elements `spec` selects, in reply order.
 fn select<'z>(z: &'z ZSet, spec: &RangeSpec) -> Vec<(&'z [u8], f64)> {
     let rev = spec.rev;
-    let (start, keep): (Option<usize>, Box<dyn Fn(&[u8], f64) -> bool + '_>) = match &spec.query {
+    let (start, keep): (Option<usize>, Keep) = match &spec.query {
         Query::Rank(start, end) => return select_rank(z, *start, *end, rev),
         Query::Score(r) => (z.score_start(r, rev), Box::new(move |_, s| if rev { r.gte_min(s) } else { r.lte_max(s) })),
         Query::Lex(r) => (z.lex_start(r, rev), Box::new(move |m, _| if rev { r.gte_min(m) } else { r.lte_max(m) })),
@@ -613,7 +618,7 @@ fn remove_range(ctx: &mut Ctx, key: &[u8], which: impl FnOnce(&ZSet) -> Option<(
 /// Pops up to `count` of the lowest (or highest, `max`) elements of the
 /// sorted set at `key`, deleting the key when it empties. None when the
 /// key does not exist; WRONGTYPE for another type.
-pub fn pop(g: &mut DbGuard, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<(Vec<u8>, f64)>>, CmdError> {
+pub fn pop(g: &mut DbGuard, key: &[u8], max: bool, count: usize) -> Result<Option<Popped>, CmdError> {
     let Some(z) = zset_mut(g, key)? else { return Ok(None) };
     let items = z.pop(count, max);
     if !items.is_empty() {
@@ -624,7 +629,7 @@ pub fn pop(g: &mut DbGuard, key: &[u8], max: bool, count: usize) -> Result<Optio
 
 /// ZMPOP's core: pops from the first of `keys` that exists (a key of
 /// another type before it is WRONGTYPE). None when none exists.
-pub fn pop_first<'k>(g: &mut DbGuard, keys: &'k [Bytes], max: bool, count: usize) -> Result<Option<(&'k Bytes, Vec<(Vec<u8>, f64)>)>, CmdError> {
+pub fn pop_first<'k>(g: &mut DbGuard, keys: &'k [Bytes], max: bool, count: usize) -> Result<Option<(&'k Bytes, Popped)>, CmdError> {
     for key in keys {
         if let Some(items) = pop(g, key, max, count)? {
             return Ok(Some((key, items)));

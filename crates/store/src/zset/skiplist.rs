@@ -215,8 +215,8 @@ impl Skiplist {
             *self.link_mut(id, i) = Link { next: before.next, span: before.span.saturating_sub(gap) };
             *self.link_mut(update[i], i) = Link { next: id, span: gap + 1 };
         }
-        for i in level..self.level {
-            self.link_mut(update[i], i).span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.link_mut(u, i).span += 1;
         }
         self.nodes[id as usize].back = if update[0] == HEAD { NIL } else { update[0] };
         match self.next(id) {
