@@ -234,6 +234,8 @@ fn blocking_timeouts() {
     assert_eq!(c.cmd(&["BLPOP", "k", "nan"]), err("ERR timeout is not a float or out of range"));
     assert_eq!(c.cmd(&["BLMPOP", "-1", "1", "k", "LEFT"]), err("ERR timeout is negative"));
     assert_eq!(c.cmd(&["BLMPOP", "0", "0", "k", "LEFT"]), err("ERR numkeys should be greater than 0"));
+    assert_eq!(c.cmd(&["BLMPOP", "abc", "0", "k", "LEFT"]), err("ERR numkeys should be greater than 0"), "the timeout is read last");
+    assert_eq!(c.cmd(&["BLMPOP", "abc", "1", "k", "UP"]), err("ERR syntax error"));
     assert_eq!(c.cmd(&["BLPOP", "k"]), err("ERR wrong number of arguments for 'blpop' command"));
     c.cmd(&["SET", "s", "x"]);
     assert_eq!(c.cmd(&["BLPOP", "s", "0"]), err(WRONGTYPE));

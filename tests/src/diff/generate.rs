@@ -37,6 +37,10 @@ pub enum Check {
     /// A random pick (HRANDFIELD, SRANDMEMBER): both a bulk, or replies of
     /// the same type and length; anything else exactly.
     Random,
+    /// A collection scan page (ZSCAN): when both cursors are 0 the items
+    /// as a multiset, otherwise the shape only (cursors and bucket order
+    /// are implementation-specific).
+    CollectionScan,
 }
 
 /// One generated command.

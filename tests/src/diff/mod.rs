@@ -56,7 +56,7 @@ pub struct Dump {
 }
 
 /// One per value type.
-pub static DUMPS: &[&Dump] = &[&strings::DUMP, &hashes::DUMP, &lists::DUMP, &sets::DUMP];
+pub static DUMPS: &[&Dump] = &[&strings::DUMP, &hashes::DUMP, &lists::DUMP, &sets::DUMP, &zsets::DUMP];
 
 /// What a differential run does.
 #[derive(Debug, Clone)]

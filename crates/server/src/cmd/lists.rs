@@ -482,8 +482,9 @@ fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let deadline = blocking::parse_timeout(&args[1])?;
+    // Redis reads the timeout after the other arguments.
     let m = Mpop::parse(&args[2..])?;
+    let deadline = blocking::parse_timeout(&args[1])?;
     blocking::block(ctx, m.keys, &[], deadline, ReplyBuf::null_array, pop_serve(m.end, m.count, true))
 }
 
