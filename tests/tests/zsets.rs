@@ -83,7 +83,12 @@ fn reads_ranks_and_counts() {
     assert_eq!(c.cmd(&["ZRANK", "z", "a"]), int(1));
     assert_eq!(c.cmd(&["ZREVRANK", "z", "a"]), int(3));
     assert_eq!(c.cmd(&["ZRANK", "z", "x"]), nil());
-    assert_eq!(c.cmd(&["ZRANK", "z", "a", "WITHSCORE"]), err("ERR wrong number of arguments for 'zrank' command"));
+    // WITHSCORE as Redis 7.2 has it (7.0 refuses it with an arity error).
+    assert_eq!(c.cmd(&["ZRANK", "z", "a", "WITHSCORE", "x"]), err("ERR wrong number of arguments for 'zrank' command"));
+    assert_eq!(c.cmd(&["ZRANK", "z", "a", "WITHSCORES"]), err("ERR syntax error"));
+    assert_eq!(c.cmd(&["ZRANK", "nokey", "a", "withscore"]), Frame::NullArray);
+    assert_eq!(c.cmd(&["ZRANK", "z", "a", "WITHSCORE"]), arr(vec![int(1), bulk("1")]));
+    assert_eq!(c.cmd(&["ZREVRANK", "z", "m", "WITHSCORE"]), arr(vec![int(4), bulk("-inf")]));
     assert_eq!(c.cmd(&["ZCOUNT", "z", "(1", "3"]), int(2));
     assert_eq!(c.cmd(&["ZCOUNT", "z", "-inf", "+inf"]), int(5));
     assert_eq!(c.cmd(&["ZCOUNT", "z", "3", "1"]), int(0));
