@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Ferrocache beside redis-server on this machine, in one run: redis-benchmark
-# SET and GET at pipeline 1 and 16 against each server in turn, printing
-# throughput, latency and CPU per operation side by side. See bench/README.md.
+# tests (SET and GET by default) at pipeline 1 and 16 against each server in
+# turn, printing throughput, latency and CPU per operation side by side.
+# See bench/README.md.
 #
 # Usage: bench/compare.sh [N]      N = requests per test (default 200000)
 # Environment: CLIENTS (50), SIZE (64 bytes), KEYSPACE (100000), PIPELINES ("1 16"),
-#              TESTS ("set get"), FERROCACHE_BIN (default target/release/ferrocache,
-#              built by this script).
+#              TESTS ("set get"; any redis-benchmark -t name, e.g.
+#              "lpush lpop sadd hset zadd", plus zrange100 = ZRANGE of a
+#              100-member sorted set), FERROCACHE_BIN (default
+#              target/release/ferrocache, built by this script).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -108,7 +111,12 @@ measure() {
   local port="$1" pid="$2" test="$3" pipeline="$4" before after csv
   before="$(cpu_ticks "$pid")"
   # stderr dropped: redis-benchmark warns when CONFIG GET is unsupported.
-  csv="$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$CLIENTS" -d "$SIZE" -r "$KEYSPACE" -n "$N" -P "$pipeline" -q --csv 2>/dev/null)"
+  local what=(-t "$test")
+  if [ "$test" = zrange100 ]; then
+    redis-cli -h 127.0.0.1 -p "$port" ZADD bench:z $(for i in $(seq 1 100); do printf '%s m%s ' "$i" "$i"; done) >/dev/null
+    what=(ZRANGE bench:z 0 99)
+  fi
+  csv="$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -d "$SIZE" -r "$KEYSPACE" -n "$N" -P "$pipeline" -q --csv "${what[@]}" 2>/dev/null)"
   after="$(cpu_ticks "$pid")"
   [ "$(wc -l <<<"$csv")" -ge 2 ] || die "redis-benchmark -t $test -P $pipeline on port $port printed no result: $csv"
   # Columns: test, rps, avg, min, p50, p95, p99, max (quoted).
@@ -116,7 +124,7 @@ measure() {
     NR == 2 { gsub(/"/, ""); printf "%.0f %s %s %.3f\n", $2, $5, $7, ticks / hz / n * 1e6 }' <<<"$csv"
 }
 
-printf '\n%-5s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
+printf '\n%-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
   test pipe "redis op/s" "ferro op/s" ratio "r p50" "f p50" "r p99" "f p99" "r cpu/M" "f cpu/M"
 printf '%s\n' "------------------------------------------------------------------------------------------------"
 for pipeline in $PIPELINES; do
@@ -125,7 +133,7 @@ for pipeline in $PIPELINES; do
     read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_PORT" "$FERRO_PID" "$test" "$pipeline")"
     [ -n "$r_ops" ] && [ -n "$f_ops" ] || die "a benchmark failed (see above)"
     ratio="$(awk -v f="$f_ops" -v r="$r_ops" 'BEGIN { printf "%.2f", (r > 0 ? f / r : 0) }')"
-    printf '%-5s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
+    printf '%-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
       "$test" "$pipeline" "$r_ops" "$f_ops" "$ratio" "$r_p50" "$f_p50" "$r_p99" "$f_p99" "$r_cpu" "$f_cpu"
   done
 done

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Bytes per key: RSS growth after loading N small string keys
-# (`key:NNNNNNNN` -> 32-byte value) with `redis-cli --pipe`, for
-# redis-server and for one or more ferrocache binaries.
+# Bytes per key: RSS growth after loading N keys with `redis-cli --pipe`,
+# for redis-server and for one or more ferrocache binaries.
 #
 #   bench/memory.sh [N] [FERROCACHE_BINARY...]
 #   N defaults to 1000000; binaries default to target/release/ferrocache.
+#   KIND=string (default): `key:NNNNNNNN` -> 32-byte value
+#   KIND=hash: 10 fields `fN` -> `vN`      KIND=set: 10 integers
+#   KIND=zset: 100 members `mN` with score N
 #   REDIS=0 skips redis-server.
 #
 # Prints per server: name, keys, RSS before/after, RSS bytes per key, then
@@ -15,18 +17,23 @@ N=${1:-1000000}
 shift || true
 BINS=("$@")
 [ ${#BINS[@]} -eq 0 ] && BINS=(target/release/ferrocache)
+KIND=${KIND:-string}
 WORK=${TMPDIR:-/tmp}/ferrocache-bench-memory
 mkdir -p "$WORK"
-LOAD="$WORK/load-$N.resp"
+LOAD="$WORK/load-$KIND-$N.resp"
 
-# RESP SET commands, generated once per N.
+# RESP commands (one per key), generated once per KIND and N.
 if [ ! -s "$LOAD" ]; then
-    awk -v n="$N" 'BEGIN {
+    awk -v n="$N" -v kind="$KIND" '
+    function bulk(s) { return sprintf("$%d\r\n%s\r\n", length(s), s) }
+    BEGIN {
         v = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
-        for (i = 0; i < n; i++) {
-            k = sprintf("key:%08d", i);
-            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n", length(k), k, v;
-        }
+        if (kind == "hash") { m = 10; for (j = 0; j < m; j++) tail = tail bulk("f" j) bulk("v" j); head = sprintf("*%d\r\n", 2 + 2 * m) bulk("HSET") }
+        else if (kind == "set") { m = 10; for (j = 0; j < m; j++) tail = tail bulk(j * 7); head = sprintf("*%d\r\n", 2 + m) bulk("SADD") }
+        else if (kind == "zset") { m = 100; for (j = 0; j < m; j++) tail = tail bulk(j) bulk("m" j); head = sprintf("*%d\r\n", 2 + 2 * m) bulk("ZADD") }
+        else if (kind == "string") { tail = bulk(v); head = "*3\r\n" bulk("SET") }
+        else { print "unknown KIND " kind > "/dev/stderr"; exit 2 }
+        for (i = 0; i < n; i++) printf "%s%s%s", head, bulk(sprintf("key:%08d", i)), tail;
     }' > "$LOAD"
 fi
 

@@ -508,6 +508,15 @@ fn command_list_getkeys_and_help() {
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "get", "a"]), bulks(&["a"]));
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "SET", "a", "b", "c"]), bulks(&["a"]));
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "del", "a", "b", "c"]), bulks(&["a", "b", "c"]));
+    // numkeys commands ("movablekeys"), as redis-server 7.0.15 answers.
+    assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "zunion", "2", "a", "b", "WITHSCORES"]), bulks(&["a", "b"]));
+    assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "zunionstore", "d", "2", "a", "b"]), bulks(&["d", "a", "b"]));
+    assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "blmpop", "0", "2", "a", "b", "LEFT"]), bulks(&["a", "b"]));
+    assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "zunion", "5", "a", "b"]), err("ERR Invalid arguments specified for command"));
+    assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "zunion", "abc", "a"]), err("ERR Invalid arguments specified for command"));
+    let Frame::Array(info) = c.cmd(&["COMMAND", "INFO", "zunionstore"]) else { panic!() };
+    let Frame::Array(entry) = &info[0] else { panic!() };
+    assert_eq!(entry[2], arr(vec![simple("write"), simple("denyoom"), simple("movablekeys")]));
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "nosuch", "a"]), err("ERR Invalid command specified"));
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "config|get", "x"]), err("ERR Invalid command specified"));
     assert_eq!(c.cmd(&["COMMAND", "GETKEYS", "config", "nosuch"]), err("ERR Invalid command specified"));

@@ -295,7 +295,7 @@ pub fn after_write(ctx: &Ctx, spec: &Spec, args: &[Bytes]) {
     if !spec.has(flags::WRITE) || !blocking.any() {
         return;
     }
-    for i in spec.key_indexes(args.len()) {
+    for i in spec.key_indexes(args).unwrap_or_default() {
         if blocking.has_queue(ctx.client.db, &args[i]) {
             blocking.defer(ctx.client.db, &args[i]);
         }

@@ -33,6 +33,8 @@ pub mod flags {
     /// Runs with no other command in flight (EXEC, SWAPDB, FLUSHALL, ...).
     /// Internal: not listed by COMMAND.
     pub const EXCLUSIVE: u32 = 1 << 13;
+    /// Some keys are found through a `numkeys` argument ([`super::Spec::numkeys`]).
+    pub const MOVABLEKEYS: u32 = 1 << 14;
 
     /// Flag names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -49,6 +51,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (MOVABLEKEYS, "movablekeys"),
     ];
 }
 
@@ -76,6 +79,9 @@ pub struct Spec {
     /// For container commands (CONFIG, CLIENT, ...): their subcommands;
     /// `handler` is then unused.
     pub subcommands: &'static [Spec],
+    /// For commands with a `numkeys` argument (ZUNION, LMPOP, ...): its
+    /// index; that many keys follow it (besides those `keys` gives).
+    pub numkeys: Option<usize>,
 }
 
 impl Spec {
@@ -88,13 +94,30 @@ impl Spec {
         self.flags & flag != 0
     }
 
-    /// Indexes of the key arguments in `args`.
-    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Indexes of the key arguments in `args`: the fixed positions, then
+    /// the `numkeys` keys. None when `numkeys` is not a count of keys that
+    /// the arguments hold.
+    pub fn key_indexes(&self, args: &[Bytes]) -> Option<Vec<usize>> {
+        let argc = args.len();
         let (first, last, step) = self.keys;
         let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
         let end = if first == 0 { 0 } else { last.max(0) as usize + 1 };
-        (first..end).step_by(step)
+        let mut keys: Vec<usize> = (first..end).step_by(step).collect();
+        if let Some(at) = self.numkeys {
+            let n = crate::args::int(args.get(at)?).ok().and_then(|n| usize::try_from(n).ok())?;
+            let keys_end = (at + 1).checked_add(n).filter(|&e| e <= argc && n > 0)?;
+            keys.extend(at + 1..keys_end);
+        }
+        Some(keys)
+    }
+
+    /// Marks the command's `numkeys` argument (at `at`), Redis's
+    /// "movablekeys".
+    pub const fn numkeys_at(mut self, at: usize) -> Spec {
+        self.numkeys = Some(at);
+        self.flags |= flags::MOVABLEKEYS;
+        self
     }
 }
 
@@ -193,7 +216,7 @@ pub const fn spec(
     summary: &'static str,
     handler: Handler,
 ) -> Spec {
-    Spec { name, arity, flags, keys, group, since, summary, handler, subcommands: &[] }
+    Spec { name, arity, flags, keys, group, since, summary, handler, subcommands: &[], numkeys: None }
 }
 
 /// Builds a container command (CONFIG, CLIENT, ...) from its subcommands.
@@ -205,7 +228,7 @@ pub const fn container(
     summary: &'static str,
     subcommands: &'static [Spec],
 ) -> Spec {
-    Spec { name, arity, flags: 0, keys: (0, 0, 0), group, since, summary, handler: no_handler, subcommands }
+    Spec { name, arity, flags: 0, keys: (0, 0, 0), group, since, summary, handler: no_handler, subcommands, numkeys: None }
 }
 
 fn no_handler(_: &mut Ctx, _: &[Bytes]) -> CmdResult {

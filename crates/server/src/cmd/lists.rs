@@ -33,12 +33,12 @@ pub static COMMANDS: &[Spec] = &[
     spec("lpos", -3, READONLY, (1, 1, 1), "list", "6.0.6", "Return the index of matching elements on a list", lpos),
     spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it", lmove),
     spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", rpoplpush),
-    spec("lmpop", -4, WRITE, (0, 0, 0), "list", "7.0.0", "Pop elements from a list", lmpop),
+    spec("lmpop", -4, WRITE, (0, 0, 0), "list", "7.0.0", "Pop elements from a list", lmpop).numkeys_at(1),
     spec("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", blpop),
     spec("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", brpop),
     spec("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", blmove),
     spec("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", brpoplpush),
-    spec("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), "list", "7.0.0", "Pop elements from a list, or block until one is available", blmpop),
+    spec("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), "list", "7.0.0", "Pop elements from a list, or block until one is available", blmpop).numkeys_at(2),
 ];
 
 /// The list under `key` for a read (counts hits/misses), or WRONGTYPE.

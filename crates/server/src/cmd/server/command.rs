@@ -207,16 +207,13 @@ fn getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             false => call.get(1).and_then(|sub| subcommand(spec, sub)),
         })
         .ok_or_else(|| CmdError::err("Invalid command specified"))?;
-    if spec.keys.0 == 0 {
+    if spec.keys.0 == 0 && spec.numkeys.is_none() {
         return Err(CmdError::err("The command has no key arguments"));
     }
     if !spec.arity_ok(call.len()) {
         return Err(CmdError::err("Invalid number of arguments specified for command"));
     }
-    let keys: Vec<usize> = spec.key_indexes(call.len()).collect();
-    if keys.is_empty() {
-        return Err(CmdError::err("Invalid arguments specified for command"));
-    }
+    let keys = spec.key_indexes(call).filter(|k| !k.is_empty()).ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
     ctx.out.array(keys.len());
     for i in keys {
         ctx.out.bulk(&call[i]);
