@@ -21,11 +21,10 @@ fn range(c: &mut Conn, key: &str) -> Frame {
 fn await_blocked(c: &mut Conn, n: usize) {
     let want = format!("blocked_clients:{n}\r\n");
     for _ in 0..500 {
-        if let Frame::Bulk(b) = c.cmd(&["INFO", "clients"]) {
-            if String::from_utf8_lossy(&b).contains(&want) {
+        if let Frame::Bulk(b) = c.cmd(&["INFO", "clients"])
+            && String::from_utf8_lossy(&b).contains(&want) {
                 return;
             }
-        }
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("never saw {want}");

@@ -334,7 +334,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
     let secs = crate::args::parse_float(arg).ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     // Redis converts to a C long long: out of range reads as negative.
-    if ms >= 9.223_372_036_854_775e18 || ms < 0.0 {
+    if !(0.0..9.223_372_036_854_775e18).contains(&ms) {
         return Err(CmdError::err("timeout is negative"));
     }
     let ms = if secs > 0.0 { (ms as u64).max(1) } else { 0 };

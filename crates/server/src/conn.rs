@@ -103,11 +103,10 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                             return if gone == Gone::Killed { End::Killed } else { End::Closed };
                         }
                     }
-                    if out.len() >= FLUSH_AT {
-                        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
+                    if out.len() >= FLUSH_AT
+                        && let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
                             return end;
                         }
-                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -31,11 +31,10 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(shared, client, out, &args, CmdError::msg("NOAUTH Authentication required."));
     }
-    if spec.has(flags::DENYOOM) {
-        if let Err(e) = crate::evict::make_room(shared, now) {
+    if spec.has(flags::DENYOOM)
+        && let Err(e) = crate::evict::make_room(shared, now) {
             return reject(shared, client, out, &args, e);
         }
-    }
     if !client.resp3 && client.subs.active() && !SUBSCRIBED_ALLOWED.contains(&parent.name) {
         let name = if std::ptr::eq(parent, spec) { parent.name.to_string() } else { format!("{}|{}", parent.name, spec.name) };
         let e = CmdError::err(format!(
@@ -43,8 +42,8 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
         ));
         return reject(shared, client, out, &args, e);
     }
-    if let Some(multi) = client.multi.as_mut() {
-        if !MULTI_CONTROL.contains(&spec.name) {
+    if let Some(multi) = client.multi.as_mut()
+        && !MULTI_CONTROL.contains(&spec.name) {
             if spec.has(flags::NO_MULTI) {
                 return reject(shared, client, out, &args, CmdError::err("Command not allowed inside a transaction"));
             }
@@ -52,7 +51,6 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
             out.simple("QUEUED");
             return;
         }
-    }
     client.last_cmd = (parent.name, (!std::ptr::eq(parent, spec)).then_some(spec.name));
     let mut ctx = Ctx { shared, client, out, now };
     if spec.has(flags::EXCLUSIVE) {

@@ -309,7 +309,7 @@ mod tests {
     }
 
     fn field(f: u8) -> Vec<u8> {
-        if f % 7 == 0 { vec![b'f'; 30 + f as usize] } else { format!("f{f}").into_bytes() }
+        if f.is_multiple_of(7) { vec![b'f'; 30 + f as usize] } else { format!("f{f}").into_bytes() }
     }
 
     proptest! {

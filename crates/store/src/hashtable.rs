@@ -281,7 +281,7 @@ mod tests {
     }
 
     fn member(i: usize) -> Vec<u8> {
-        if i % 3 == 0 { format!("a-member-long-enough-to-live-on-the-heap-{i}").into_bytes() } else { format!("m{i}").into_bytes() }
+        if i.is_multiple_of(3) { format!("a-member-long-enough-to-live-on-the-heap-{i}").into_bytes() } else { format!("m{i}").into_bytes() }
     }
 
     #[test]

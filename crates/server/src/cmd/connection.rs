@@ -255,7 +255,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             None => Err(CmdError::err("No such client")),
         };
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut id = None;

@@ -123,7 +123,7 @@ fn with_hash<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Ctx, Option<&Hash
 
 /// Sets HSET/HMSET's field-value pairs; returns how many fields are new.
 fn set_pairs(ctx: &Ctx, args: &[Bytes]) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(String::from_utf8_lossy(&args[0]).to_lowercase()));
     }
     update_hash(ctx, &args[1], |h| {
