@@ -42,7 +42,7 @@ fn elems(g: &mut Gen) -> Vec<Vec<u8>> {
 }
 
 fn side(g: &mut Gen) -> &'static str {
-    g.pick(&["LEFT", "RIGHT", "left", "Right"])
+    *g.pick(&["LEFT", "RIGHT", "left", "Right"])
 }
 
 fn lpush(g: &mut Gen) -> Cmd {
@@ -168,7 +168,7 @@ fn bpop(g: &mut Gen, cmd: Cmd) -> Cmd {
 }
 
 fn blpop(g: &mut Gen) -> Cmd {
-    let cmd = Cmd::new(g.pick(&["BLPOP", "BRPOP"])).args(g.keys(1, 3)).arg("0.01");
+    let cmd = Cmd::new(*g.pick(&["BLPOP", "BRPOP"])).args(g.keys(1, 3)).arg("0.01");
     bpop(g, cmd)
 }
 
