@@ -173,7 +173,7 @@ async fn a_node_joining_after_log_purge_gets_a_snapshot() {
     let status = n2.status();
     assert!(status.snapshot_index.is_some(), "{status:?}");
     assert_eq!(status.revision, 50);
-    let (_, history) = client2.get("/v1/kv/history/s/0?consistency=stale").await;
+    let (_, history) = client2.get("/v1/history/s/0?consistency=stale").await;
     assert_eq!(history["versions"].as_array().unwrap().len(), 10, "history travels with the snapshot");
 
     // Removing the new member (through itself: forwarded to the leader) leaves a single voter
