@@ -151,7 +151,7 @@ impl ConfigState {
             Op::LockAcquire { name, owner, lease } => self.lock_acquire(&mut tx, name, owner, *lease),
             Op::LockRelease { name, owner } => self.lock_release(&mut tx, name, owner),
             Op::Compact { revision } => self.compact(&mut tx, *revision),
-            // Handled above; only a nested batch could get here, and the batch branch refuses it.
+            // `apply` unpacks a batch; only a batch inside a batch gets here.
             Op::Batch(_) => Err(SmError::Invalid("a batch cannot contain a batch".to_string())),
         };
         if tx.changed {
