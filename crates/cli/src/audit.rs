@@ -36,7 +36,9 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd) -> Result<(), CliError> {
         AuditCmd::Verify => {
             let report = ctx.client.audit_verify().await?;
             ctx.show(&report, |r| {
-                if r.ok {
+                if r.ok && r.compacted > 0 {
+                    println!("audit chain ok: {} entries verified from the checkpoint of {} compacted ones", r.entries, r.compacted);
+                } else if r.ok {
                     println!("audit chain ok: {} entries verified", r.entries);
                 }
             });

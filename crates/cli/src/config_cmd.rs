@@ -97,15 +97,24 @@ pub enum ConfigCmd {
         #[arg(long, value_name = "REVISION")]
         from: Option<u64>,
     },
-    /// Write the keys under a prefix as a JSON document (a backup `import` reads back).
+    /// Write the keys under a prefix as a JSON or YAML document (a backup `import` reads back).
     Export {
         prefix: String,
         /// Write to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Document format [default: yaml for a FILE ending in .yaml or .yml, else json].
+        #[arg(long, value_enum)]
+        format: Option<DocFormat>,
     },
-    /// Write every key of an export document, all in one transaction.
-    Import { file: PathBuf },
+    /// Write every key of an export document (JSON, or YAML for a .yaml/.yml file), all in
+    /// one transaction.
+    Import {
+        file: PathBuf,
+        /// Document format [default: yaml for a FILE ending in .yaml or .yml, else json].
+        #[arg(long, value_enum)]
+        format: Option<DocFormat>,
+    },
     /// JSON Schemas that values under a prefix must satisfy.
     Schema {
         #[command(subcommand)]
@@ -206,8 +215,8 @@ pub async fn run(ctx: &Ctx, cmd: ConfigCmd) -> Result<(), CliError> {
             };
             watch(ctx, target, from).await
         }
-        ConfigCmd::Export { prefix, out } => export(ctx, &prefix, out.as_deref()).await,
-        ConfigCmd::Import { file } => import(ctx, &file).await,
+        ConfigCmd::Export { prefix, out, format } => export(ctx, &prefix, out.as_deref(), format).await,
+        ConfigCmd::Import { file, format } => import(ctx, &file, format).await,
         ConfigCmd::Schema { cmd: SchemaCmd::Set { prefix, file } } => {
             let bytes = read_input(&file)?;
             let kind = if guess_type(Some(&file), &bytes) == ContentType::Toml { ContentType::Toml } else { ContentType::Json };
@@ -497,14 +506,37 @@ fn print_event(ctx: &Ctx, event: &WatchEvent) {
     println!("{}", line.trim_end());
 }
 
-async fn export(ctx: &Ctx, prefix: &str, out: Option<&Path>) -> Result<(), CliError> {
+/// How an export document is written and read: the server speaks JSON; YAML is converted here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocFormat {
+    Json,
+    Yaml,
+}
+
+impl DocFormat {
+    /// The format asked for, else the one the file's extension names, else JSON.
+    fn pick(asked: Option<DocFormat>, file: Option<&Path>) -> DocFormat {
+        let by_extension = file
+            .and_then(|f| f.extension())
+            .and_then(|e| e.to_str())
+            .filter(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+            .map(|_| DocFormat::Yaml);
+        asked.or(by_extension).unwrap_or(DocFormat::Json)
+    }
+}
+
+async fn export(ctx: &Ctx, prefix: &str, out: Option<&Path>, format: Option<DocFormat>) -> Result<(), CliError> {
     let doc = ctx.client.export(prefix).await?;
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::failed(format!("cannot encode the export: {e}")))?;
+    let encoded = match DocFormat::pick(format, out) {
+        DocFormat::Json => serde_json::to_string_pretty(&doc).map(|t| t + "\n").map_err(|e| e.to_string()),
+        DocFormat::Yaml => serde_yaml::to_string(&doc).map_err(|e| e.to_string()),
+    };
+    let text = encoded.map_err(|e| CliError::failed(format!("cannot encode the export: {e}")))?;
     let Some(path) = out else {
-        println!("{text}");
+        print!("{text}");
         return Ok(());
     };
-    std::fs::write(path, text + "\n").map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::write(path, text).map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
     let summary = ExportSummary { file: path.display().to_string(), revision: doc.revision, keys: doc.items.len() };
     ctx.show(&summary, |s| println!("exported {} key{} under '{prefix}' at revision {} to {}", s.keys, plural(s.keys), s.revision, s.file));
     Ok(())
@@ -517,9 +549,13 @@ struct ExportSummary {
     keys: usize,
 }
 
-async fn import(ctx: &Ctx, file: &Path) -> Result<(), CliError> {
+async fn import(ctx: &Ctx, file: &Path, format: Option<DocFormat>) -> Result<(), CliError> {
     let bytes = read_input(file)?;
-    let doc: ExportDoc = serde_json::from_slice(&bytes)
+    let parsed: Result<ExportDoc, String> = match DocFormat::pick(format, Some(file)) {
+        DocFormat::Json => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+        DocFormat::Yaml => serde_yaml::from_slice(&bytes).map_err(|e| e.to_string()),
+    };
+    let doc = parsed
         .map_err(|e| CliError::usage(format!("{} is not an export document ({{\"items\": [{{\"key\", \"value\"}}]}}): {e}", file.display())))?;
     let result = ctx.client.import(&doc.items).await?;
     ctx.show(&result, |r| println!("imported {} key{} at revision {}", r.imported, plural(r.imported), r.revision));

@@ -404,6 +404,21 @@ fn export_import_and_schema() {
     assert_eq!(cp.ok(&["config", "get", "app/b"]), "hello\n");
     assert_eq!(cp.json(&["config", "get", "app/a"])["content_type"], "json");
 
+    // The same as YAML, picked by the file's extension; a yaml value must parse.
+    cp.ok(&["config", "put", "app/c", "a: [1, 2]", "--type", "yaml"]);
+    assert_eq!(cp.run(&["config", "put", "app/d", "a: [1, 2", "--type", "yaml"]).code, 1, "invalid yaml is refused");
+    let yaml = cp.file("backup.yaml", "");
+    assert!(cp.ok(&["config", "export", "app/", "--out", &yaml]).starts_with("exported 3 keys"));
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    assert!(text.starts_with("revision: ") && text.contains("- key: app/c"), "{text}");
+    assert!(cp.ok(&["config", "export", "app/", "--format", "yaml"]).contains("content_type: yaml"));
+    cp.ok(&["config", "delete", "app/", "--prefix"]);
+    assert!(cp.ok(&["config", "import", &yaml]).starts_with("imported 3 keys"));
+    assert_eq!(cp.ok(&["config", "get", "app/c"]), "a: [1, 2]\n");
+    assert_eq!(cp.json(&["config", "get", "app/a"])["content_type"], "json");
+    let not_yaml = cp.file("broken.yml", "items: [");
+    assert_eq!(cp.run(&["config", "import", &not_yaml]).code, 2);
+
     let schema = cp.file("schema.json", r#"{"type": "object", "required": ["port"]}"#);
     cp.ok(&["config", "schema", "set", "svc/", &schema]);
     assert!(cp.ok(&["config", "schema", "get", "svc/"]).contains("\"required\""));

@@ -395,13 +395,13 @@ impl Client {
     }
 
     pub async fn history(&self, key: &str) -> Result<History, ClientError> {
-        self.get_json(self.under(&["v1", "kv", "history"], key, &[])).await
+        self.get_json(self.under(&["v1", "history"], key, &[])).await
     }
 
     /// Writes, as a new revision, the key (or every key under the prefix) as it was at `to_revision`.
     pub async fn rollback(&self, key: &str, prefix: bool, to_revision: u64) -> Result<RollbackResult, ClientError> {
         let body = json!({ "key": key, "prefix": prefix, "to_revision": to_revision });
-        self.post_json(self.url_for(["v1", "kv", "rollback"], &[]), &body).await
+        self.post_json(self.url_for(["v1", "rollback"], &[]), &body).await
     }
 
     pub async fn export(&self, prefix: &str) -> Result<ExportDoc, ClientError> {

@@ -158,6 +158,11 @@ pub enum Op {
     LockRelease { name: String, owner: String },
     /// Drop history older than `revision` (the state at `revision` stays readable).
     Compact { revision: u64 },
+    /// Several proposals that reached the leader at the same moment, packed into one log entry
+    /// so that they cost one append and one fsync per node (see [`crate::proposer`]). Each is
+    /// applied in order as if it had its own entry (own revision, own audit record, own
+    /// answer in [`Outcome::Batch`]); a batch never nests.
+    Batch(Vec<Request>),
 }
 
 impl Op {
@@ -176,6 +181,7 @@ impl Op {
             Op::LockAcquire { .. } => "lock.acquire",
             Op::LockRelease { .. } => "lock.release",
             Op::Compact { .. } => "compact",
+            Op::Batch(_) => "batch",
         }
     }
 }
@@ -226,6 +232,8 @@ pub enum Outcome {
     Lock { acquired: bool, token: Option<u64>, position: Option<usize> },
     Unlocked { released: bool },
     Compacted { revision: u64 },
+    /// The answers to an [`Op::Batch`], one per request, in order.
+    Batch(Vec<Response>),
 }
 
 /// Why the state machine refused a command. The command still occupies its log slot; nothing

@@ -15,6 +15,7 @@ pub mod error;
 mod housekeeping;
 mod http;
 mod node;
+mod proposer;
 pub mod raft;
 pub mod schema;
 pub mod state;

@@ -24,6 +24,7 @@ use crate::auth::Tokens;
 use crate::command::{Op, Outcome, Request};
 use crate::config::ControlConfig;
 use crate::error::ApiError;
+use crate::proposer::Proposer;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
 use crate::raft::state_machine::{SmShared, StateMachineStore};
@@ -114,6 +115,8 @@ pub struct Node {
     pub(crate) cancel: CancellationToken,
     pub(crate) tokens: Tokens,
     committed: Arc<AtomicU64>,
+    /// Every proposal on this node goes through it, so concurrent ones share log entries.
+    proposer: Proposer,
 }
 
 /// Starts control-plane nodes.
@@ -167,14 +170,17 @@ impl ControlNode {
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
 
+        let cancel = CancellationToken::new();
+        let (proposer, proposer_task) = Proposer::start(raft.clone(), cancel.clone());
         let node = Arc::new(Node {
             id: config.node_id,
             url,
             raft,
+            proposer,
             sm: shared,
             config,
             client,
-            cancel: CancellationToken::new(),
+            cancel,
             committed,
             tokens,
         });
@@ -187,7 +193,7 @@ impl ControlNode {
                 }
             })
         };
-        let mut handle = ControlHandle { node: node.clone(), addr, tasks: vec![server], db_closed: Some(db_closed) };
+        let mut handle = ControlHandle { node: node.clone(), addr, tasks: vec![server, proposer_task], db_closed: Some(db_closed) };
         if let Err(e) = node.bootstrap().await {
             handle.stop().await;
             return Err(e);
@@ -359,14 +365,17 @@ impl Node {
     async fn try_local_call(&self, call: &Call) -> Result<CallResult, Local> {
         match call {
             Call::Propose { actor, op } => {
+                if matches!(op, Op::Batch(_)) {
+                    return Err(Local::Failed(ApiError::bad_request("batches are formed by the leader, not proposed")));
+                }
                 let checked = {
                     let data = self.sm.data.read();
                     crate::schema::check_op(&data.kv, op)
                 };
                 checked.map_err(Local::Failed)?;
                 let req = Request { actor: actor.clone(), time_ms: now_ms(), op: op.clone() };
-                let resp = self.raft.client_write(req).await.map_err(|e| self.write_error(e))?;
-                resp.data.map(CallResult::Outcome).map_err(|e| Local::Failed(e.into()))
+                let resp = self.proposer.propose(req).await.map_err(|e| self.write_error(e))?;
+                resp.map(CallResult::Outcome).map_err(|e| Local::Failed(e.into()))
             }
             Call::ReadIndex => match self.raft.ensure_linearizable().await {
                 Ok(log_id) => Ok(CallResult::ReadIndex(log_id.map(|id| id.index))),

@@ -71,7 +71,7 @@ fn invalid(key: &str, why: &str) -> ApiError {
     ApiError::bad_request(format!("'{key}': {why}"))
 }
 
-/// A value as JSON: `json` parses directly, `toml` through its JSON equivalent.
+/// A value as JSON: `json` parses directly, `toml` and `yaml` through their JSON equivalent.
 fn parse(data: &[u8], content_type: ContentType) -> Result<Value, String> {
     match content_type {
         ContentType::Json => serde_json::from_slice(data).map_err(|e| format!("not valid json: {e}")),
@@ -79,7 +79,16 @@ fn parse(data: &[u8], content_type: ContentType) -> Result<Value, String> {
             let text = std::str::from_utf8(data).map_err(|e| format!("not valid toml: {e}"))?;
             toml::from_str::<Value>(text).map_err(|e| format!("not valid toml: {e}"))
         }
-        other => Err(format!("values under a schema must be json or toml, not {}", other.name())),
+        ContentType::Yaml => {
+            let mut docs = crate::validate::yaml_documents(data).map_err(|e| format!("not valid yaml: {e}"))?;
+            if docs.len() != 1 {
+                return Err(format!("a yaml value under a schema must be one document, not {}", docs.len()));
+            }
+            let doc = docs.pop().unwrap_or_default();
+            // Non-string map keys (`1: x`) have no JSON equivalent and are refused here.
+            serde_json::to_value(doc).map_err(|e| format!("yaml value has no json equivalent: {e}"))
+        }
+        other => Err(format!("values under a schema must be json, yaml or toml, not {}", other.name())),
     }
 }
 
@@ -263,6 +272,12 @@ mod tests {
         let check = |value: &str, ct| check_op(&state, &put("app/svc", value, ct));
         assert!(check(r#"{"port": 80, "mode": "a", "tags": ["x"]}"#, ContentType::Json).is_ok());
         assert!(check("port = 80\nmode = 'b'", ContentType::Toml).is_ok());
+        // yaml values are checked through their JSON equivalent.
+        assert!(check("port: 80\nmode: a\ntags: [x]\n", ContentType::Yaml).is_ok());
+        let err = check("port: 70000\n", ContentType::Yaml).unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (422, "schema_violation"));
+        assert!(check("port: '80'\n", ContentType::Yaml).is_err(), "a quoted number is a string");
+        assert!(check("port: 80\n---\nport: 81\n", ContentType::Yaml).unwrap_err().message.contains("one document"));
         let err = check(r#"{"port": 70000}"#, ContentType::Json).unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (422, "schema_violation"));
         assert!(err.message.contains("at '/port'") && err.message.contains("maximum"), "{}", err.message);

@@ -2,8 +2,8 @@
 //!
 //! They run on the node that receives the request, before the command enters the Raft log, so a
 //! parser upgrade can never make replicas disagree about an entry that is already in the log.
-//! `json` and `toml` values must parse; `text` must be UTF-8; `yaml` is not parsed yet (no YAML
-//! parser is a dependency), and `binary` is anything.
+//! `json`, `toml` and `yaml` values must parse (a yaml value may hold several `---`
+//! documents, each must parse); `text` must be UTF-8, and `binary` is anything.
 
 use crate::command::{ContentType, PutOp, TxnAction};
 use crate::error::ApiError;
@@ -39,9 +39,18 @@ pub fn value(data: &[u8], content_type: ContentType, max_bytes: usize) -> Result
             let text = std::str::from_utf8(data).map_err(|e| invalid(e.to_string()))?;
             text.parse::<toml::Table>().map(drop).map_err(|e| invalid(e.to_string()))
         }
+        ContentType::Yaml => yaml_documents(data).map(drop).map_err(invalid),
         ContentType::Text => std::str::from_utf8(data).map(drop).map_err(|e| invalid(e.to_string())),
-        ContentType::Yaml | ContentType::Binary => Ok(()),
+        ContentType::Binary => Ok(()),
     }
+}
+
+/// Parses every document of a yaml value.
+pub fn yaml_documents(data: &[u8]) -> Result<Vec<serde_yaml::Value>, String> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_slice(data)
+        .map(|doc| serde_yaml::Value::deserialize(doc).map_err(|e| e.to_string()))
+        .collect()
 }
 
 pub fn put(put: &PutOp, max_bytes: usize) -> Result<(), ApiError> {
@@ -69,6 +78,11 @@ mod tests {
         assert!(err.message.starts_with("value is not valid json"));
         assert!(value(b"a = 1\n[t]\nb = 'x'", ContentType::Toml, 100).is_ok());
         assert!(value(b"a = = 1", ContentType::Toml, 100).is_err());
+        assert!(value(b"a: 1\nb: [x, y]\n---\nc: {d: 2}\n", ContentType::Yaml, 100).is_ok());
+        let err = value(b"a: [1, 2\nb: 3", ContentType::Yaml, 100).unwrap_err();
+        assert!(err.message.starts_with("value is not valid yaml"), "{}", err.message);
+        assert!(value(b"a: 1\n---\nb: [unclosed", ContentType::Yaml, 100).is_err(), "every document must parse");
+        assert!(value(b"key: 1\nkey: 2", ContentType::Yaml, 100).is_err(), "duplicate keys");
         assert!(value(&[0xff, 0xfe], ContentType::Text, 100).is_err());
         assert!(value(&[0xff, 0xfe], ContentType::Binary, 100).is_ok());
         assert_eq!(value(&[0; 101], ContentType::Binary, 100).unwrap_err().status, 413);

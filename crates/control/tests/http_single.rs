@@ -58,7 +58,7 @@ async fn kv_put_get_list_history_delete_and_errors() {
     // Old revisions stay readable; history lists every version.
     let (_, old) = c.get("/v1/kv/app/checkout/db.json?at_revision=1&consistency=stale").await;
     assert_eq!(old["value"], r#"{"url": "postgres://db"}"#);
-    let (_, hist) = c.get("/v1/kv/history/app/checkout/db.json").await;
+    let (_, hist) = c.get("/v1/history/app/checkout/db.json").await;
     let revs: Vec<_> = hist["versions"].as_array().unwrap().iter().map(|v| v["mod_revision"].as_u64().unwrap()).collect();
     assert_eq!(revs, vec![1, 2]);
 
@@ -74,7 +74,7 @@ async fn kv_put_get_list_history_delete_and_errors() {
     assert_eq!(page["more"], false);
 
     // Rollback writes a new revision with the old value.
-    let (s, rb) = c.post("/v1/kv/rollback", json!({"key": "app/checkout/db.json", "to_revision": 1})).await;
+    let (s, rb) = c.post("/v1/rollback", json!({"key": "app/checkout/db.json", "to_revision": 1})).await;
     assert_eq!(s, 200, "{rb}");
     let (_, got) = c.get("/v1/kv/app/checkout/db.json").await;
     assert_eq!((got["value"].as_str(), got["version"].as_u64()), (Some(r#"{"url": "postgres://db"}"#), Some(3)));
@@ -103,6 +103,37 @@ async fn kv_put_get_list_history_delete_and_errors() {
     assert_eq!(status["state"], "Leader");
     assert_eq!(status["members"][0]["voter"], true);
     assert!(status["commit_index"].as_u64().unwrap() >= status["applied_index"].as_u64().unwrap() - 1);
+    node.shutdown().await;
+}
+
+/// Keys that look like other endpoints (`rollback`, `history/...`, `status`) are ordinary keys
+/// under `/v1/kv/`: put, get, history, rollback and delete all reach them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_path_is_reachable_under_kv() {
+    let (_dir, node, c) = single().await;
+    for key in ["rollback", "history", "history/app/db", "kv/history/x", "status"] {
+        let (s, first) = c.put(&format!("/v1/kv/{key}"), b"one", "text/plain").await;
+        assert_eq!(s, 200, "put {key}: {first}");
+        let (s, _) = c.put(&format!("/v1/kv/{key}"), b"two", "text/plain").await;
+        assert_eq!(s, 200, "second put {key}");
+        let (s, got) = c.get(&format!("/v1/kv/{key}")).await;
+        assert_eq!((s, got["key"].as_str(), got["value"].as_str()), (200, Some(key), Some("two")), "get {key}");
+
+        let (s, hist) = c.get(&format!("/v1/history/{key}")).await;
+        assert_eq!((s, hist["key"].as_str()), (200, Some(key)), "history {key}: {hist}");
+        assert_eq!(hist["versions"].as_array().map(Vec::len), Some(2), "history {key}: {hist}");
+
+        let to = first["revision"].as_u64().unwrap();
+        let (s, rb) = c.post("/v1/rollback", json!({"key": key, "to_revision": to})).await;
+        assert_eq!((s, rb["changed"].as_array().map(Vec::len)), (200, Some(1)), "rollback {key}: {rb}");
+        let (_, got) = c.get(&format!("/v1/kv/{key}")).await;
+        assert_eq!(got["value"].as_str(), Some("one"), "after rollback {key}");
+
+        let (s, del) = c.delete(&format!("/v1/kv/{key}")).await;
+        assert_eq!((s, del["deleted"][0].as_str()), (200, Some(key)), "delete {key}: {del}");
+        let (s, _) = c.get(&format!("/v1/kv/{key}")).await;
+        assert_eq!(s, 404, "{key} after delete");
+    }
     node.shutdown().await;
 }
 

@@ -6,8 +6,8 @@
 //! | `GET /v1/kv/{key}` | `?at_revision=`, `?raw=true` (bytes with their content type), `?consistency=stale` |
 //! | `DELETE /v1/kv/{key}` | `?if_revision=`, `?prefix=true` |
 //! | `GET /v1/kv?prefix=&start_after=&limit=&at_revision=` | paginated listing |
-//! | `GET /v1/kv/history/{key}` | every kept version, tombstones included |
-//! | `POST /v1/kv/rollback` | `{key, prefix?, to_revision}`, written as a new revision |
+//! | `GET /v1/history/{key}` | every kept version, tombstones included |
+//! | `POST /v1/rollback` | `{key, prefix?, to_revision}`, written as a new revision |
 //! | `POST /v1/txn` | `{compare: [{key, target, op, value}], success: [...], failure: [...]}` |
 //! | `GET /v1/watch?prefix=\|key=&from_revision=` | server-sent events; resumes with `Last-Event-ID` |
 //! | `POST /v1/compact` | `{revision}` or `{retain}` |
@@ -20,8 +20,9 @@
 //! Keys under `_schema/<prefix>` hold JSON Schemas that puts under `<prefix>` must satisfy
 //! (see [`crate::schema`]).
 //!
-//! Because `/v1/kv/history/...` and `/v1/kv/rollback` are routes of their own, keys named
-//! `rollback` or starting with `history/` cannot be reached through `/v1/kv/{key}`.
+//! Everything after `/v1/kv/` is the key, whatever it is: history and rollback live under
+//! prefixes of their own (`/v1/history/`, `/v1/rollback`) rather than under `/v1/kv/`, where
+//! they used to hide the keys `rollback` and `history/...`.
 //!
 //! Every error is a JSON body `{"error": {"code", "message", ...}}` with a fitting status,
 //! including malformed queries, bodies and unknown routes. `/v1/` bodies are size-limited;
@@ -60,8 +61,8 @@ pub fn router(node: Arc<Node>) -> Router {
     let limit = node.config.body_limit();
     let api = Router::new()
         .route("/v1/kv", get(kv::list))
-        .route("/v1/kv/history/{*key}", get(kv::history))
-        .route("/v1/kv/rollback", post(kv::rollback))
+        .route("/v1/history/{*key}", get(kv::history))
+        .route("/v1/rollback", post(kv::rollback))
         .route("/v1/kv/{*key}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/txn", post(kv::txn))
         .route("/v1/watch", get(kv::watch))

@@ -173,7 +173,8 @@ pub async fn audit_list(State(node): State<AppState>, Q(q): Q<AuditQuery>, Exten
     let data = node.sm.data.read();
     let entries = data.kv.audit_entries(q.from.unwrap_or(1), q.limit.unwrap_or(100).clamp(1, 1000));
     let next = entries.last().map(|e| e.seq + 1);
-    Ok(Json(json!({ "entries": entries, "next": next })))
+    // Entries before `first_seq` were dropped by compaction (`/v1/audit/verify` checks from there).
+    Ok(Json(json!({ "entries": entries, "next": next, "first_seq": data.kv.audit_first_seq() })))
 }
 
 pub async fn audit_verify(State(node): State<AppState>, Q(q): Q<ReadQuery>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {

@@ -3,6 +3,13 @@
 //! Writes are synchronous redb transactions, committed (fsync'd) before the flush callback is
 //! called, so "acknowledged" always means "on disk". The committed log id is saved too, so a
 //! restarted node re-applies its committed entries on startup instead of waiting for a leader.
+//!
+//! The committed log id is the one write that is not fsync'd on its own (redb's
+//! `Durability::None`): it reaches the disk with the next durable commit (the next append, vote
+//! or purge). Raft does not need it on disk — it is a hint that lets a restarted node apply
+//! early — and a stale one is safe because it can only lag the true commit index, never pass
+//! it (redb commits in order, so it never lands without the entries it points at). Saving it
+//! durably cost a second fsync per commit on every node.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -11,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, Vote};
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{Durability, ReadableDatabase, ReadableTable};
 
 use super::db::{self, Db, LOG, META, read_err, write_err};
 use super::{LogId, NodeId, StorageError, TypeConfig, decode, encode};
@@ -102,7 +109,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        db::put(&self.db, META, "committed", &committed)?;
+        let bytes = encode(&committed).map_err(write_err)?;
+        let mut txn = self.db.begin_write().map_err(write_err)?;
+        txn.set_durability(Durability::None).map_err(write_err)?;
+        txn.open_table(META).map_err(write_err)?.insert("committed", bytes.as_slice()).map_err(write_err)?;
+        txn.commit().map_err(write_err)?;
         self.committed.store(committed.map_or(0, |id| id.index + 1), Ordering::Relaxed);
         Ok(())
     }

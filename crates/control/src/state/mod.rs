@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use audit::{AuditEntry, ChainReport};
+pub use audit::{AuditCheckpoint, AuditEntry, ChainReport};
 use lease::Lease;
 use lock::LockState;
 
@@ -91,6 +91,9 @@ pub struct ConfigState {
     next_lease_id: u64,
     locks: BTreeMap<String, LockState>,
     audit: Vec<AuditEntry>,
+    /// Where the kept audit chain attaches after compaction dropped its start.
+    #[serde(default)]
+    audit_checkpoint: Option<AuditCheckpoint>,
 }
 
 /// The per-command context: who, when, and the revision a change would take.
@@ -124,6 +127,15 @@ impl ConfigState {
 
     /// Applies one command. A refused command (`Err`) changes nothing but the clock.
     pub fn apply(&mut self, req: &Request) -> Response {
+        if let Op::Batch(batch) = &req.op {
+            let replies = batch.iter().map(|inner| self.apply_one(inner)).collect();
+            return Ok(Outcome::Batch(replies));
+        }
+        self.apply_one(req)
+    }
+
+    /// Applies one command that is not a batch (a batch inside a batch is refused).
+    fn apply_one(&mut self, req: &Request) -> Response {
         self.time_ms = self.time_ms.max(req.time_ms);
         let mut tx = Tx { actor: &req.actor, now: self.time_ms, rev: self.revision + 1, changed: false, op: req.op.name() };
         let result = match &req.op {
@@ -139,6 +151,8 @@ impl ConfigState {
             Op::LockAcquire { name, owner, lease } => self.lock_acquire(&mut tx, name, owner, *lease),
             Op::LockRelease { name, owner } => self.lock_release(&mut tx, name, owner),
             Op::Compact { revision } => self.compact(&mut tx, *revision),
+            // `apply` unpacks a batch; only a batch inside a batch gets here.
+            Op::Batch(_) => Err(SmError::Invalid("a batch cannot contain a batch".to_string())),
         };
         if tx.changed {
             self.revision = tx.rev;
@@ -200,7 +214,8 @@ impl ConfigState {
     }
 
     /// Drops history older than `revision`: per key, versions before it are removed except the
-    /// newest live one (so the state at `revision` stays readable).
+    /// newest live one (so the state at `revision` stays readable); audit entries older than
+    /// `revision` go too, leaving a checkpoint of the chain (see `audit`).
     fn compact(&mut self, tx: &mut Tx, revision: u64) -> Response {
         if revision > self.revision {
             return Err(SmError::FutureRevision { requested: revision, current: self.revision });
@@ -219,6 +234,7 @@ impl ConfigState {
         });
         self.revlog = self.revlog.split_off(&revision);
         self.first_revision = revision;
+        self.compact_audit(revision);
         self.audit_push(tx, &format!("revision/{revision}"), None, None);
         Ok(Outcome::Compacted { revision })
     }

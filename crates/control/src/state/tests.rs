@@ -375,6 +375,92 @@ fn audit_chain_verifies_and_detects_tampering() {
 }
 
 #[test]
+fn audit_compaction_drops_old_entries_and_keeps_the_chain_verifiable() {
+    let mut h = Harness::new();
+    for i in 0..10 {
+        h.put("a", &i.to_string()); // revisions 1..=10, audit seq 1..=10
+    }
+    h.run(Op::Compact { revision: 8 }).unwrap();
+    // Entries of revisions 1..=7 are gone; a checkpoint of entry 7 remains.
+    let kept = h.state.audit_entries(1, 100).to_vec();
+    assert_eq!(h.state.audit_first_seq(), 8);
+    assert_eq!(kept.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![8, 9, 10, 11]);
+    assert_eq!(kept[3].op, "compact");
+    let report = h.state.verify_audit();
+    assert_eq!((report.ok, report.entries, report.compacted, report.first_broken), (true, 4, 7, None), "{report:?}");
+    assert_eq!(h.state.audit_entries(9, 2).iter().map(|e| e.seq).collect::<Vec<_>>(), vec![9, 10]);
+
+    // The chain goes on from the kept part, and a second compaction moves the checkpoint.
+    h.put("b", "x"); // revision 11, seq 12
+    h.put("b", "y"); // revision 12, seq 13
+    h.run(Op::Compact { revision: 12 }).unwrap();
+    assert_eq!(h.state.audit_first_seq(), 13);
+    let report = h.state.verify_audit();
+    assert_eq!((report.ok, report.entries, report.compacted), (true, 2, 12), "{report:?}");
+
+    // Tampering after compaction is still found: a changed kept entry...
+    let mut tampered = h.state.clone();
+    tampered.audit_mut()[1].actor = "mallory".into();
+    let report = tampered.verify_audit();
+    assert_eq!((report.ok, report.first_broken), (false, Some(14)), "{report:?}");
+    // ...the first kept entry removed...
+    let mut removed = h.state.clone();
+    removed.audit_mut().remove(0);
+    assert_eq!(removed.verify_audit().first_broken, Some(13));
+    // ...or a forged checkpoint (as if more had been dropped, or other entries had come before).
+    let mut forged = h.state.clone();
+    if let Some(cp) = forged.audit_checkpoint_mut().as_mut() {
+        cp.hash = audit::GENESIS.to_string();
+    }
+    let report = forged.verify_audit();
+    assert_eq!(report.first_broken, Some(13));
+    assert!(report.reason.as_deref().is_some_and(|r| r.contains("checkpoint")), "{report:?}");
+}
+
+#[test]
+fn audit_compaction_never_drops_a_broken_link() {
+    let mut h = Harness::new();
+    for i in 0..5 {
+        h.put("a", &i.to_string());
+    }
+    h.state.audit_mut()[1].actor = "mallory".into();
+    h.run(Op::Compact { revision: 5 }).unwrap();
+    // The history was compacted, the tampered audit prefix was kept and is still reported.
+    assert_eq!(h.state.first_revision(), 5);
+    assert_eq!(h.state.audit_first_seq(), 1);
+    let report = h.state.verify_audit();
+    assert_eq!((report.ok, report.first_broken, report.compacted), (false, Some(2), 0), "{report:?}");
+}
+
+#[test]
+fn a_batch_applies_each_request_with_its_own_revision_and_answer() {
+    let mut h = Harness::new();
+    h.put("a", "0"); // revision 1
+    let req = |actor: &str, op: Op| Request { actor: actor.into(), time_ms: 2_000, op };
+    let cas = PutOp { if_revision: Some(99), ..put_op("a", "stale") };
+    let batch = Op::Batch(vec![
+        req("alice", Op::Put(put_op("a", "1"))),
+        req("bob", Op::Put(cas)),
+        req("carol", Op::Put(put_op("b", "2"))),
+        req("dave", Op::Batch(vec![])),
+    ]);
+    let answers = match h.run(batch) {
+        Ok(Outcome::Batch(answers)) => answers,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(answers.len(), 4);
+    assert_eq!(revision_of(answers[0].clone()), 2);
+    assert!(matches!(answers[1], Err(SmError::Conflict { .. })), "{:?}", answers[1]);
+    assert_eq!(revision_of(answers[2].clone()), 3);
+    assert!(matches!(answers[3], Err(SmError::Invalid(_))), "a batch does not nest: {:?}", answers[3]);
+    assert_eq!((h.value("a").as_deref(), h.value("b").as_deref(), h.state.revision()), (Some("1"), Some("2"), 3));
+    // Each request is audited under its own actor, as if it had had its own log entry.
+    let actors: Vec<_> = h.state.audit_entries(2, 10).iter().map(|e| e.actor.clone()).collect();
+    assert_eq!(actors, vec!["alice", "carol"]);
+    assert_eq!(h.state.get("b", None).unwrap().unwrap().author, "carol");
+}
+
+#[test]
 fn compaction_keeps_state_and_refuses_old_revisions() {
     let mut h = Harness::new();
     h.put("a", "1"); // 1

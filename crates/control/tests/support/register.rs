@@ -255,7 +255,7 @@ async fn converged_history(cluster: &Cluster) -> Vec<(u64, Value)> {
     .await;
     let mut histories = Vec::new();
     for &i in &nodes {
-        let body = cluster.get_json(i, &format!("/v1/kv/history/{KEY}?consistency=stale")).await.expect("history");
+        let body = cluster.get_json(i, &format!("/v1/history/{KEY}?consistency=stale")).await.expect("history");
         let versions = body["versions"].as_array().expect("versions");
         let history: Vec<(u64, Value)> = versions.iter().map(|v| (v["mod_revision"].as_u64().unwrap(), parse_value(v).unwrap())).collect();
         assert!(history.windows(2).all(|w| w[0].0 < w[1].0), "node {} history revisions must increase: {history:?}", i + 1);
