@@ -1230,7 +1230,7 @@ mod tests {
     fn a_collection_left_empty_is_deleted() {
         let db = Db::new();
         let mut g = db.lock(b"h", 0);
-        g.set(b"h", Value::Hash(Box::default()));
+        g.set(b"h", Value::Hash(Default::default()));
         assert!(g.get_mut(b"h").is_some());
         let removed = g.modified(b"h").expect("the empty hash is deleted");
         assert_eq!(removed.value.type_name(), "hash");

@@ -14,7 +14,7 @@
 use crate::db::alloc_size;
 use crate::encoding::{HASH_MAX_ENTRIES, HASH_MAX_VALUE};
 use crate::hashtable::{Layout, Table};
-use crate::packed::{read_str, splice, varint};
+use crate::packed::{read_str, splice, varint, Buf};
 
 /// A hash value.
 #[derive(Debug, Clone, Default)]
@@ -25,13 +25,13 @@ pub struct Hash {
 #[derive(Debug, Clone)]
 enum Repr {
     /// Empty, or `[count: u32 LE][entries]` (see the module doc).
-    Packed(Box<[u8]>),
+    Packed(Buf),
     Table(Box<Table<Pairs>>),
 }
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Packed(Box::default())
+        Repr::Packed(Buf::default())
     }
 }
 
@@ -86,7 +86,7 @@ fn packed_count(buf: &[u8]) -> usize {
 }
 
 /// Sets `field` in a listpack; true if it was added.
-fn packed_set(buf: &mut Box<[u8]>, field: &[u8], value: &[u8]) -> bool {
+fn packed_set(buf: &mut Buf, field: &[u8], value: &[u8]) -> bool {
     let (vlen, vn) = varint(value.len());
     let found = slots(buf).find(|s| s.field == field).map(|s| s.value_at..s.end);
     if let Some(range) = found {
@@ -106,11 +106,11 @@ fn packed_set(buf: &mut Box<[u8]>, field: &[u8], value: &[u8]) -> bool {
 }
 
 /// Removes `field` from a listpack; true if it was there.
-fn packed_remove(buf: &mut Box<[u8]>, field: &[u8]) -> bool {
+fn packed_remove(buf: &mut Buf, field: &[u8]) -> bool {
     let Some(range) = slots(buf).find(|s| s.field == field).map(|s| s.start..s.end) else { return false };
     let count = packed_count(buf) - 1;
     if count == 0 {
-        *buf = Box::default();
+        *buf = Buf::default();
     } else {
         splice(buf, range, &[]);
         buf[..HEADER].copy_from_slice(&(count as u32).to_le_bytes());
@@ -141,7 +141,7 @@ impl Hash {
     /// Heap bytes owned, kept as a running count (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Packed(buf) => alloc_size(buf.len()),
+            Repr::Packed(buf) => buf.heap_bytes(),
             Repr::Table(t) => alloc_size(std::mem::size_of::<Table<Pairs>>()) + t.heap_bytes(),
         }
     }
@@ -239,7 +239,7 @@ impl Hash {
     #[cfg(test)]
     fn recount(&self) -> usize {
         match &self.repr {
-            Repr::Packed(buf) => alloc_size(buf.len()),
+            Repr::Packed(buf) => buf.heap_bytes(),
             Repr::Table(t) => alloc_size(std::mem::size_of::<Table<Pairs>>()) + t.recount(),
         }
     }
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn small_hashes_are_compact() {
-        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Hash>(), 24, "fits in a Value beside the entry");
         let mut h = Hash::default();
         assert_eq!(h.heap_bytes(), 0);
         for i in 0..10 {

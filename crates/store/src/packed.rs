@@ -2,16 +2,81 @@
 //! the intset-like set): exact-size buffers edited by splicing, like
 //! Redis's listpack and intset, so a small collection holds no spare
 //! capacity; and LEB128 varints for lengths.
+//!
+//! A buffer of at most [`INLINE`] bytes lives inside its owner ([`Buf`]),
+//! so the smallest collections (a set of a few small integers) cost no
+//! allocation besides the key's own node.
+
+use std::ops::{Deref, DerefMut};
+
+use crate::db::alloc_size;
+
+/// Longest buffer kept inline.
+pub const INLINE: usize = 22;
+
+/// An exact-size byte buffer: inline when short, else one boxed slice.
+#[derive(Debug, Clone)]
+pub enum Buf {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Default for Buf {
+    fn default() -> Buf {
+        Buf::Inline { len: 0, bytes: [0; INLINE] }
+    }
+}
+
+impl Buf {
+    pub fn from_vec(v: Vec<u8>) -> Buf {
+        if v.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..v.len()].copy_from_slice(&v);
+            Buf::Inline { len: v.len() as u8, bytes }
+        } else {
+            Buf::Heap(v.into_boxed_slice())
+        }
+    }
+
+    /// Bytes allocated on the heap (size class), 0 when inline.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Buf::Inline { .. } => 0,
+            Buf::Heap(b) => alloc_size(b.len()),
+        }
+    }
+}
+
+impl DerefMut for Buf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Buf::Inline { len, bytes } => &mut bytes[..*len as usize],
+            Buf::Heap(b) => b,
+        }
+    }
+}
+
+impl Deref for Buf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buf::Inline { len, bytes } => &bytes[..*len as usize],
+            Buf::Heap(b) => b,
+        }
+    }
+}
 
 /// Replaces `buf[range]` with the concatenation of `parts`, leaving the
-/// buffer exactly as long as its contents (one allocation, no slack).
-pub fn splice(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, parts: &[&[u8]]) {
+/// buffer exactly as long as its contents (inline, or one allocation with
+/// no slack).
+pub fn splice(buf: &mut Buf, range: std::ops::Range<usize>, parts: &[&[u8]]) {
     let added: usize = parts.iter().map(|p| p.len()).sum();
     let mut out = Vec::with_capacity(buf.len() - range.len() + added);
     out.extend_from_slice(&buf[..range.start]);
     parts.iter().for_each(|p| out.extend_from_slice(p));
     out.extend_from_slice(&buf[range.end..]);
-    *buf = out.into_boxed_slice();
+    *buf = Buf::from_vec(out);
 }
 
 /// `n` as a LEB128 varint: (bytes, length).
@@ -65,10 +130,15 @@ mod tests {
 
     #[test]
     fn splice_is_exact() {
-        let mut b: Box<[u8]> = b"hello world".to_vec().into_boxed_slice();
+        let mut b = Buf::from_vec(b"hello world".to_vec());
         splice(&mut b, 6..11, &[b"there", b"!"]);
         assert_eq!(&b[..], b"hello there!");
+        assert_eq!(b.heap_bytes(), 0, "short buffers stay inline");
+        splice(&mut b, 12..12, &[&[b'.'; 20]]);
+        assert_eq!((b.len(), b.heap_bytes()), (32, 32));
         splice(&mut b, 0..6, &[]);
-        assert_eq!(&b[..], b"there!");
+        assert_eq!(&b[..6], b"there!");
+        splice(&mut b, 6..26, &[]);
+        assert_eq!((&b[..], b.heap_bytes()), (&b"there!"[..], 0));
     }
 }

@@ -13,7 +13,7 @@
 use crate::db::alloc_size;
 use crate::encoding::SET_MAX_INTSET_ENTRIES;
 use crate::hashtable::{Layout, Table};
-use crate::packed::splice;
+use crate::packed::{splice, Buf};
 use crate::value::parse_strict_i64;
 
 /// A set value.
@@ -25,13 +25,13 @@ pub struct Set {
 #[derive(Debug, Clone)]
 enum Repr {
     /// Empty, or `[width][integers]`.
-    Ints(Box<[u8]>),
+    Ints(Buf),
     Table(Box<Table<Members>>),
 }
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Ints(Box::default())
+        Repr::Ints(Buf::default())
     }
 }
 
@@ -126,7 +126,7 @@ impl<'a> Ints<'a> {
 }
 
 /// Adds `v` to an intset buffer; true if it was new.
-fn ints_insert(buf: &mut Box<[u8]>, v: i64) -> bool {
+fn ints_insert(buf: &mut Buf, v: i64) -> bool {
     let ints = Ints(buf);
     let w = ints.width();
     if width_for(v) > w || buf.is_empty() {
@@ -137,7 +137,7 @@ fn ints_insert(buf: &mut Box<[u8]>, v: i64) -> bool {
         let mut out = Vec::with_capacity(1 + all.len() * width);
         out.push(width as u8);
         all.iter().for_each(|&x| out.extend_from_slice(&encode_int(x, width)[..width]));
-        *buf = out.into_boxed_slice();
+        *buf = Buf::from_vec(out);
         return true;
     }
     match ints.search(v) {
@@ -151,11 +151,11 @@ fn ints_insert(buf: &mut Box<[u8]>, v: i64) -> bool {
 }
 
 /// Removes `v` from an intset buffer; true if it was there.
-fn ints_remove(buf: &mut Box<[u8]>, v: i64) -> bool {
+fn ints_remove(buf: &mut Buf, v: i64) -> bool {
     let ints = Ints(buf);
     let Ok(i) = ints.search(v) else { return false };
     if ints.len() == 1 {
-        *buf = Box::default();
+        *buf = Buf::default();
     } else {
         let w = ints.width();
         splice(buf, 1 + i * w..1 + (i + 1) * w, &[]);
@@ -189,7 +189,7 @@ impl Set {
     /// Heap bytes owned, kept as a running count (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Ints(buf) => alloc_size(buf.len()),
+            Repr::Ints(buf) => buf.heap_bytes(),
             Repr::Table(t) => alloc_size(std::mem::size_of::<Table<Members>>()) + t.heap_bytes(),
         }
     }
@@ -297,7 +297,7 @@ impl Set {
     #[cfg(test)]
     fn recount(&self) -> usize {
         match &self.repr {
-            Repr::Ints(buf) if buf.is_empty() => 0,
+            Repr::Ints(buf) if 1 + Ints(buf).len() * Ints(buf).width() <= crate::packed::INLINE => 0,
             Repr::Ints(buf) => alloc_size(1 + Ints(buf).len() * Ints(buf).width()),
             Repr::Table(t) => alloc_size(std::mem::size_of::<Table<Members>>()) + t.recount(),
         }
@@ -323,12 +323,12 @@ mod tests {
 
     #[test]
     fn intsets_widen_and_stay_sorted() {
-        assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert_eq!(std::mem::size_of::<Set>(), 24, "fits in a Value beside the entry");
         let mut s = Set::for_member(b"5");
         for m in ["5", "-3", "100", "5"] {
             s.add(m.as_bytes());
         }
-        assert_eq!((s.encoding(), s.heap_bytes()), ("intset", alloc_size(1 + 3 * 2)));
+        assert_eq!((s.encoding(), s.heap_bytes()), ("intset", 0), "a few small integers stay inline");
         assert_eq!(members(&s), [&b"-3"[..], b"5", b"100"]);
         s.add(b"-9223372036854775808");
         assert_eq!(s.heap_bytes(), alloc_size(1 + 4 * 8));

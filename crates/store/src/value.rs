@@ -1,7 +1,8 @@
 //! Value types stored under keys.
 //!
-//! Strings live in the entry itself when short; the collection types are
-//! boxed (one pointer in the entry) and live in their own modules
+//! Strings live in the entry itself when short; hashes, sets and sorted
+//! sets are small handles stored in the entry too (saving a 16-byte box per
+//! key), the list (48 bytes) is boxed. The types live in their own modules
 //! ([`crate::hash`], [`crate::list`], [`crate::set`], [`crate::zset`]).
 //! Each variant owns its bytes (never a slice of a network buffer, which
 //! would keep the whole buffer alive).
@@ -19,10 +20,10 @@ use crate::zset::ZSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    Hash(Box<Hash>),
+    Hash(Hash),
     List(Box<List>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 /// Bytes of the box that holds a collection.
@@ -46,10 +47,10 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
-            Value::Hash(h) => boxed::<Hash>(h.heap_bytes()),
+            Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => boxed::<List>(l.heap_bytes()),
-            Value::Set(s) => boxed::<Set>(s.heap_bytes()),
-            Value::ZSet(z) => boxed::<ZSet>(z.heap_bytes()),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 

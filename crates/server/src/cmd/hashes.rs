@@ -52,7 +52,7 @@ impl Typed for Hash {
     }
 
     fn wrap(self) -> Value {
-        Value::Hash(Box::new(self))
+        Value::Hash(self)
     }
 
     fn is_empty(&self) -> bool {

@@ -47,7 +47,7 @@ impl Typed for Set {
     }
 
     fn wrap(self) -> Value {
-        Value::Set(Box::new(self))
+        Value::Set(self)
     }
 
     fn is_empty(&self) -> bool {

@@ -241,7 +241,7 @@ fn store(ctx: &mut Ctx, g: &mut DbGuard, dst: &[u8], entries: Vec<(Vec<u8>, f64)
     if n == 0 {
         g.remove(dst);
     } else {
-        g.set(dst, Value::ZSet(Box::new(ZSet::from_entries(entries))));
+        g.set(dst, Value::ZSet(ZSet::from_entries(entries)));
     }
     ctx.out.int(n as i64);
 }
@@ -405,7 +405,7 @@ fn add_locked(g: &mut DbGuard, key: &[u8], pairs: &[(f64, &Bytes)], flags: AddFl
     // ones convert as they are added.
     let mut z = ZSet::with_hint(1, pairs.first().map_or(0, |(_, m)| m.len()));
     let totals = add_all(&mut z, pairs, flags)?;
-    g.set(key, Value::ZSet(Box::new(z)));
+    g.set(key, Value::ZSet(z));
     Ok(totals)
 }
 
