@@ -100,7 +100,7 @@ cpu_ticks() {
 }
 
 start_server REDIS redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning
-RUST_LOG=warn start_server FERRO "$FERROCACHE_BIN" server --port PORT --bind 127.0.0.1
+RUST_LOG=warn start_server FERRO "$FERROCACHE_BIN" server --port PORT --bind 127.0.0.1 --admin-port 0 ${FERROCACHE_ARGS:-}
 
 log "redis-server (pid $REDIS_PID, port $REDIS_PORT) vs ferrocache (pid $FERRO_PID, port $FERRO_PORT)"
 log "$N requests per test, $CLIENTS clients, $SIZE-byte values, $KEYSPACE random keys, $(nproc) CPUs"

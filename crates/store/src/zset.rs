@@ -251,8 +251,16 @@ impl ZSet {
             // The score computed (0 for -0 + 0), though -0 stays stored.
             return Ok(Added::Same(new));
         }
-        self.remove(member);
-        self.insert_new(member.into(), new);
+        match &mut self.repr {
+            Repr::Skip(l) => {
+                let id = l.find(member).expect("the member was found above");
+                l.update_score(id, new);
+            }
+            Repr::Pack(_) => {
+                self.remove(member);
+                self.insert_new(member.into(), new);
+            }
+        }
         Ok(Added::Changed(new))
     }
 

@@ -197,8 +197,46 @@ impl Skiplist {
 
     /// Inserts a member that is not present.
     pub fn insert(&mut self, member: Box<[u8]>, score: f64) -> NodeId {
-        let (mut update, mut rank) = self.path(score, &member);
-        let level = Self::random_level();
+        let links = vec![Link { next: NIL, span: 0 }; Self::random_level()].into_boxed_slice();
+        let id = self.alloc(Node { member, score, back: NIL, chain: NIL, links });
+        self.link_in(id);
+        self.index_insert(id);
+        id
+    }
+
+    /// Removes the node `id`; returns its member and score.
+    pub fn remove(&mut self, id: NodeId) -> (Box<[u8]>, f64) {
+        self.index_remove(id);
+        self.unlink(id);
+        let node = std::mem::replace(&mut self.nodes[id as usize], Node::vacant());
+        self.node_heap -= node.heap_bytes();
+        self.free.push(id);
+        self.maybe_shrink();
+        (node.member, node.score)
+    }
+
+    /// Gives node `id` a new score: in place when its neighbours still
+    /// bracket it, else by moving the same node (no allocation, the member
+    /// index untouched), as Redis's `zslUpdateScore` does.
+    pub fn update_score(&mut self, id: NodeId, score: f64) {
+        let member = self.member(id);
+        let after_prev = self.prev(id).is_none_or(|p| super::before(self.score(p), self.member(p), score, member));
+        let before_next = self.next(id).is_none_or(|n| super::before(score, member, self.score(n), self.member(n)));
+        if after_prev && before_next {
+            self.nodes[id as usize].score = score;
+            return;
+        }
+        self.unlink(id);
+        self.nodes[id as usize].score = score;
+        self.link_in(id);
+    }
+
+    /// Links the allocated node `id` (its score, member and level set) into
+    /// the levels at its place in order.
+    fn link_in(&mut self, id: NodeId) {
+        let node = &self.nodes[id as usize];
+        let level = node.links.len();
+        let (mut update, mut rank) = self.path(node.score, &node.member);
         if level > self.level {
             for i in self.level..level {
                 rank[i] = 0;
@@ -207,8 +245,6 @@ impl Skiplist {
             }
             self.level = level;
         }
-        let links = vec![Link { next: NIL, span: 0 }; level].into_boxed_slice();
-        let id = self.alloc(Node { member, score, back: NIL, chain: NIL, links });
         for i in 0..level {
             let before = self.link(update[i], i);
             let gap = rank[0] - rank[i];
@@ -224,13 +260,10 @@ impl Skiplist {
             None => self.tail = id,
         }
         self.len += 1;
-        self.index_insert(id);
-        id
     }
 
-    /// Removes the node `id`; returns its member and score.
-    pub fn remove(&mut self, id: NodeId) -> (Box<[u8]>, f64) {
-        self.index_remove(id);
+    /// Takes node `id` out of the levels (it stays allocated and indexed).
+    fn unlink(&mut self, id: NodeId) {
         let node = &self.nodes[id as usize];
         let (update, _) = self.path(node.score, &node.member);
         for (i, &u) in update.iter().enumerate().take(self.level) {
@@ -251,11 +284,6 @@ impl Skiplist {
             self.level -= 1;
         }
         self.len -= 1;
-        let node = std::mem::replace(&mut self.nodes[id as usize], Node::vacant());
-        self.node_heap -= node.heap_bytes();
-        self.free.push(id);
-        self.maybe_shrink();
-        (node.member, node.score)
     }
 
     /// Number of leading elements satisfying `pred` (monotone: true, then false).
