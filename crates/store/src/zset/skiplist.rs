@@ -40,6 +40,8 @@ struct Link {
     span: u32,
 }
 
+const UNLINKED: Link = Link { next: NIL, span: 0 };
+
 #[derive(Debug, Clone)]
 struct Node {
     member: Box<[u8]>,
@@ -48,16 +50,25 @@ struct Node {
     back: u32,
     /// Next node in the same hash bucket.
     chain: u32,
-    links: Box<[Link]>,
+    /// The level-0 link, inside the node: the most used one, and the
+    /// only one of three nodes in four (no allocation for those).
+    link0: Link,
+    /// Links of levels 1 and up.
+    upper: Box<[Link]>,
 }
 
 impl Node {
     fn vacant() -> Node {
-        Node { member: Box::default(), score: 0.0, back: NIL, chain: NIL, links: Box::default() }
+        Node { member: Box::default(), score: 0.0, back: NIL, chain: NIL, link0: UNLINKED, upper: Box::default() }
     }
 
     fn heap_bytes(&self) -> usize {
-        alloc_size(self.member.len()) + alloc_size(self.links.len() * size_of::<Link>())
+        alloc_size(self.member.len()) + alloc_size(self.upper.len() * size_of::<Link>())
+    }
+
+    /// Number of levels the node is linked on.
+    fn levels(&self) -> usize {
+        1 + self.upper.len()
     }
 }
 
@@ -78,7 +89,7 @@ pub struct Skiplist {
 impl Default for Skiplist {
     fn default() -> Self {
         let mut head = Node::vacant();
-        head.links = vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice();
+        head.upper = vec![UNLINKED; MAX_LEVEL - 1].into_boxed_slice();
         let node_heap = head.heap_bytes();
         Skiplist {
             nodes: vec![head],
@@ -117,11 +128,13 @@ impl Skiplist {
     }
 
     fn link(&self, id: u32, level: usize) -> Link {
-        self.nodes[id as usize].links[level]
+        let n = &self.nodes[id as usize];
+        if level == 0 { n.link0 } else { n.upper[level - 1] }
     }
 
     fn link_mut(&mut self, id: u32, level: usize) -> &mut Link {
-        &mut self.nodes[id as usize].links[level]
+        let n = &mut self.nodes[id as usize];
+        if level == 0 { &mut n.link0 } else { &mut n.upper[level - 1] }
     }
 
     /// The node after `id` in order (None at the end).
@@ -197,8 +210,8 @@ impl Skiplist {
 
     /// Inserts a member that is not present.
     pub fn insert(&mut self, member: Box<[u8]>, score: f64) -> NodeId {
-        let links = vec![Link { next: NIL, span: 0 }; Self::random_level()].into_boxed_slice();
-        let id = self.alloc(Node { member, score, back: NIL, chain: NIL, links });
+        let upper = vec![UNLINKED; Self::random_level() - 1].into_boxed_slice();
+        let id = self.alloc(Node { member, score, back: NIL, chain: NIL, link0: UNLINKED, upper });
         self.link_in(id);
         self.index_insert(id);
         id
@@ -235,7 +248,7 @@ impl Skiplist {
     /// the levels at its place in order.
     fn link_in(&mut self, id: NodeId) {
         let node = &self.nodes[id as usize];
-        let level = node.links.len();
+        let level = node.levels();
         let (mut update, mut rank) = self.path(node.score, &node.member);
         if level > self.level {
             for i in self.level..level {
