@@ -35,8 +35,8 @@ pub struct ControlConfig {
     pub data_dir: PathBuf,
     /// Address of the admin HTTP server (API and Raft RPC); port 0 picks a free port.
     pub admin_addr: SocketAddr,
-    /// URL other nodes use to reach this one; defaults to `http://<admin_addr>` (with
-    /// 127.0.0.1 when bound to an unspecified address).
+    /// URL other nodes use to reach this one; defaults to `http://<admin_addr>` (`https://`
+    /// with TLS; 127.0.0.1 when bound to an unspecified address).
     pub advertise_url: Option<String>,
     /// Admin URL of a running cluster member to join, instead of starting a new cluster.
     pub join: Option<String>,
@@ -55,6 +55,8 @@ pub struct ControlConfig {
     /// Bearer tokens the API accepts (see [`crate::auth`]); empty = no access control, which
     /// is only allowed on a loopback admin address.
     pub tokens: Vec<crate::auth::Token>,
+    /// Serve the admin port over HTTPS and reach peers over HTTPS (see [`crate::tls`]).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl ControlConfig {
@@ -72,6 +74,7 @@ impl ControlConfig {
             retain_revisions: 100_000,
             retain_ms: 0,
             tokens: Vec::new(),
+            tls: None,
         }
     }
 
