@@ -136,7 +136,9 @@ impl ServerArgs {
         config.advertise_url = self.admin_advertise.clone();
         config.tokens = tokens;
         if let (Some(cert), Some(key)) = (&self.admin_tls_cert, &self.admin_tls_key) {
-            config.tls = Some(ferrocache_control::TlsFiles { cert: cert.clone(), key: key.clone(), ca: self.admin_tls_ca.clone() });
+            let files = ferrocache_control::TlsFiles { cert: cert.clone(), key: key.clone(), ca: self.admin_tls_ca.clone() };
+            files.check().map_err(|e| format!("admin TLS: {e}"))?;
+            config.tls = Some(files);
         }
         let required = self.admin_port.is_some()
             || self.data_dir.is_some()

@@ -60,6 +60,13 @@ impl TlsFiles {
         Ok(Arc::new(config))
     }
 
+    /// Reads and checks every file, as a node's start does; for front ends that want to report
+    /// a setup error before starting anything.
+    pub fn check(&self) -> Result<(), String> {
+        self.server_config()?;
+        self.peer_roots().map(drop)
+    }
+
     /// The CA certificates peers must chain to, if a CA file was given.
     pub(crate) fn peer_roots(&self) -> Result<Option<Vec<reqwest::Certificate>>, String> {
         self.ca.as_deref().map(|path| ca_certificates(path, "CA file (--admin-tls-ca)")).transpose()

@@ -1,6 +1,8 @@
 //! Throwaway certificates for the TLS tests: a private CA and node certificates it signs, for
 //! `localhost` and `127.0.0.1`, written as PEM files into a directory.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 use ferrocache_control::TlsFiles;
