@@ -93,7 +93,7 @@ fn hint(code: &str) -> &'static str {
         "forbidden" => " — use a token whose role and prefix allow this",
         "conflict" => " — the key changed meanwhile: read it again and retry with its current revision",
         "unavailable" => " — the cluster has no leader right now; retry shortly",
-        "tls_required" => " — the node serves HTTPS: use --url https://... (and --ca FILE for a private CA)",
+        "tls_required" => " — give --url https://HOST:PORT (and --ca FILE for a private CA)",
         _ => "",
     }
 }
