@@ -43,6 +43,12 @@ pub struct ControlConfig {
     pub timers: Timers,
     /// Build a snapshot after this many applied entries (then the log is purged).
     pub snapshot_every: u64,
+    /// Also build a snapshot once this many writes were applied since the last one (one entry
+    /// may batch hundreds); 0 = no such rule.
+    pub snapshot_writes: u64,
+    /// Also build a snapshot once writes carrying this many key/value bytes were applied since
+    /// the last one; 0 = no such rule.
+    pub snapshot_bytes: u64,
     /// Entries kept in the log behind the snapshot, so lagging followers can catch up without one.
     pub keep_logs_after_snapshot: u64,
     /// Largest value a put may carry.
@@ -69,6 +75,8 @@ impl ControlConfig {
             join: None,
             timers: Timers::default(),
             snapshot_every: 5_000,
+            snapshot_writes: 20_000,
+            snapshot_bytes: 64 * 1024 * 1024,
             keep_logs_after_snapshot: 500,
             max_value_bytes: 1536 * 1024,
             retain_revisions: 100_000,
