@@ -706,6 +706,8 @@ mod tests {
         assert_eq!(url.as_str(), "http://127.0.0.1:7379/v1/kv/app/a%20b/c%3Fd?at_revision=3");
         assert_eq!(client.url(), "http://127.0.0.1:7379");
         assert!(matches!(Client::new("ftp://x", None), Err(ClientError::InvalidUrl { .. })));
-        assert!(Client::new("https://x", None).unwrap_err().to_string().contains("no TLS"));
+        assert_eq!(Client::new("https://x:7379", None).unwrap().url(), "https://x:7379");
+        let no_ca = Client::with_ca("https://x", None, Some(std::path::Path::new("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(matches!(&no_ca, ClientError::Tls(m) if m.contains("/nonexistent/ca.pem")), "{no_ca}");
     }
 }
