@@ -54,6 +54,22 @@ fn writes_invoked_between(work: &Workload, from: u64, to: u64) -> usize {
     work.recorder.ops().iter().filter(|op| matches!(op.ret, Ret::Written { .. }) && op.invoke >= from && op.invoke <= to && op.complete <= to).count()
 }
 
+/// kill -9 the leader of `all`; the others must elect a new one within [`ELECTION_BOUND`] and
+/// each acknowledge a write. Returns (old leader, new leader, time to elect).
+async fn kill_leader(cluster: &mut Cluster, work: &Workload, all: &[usize]) -> (u64, u64, Duration) {
+    let (old, _) = cluster.wait_leader_among(all, 10).await;
+    let killed = cluster.index_of(old);
+    cluster.kill(killed);
+    let survivors: Vec<usize> = all.iter().copied().filter(|i| *i != killed).collect();
+    let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
+    assert_ne!(new, old);
+    assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
+    for &i in &survivors {
+        work.wait_probe_acked(cluster, i, 10).await;
+    }
+    (old, new, election)
+}
+
 #[test]
 fn leader_killed_during_reads_and_writes() {
     run(async {
@@ -62,16 +78,8 @@ fn leader_killed_during_reads_and_writes() {
         let work = Workload::start(&cluster, 4);
         tokio::time::sleep(Duration::from_millis(1500)).await;
 
-        let (old, _) = cluster.wait_leader_among(&all, 10).await;
+        let (old, new, election) = kill_leader(&mut cluster, &work, &all).await;
         let killed = cluster.index_of(old);
-        cluster.kill(killed);
-        let survivors: Vec<usize> = all.into_iter().filter(|i| *i != killed).collect();
-        let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
-        assert_ne!(new, old);
-        assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
-        for &i in &survivors {
-            work.wait_probe_acked(&cluster, i, 10).await;
-        }
 
         // The killed member restarts from its disk and catches up (checked by the final history).
         cluster.restart(killed);
@@ -157,16 +165,8 @@ fn five_voters_lose_the_leader_then_a_minority_then_a_majority() {
         tokio::time::sleep(Duration::from_millis(1000)).await;
 
         // kill -9 the leader: the four others elect one of them and keep acknowledging writes.
-        let (old, _) = cluster.wait_leader_among(&all, 10).await;
+        let (old, new, election) = kill_leader(&mut cluster, &work, &all).await;
         let killed = cluster.index_of(old);
-        cluster.kill(killed);
-        let survivors: Vec<usize> = all.iter().copied().filter(|i| *i != killed).collect();
-        let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
-        assert_ne!(new, old);
-        assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
-        for &i in &survivors {
-            work.wait_probe_acked(&cluster, i, 10).await;
-        }
 
         // The killed member restarts from its disk and catches up with a write made without it.
         cluster.restart(killed);
