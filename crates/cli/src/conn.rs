@@ -1,4 +1,4 @@
-//! What every control-plane command shares: the connection flags (`--url`, `--token`,
+//! What every control-plane command shares: the connection flags (`--url`, `--token`, `--ca`,
 //! `--output`), the running context, and how a failure becomes a one-line message and an exit
 //! code (2 = the command line or a local file is wrong, 1 = the operation failed).
 
@@ -20,6 +20,9 @@ pub struct Conn {
     /// Bearer token, when the node has a token file.
     #[arg(long, global = true, env = "FERROCACHE_TOKEN", hide_env_values = true, value_name = "TOKEN", help_heading = "Connection")]
     token: Option<String>,
+    /// PEM file of the CA that signed the node's certificate, for an https:// URL with a private CA.
+    #[arg(long, global = true, env = "FERROCACHE_CA", value_name = "FILE", help_heading = "Connection")]
+    ca: Option<std::path::PathBuf>,
     /// `text` for people, `json` for scripts.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT", help_heading = "Connection")]
     output: Format,
@@ -68,6 +71,10 @@ impl From<ClientError> for CliError {
     fn from(e: ClientError) -> CliError {
         match &e {
             ClientError::InvalidUrl { .. } => CliError::usage(format!("{e} (set --url or FERROCACHE_URL)")),
+            ClientError::Tls(_) => CliError::usage(format!("{e} (set --ca or FERROCACHE_CA)")),
+            ClientError::Unreachable { reason, .. } if reason.contains("certificate") => CliError::failed(format!(
+                "{e} — the node's certificate is not trusted: give the CA that signed it with --ca or FERROCACHE_CA"
+            )),
             ClientError::Unreachable { .. } => {
                 CliError::failed(format!("{e} — is `ferrocache server` running? set --url or FERROCACHE_URL"))
             }
@@ -86,6 +93,7 @@ fn hint(code: &str) -> &'static str {
         "forbidden" => " — use a token whose role and prefix allow this",
         "conflict" => " — the key changed meanwhile: read it again and retry with its current revision",
         "unavailable" => " — the cluster has no leader right now; retry shortly",
+        "tls_required" => " — give --url https://HOST:PORT (and --ca FILE for a private CA)",
         _ => "",
     }
 }
@@ -114,7 +122,7 @@ where
 }
 
 fn connect(conn: Conn) -> Result<Ctx, CliError> {
-    let mut client = Client::new(&conn.url, conn.token)?;
+    let mut client = Client::with_ca(&conn.url, conn.token, conn.ca.as_deref())?;
     if let Ok(user) = std::env::var("USER") {
         client = client.with_actor(user);
     }

@@ -57,7 +57,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a cache node that speaks the Redis protocol (and the control plane beside it).
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Read, write, diff, roll back and watch config keys.
     Config {
         #[command(flatten)]
@@ -103,7 +103,7 @@ enum Command {
 fn main() -> ExitCode {
     ferrocache_store::memory::set_allocator_name(ALLOCATOR_NAME);
     match Cli::parse().command {
-        Command::Server(args) => server::main(args),
+        Command::Server(args) => server::main(*args),
         Command::Config { conn, cmd } => conn::run(conn, async |ctx| config_cmd::run(&ctx, cmd).await.map(|()| 0)),
         Command::Lease { conn, cmd } => conn::run(conn, async |ctx| lease::run(&ctx, cmd).await.map(|()| 0)),
         Command::Lock { conn, args } => conn::run(conn, async |ctx| lock::run(&ctx, args).await),

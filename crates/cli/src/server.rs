@@ -1,5 +1,6 @@
 //! `ferrocache server`: runs a node, the Redis-protocol server and, beside it, the control
-//! plane with its admin HTTP API (`--admin-port`, default 7379; 0 disables it). Settings come
+//! plane with its admin HTTP API (`--admin-port`, default 7379; 0 disables it; HTTPS with
+//! `--admin-tls-cert`/`--admin-tls-key`). Settings come
 //! from built-in defaults, then the TOML file given with `--config`, then command-line flags;
 //! any unknown or invalid setting stops the start with a message that names it and exit code 2.
 
@@ -43,12 +44,21 @@ pub struct ServerArgs {
     /// Address the admin API listens on; beyond loopback it needs --token-file.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     admin_bind: std::net::IpAddr,
-    /// URL other nodes use to reach this node's admin port [default: http://<admin-bind>:<admin-port>].
+    /// URL other nodes use to reach this node's admin port [default: http(s)://<admin-bind>:<admin-port>].
     #[arg(long, value_name = "URL")]
     admin_advertise: Option<String>,
     /// TOML file of admin API bearer tokens ([[token]] name, secret, role, optional prefix).
     #[arg(long, value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
+    /// PEM certificate chain for the admin port: it then serves HTTPS only, and Raft traffic uses HTTPS.
+    #[arg(long, value_name = "FILE", requires = "admin_tls_key")]
+    admin_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --admin-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "admin_tls_cert")]
+    admin_tls_key: Option<std::path::PathBuf>,
+    /// PEM file of the CA that peers' certificates must chain to [default: the system's roots].
+    #[arg(long, value_name = "FILE", requires = "admin_tls_cert")]
+    admin_tls_ca: Option<std::path::PathBuf>,
     /// Directory for the control plane's Raft log and snapshots [default: ferrocache-data].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
@@ -125,11 +135,17 @@ impl ServerArgs {
         config.join = self.join.clone();
         config.advertise_url = self.admin_advertise.clone();
         config.tokens = tokens;
+        if let (Some(cert), Some(key)) = (&self.admin_tls_cert, &self.admin_tls_key) {
+            let files = ferrocache_control::TlsFiles { cert: cert.clone(), key: key.clone(), ca: self.admin_tls_ca.clone() };
+            files.check().map_err(|e| format!("admin TLS: {e}"))?;
+            config.tls = Some(files);
+        }
         let required = self.admin_port.is_some()
             || self.data_dir.is_some()
             || self.join.is_some()
             || self.node_id.is_some()
-            || self.token_file.is_some();
+            || self.token_file.is_some()
+            || self.admin_tls_cert.is_some();
         Ok(Some(ControlStart { config, required }))
     }
 }

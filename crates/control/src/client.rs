@@ -48,6 +48,9 @@ pub enum ClientError {
     /// The server answered something this client does not understand.
     #[error("unexpected answer from {url}: {reason}")]
     Protocol { url: String, reason: String },
+    /// The CA file given to trust cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// A value in an answer is not valid base64.
     #[error("a value in the answer is not valid base64: {0}")]
     BadValue(String),
@@ -245,20 +248,25 @@ pub struct Client {
 
 impl Client {
     /// A client of the node at `base_url` (e.g. `http://127.0.0.1:7379`), sending `token` as a
-    /// bearer token when given.
+    /// bearer token when given. An `https://` node is verified against the system's roots.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, ClientError> {
+        Client::with_ca(base_url, token, None)
+    }
+
+    /// Like [`Client::new`], but an `https://` node's certificate must chain to one of the CA
+    /// certificates in the PEM file `ca` (a private CA), when given.
+    pub fn with_ca(base_url: &str, token: Option<String>, ca: Option<&std::path::Path>) -> Result<Client, ClientError> {
         let invalid = |reason: String| ClientError::InvalidUrl { url: base_url.to_string(), reason };
         let base = Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
-        if base.scheme() == "https" {
-            return Err(invalid("this build has no TLS client; use http://HOST:PORT".into()));
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(invalid("expected http://HOST:PORT or https://HOST:PORT".into()));
         }
-        if base.scheme() != "http" || base.cannot_be_a_base() {
-            return Err(invalid("expected http://HOST:PORT".into()));
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(path) = ca {
+            let roots = crate::tls::ca_certificates(path, "CA file (--ca)").map_err(ClientError::Tls)?;
+            builder = builder.tls_certs_only(roots);
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
+        let http = builder.build().map_err(|e| ClientError::Tls(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Client { http, base, token, actor: None })
     }
 
@@ -698,6 +706,8 @@ mod tests {
         assert_eq!(url.as_str(), "http://127.0.0.1:7379/v1/kv/app/a%20b/c%3Fd?at_revision=3");
         assert_eq!(client.url(), "http://127.0.0.1:7379");
         assert!(matches!(Client::new("ftp://x", None), Err(ClientError::InvalidUrl { .. })));
-        assert!(Client::new("https://x", None).unwrap_err().to_string().contains("no TLS"));
+        assert_eq!(Client::new("https://x:7379", None).unwrap().url(), "https://x:7379");
+        let no_ca = Client::with_ca("https://x", None, Some(std::path::Path::new("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(matches!(&no_ca, ClientError::Tls(m) if m.contains("/nonexistent/ca.pem")), "{no_ca}");
     }
 }

@@ -35,14 +35,20 @@ pub struct ControlConfig {
     pub data_dir: PathBuf,
     /// Address of the admin HTTP server (API and Raft RPC); port 0 picks a free port.
     pub admin_addr: SocketAddr,
-    /// URL other nodes use to reach this one; defaults to `http://<admin_addr>` (with
-    /// 127.0.0.1 when bound to an unspecified address).
+    /// URL other nodes use to reach this one; defaults to `http://<admin_addr>` (`https://`
+    /// with TLS; 127.0.0.1 when bound to an unspecified address).
     pub advertise_url: Option<String>,
     /// Admin URL of a running cluster member to join, instead of starting a new cluster.
     pub join: Option<String>,
     pub timers: Timers,
     /// Build a snapshot after this many applied entries (then the log is purged).
     pub snapshot_every: u64,
+    /// Also build a snapshot once this many writes were applied since the last one (one entry
+    /// may batch hundreds); 0 = no such rule.
+    pub snapshot_writes: u64,
+    /// Also build a snapshot once writes carrying this many key/value bytes were applied since
+    /// the last one; 0 = no such rule.
+    pub snapshot_bytes: u64,
     /// Entries kept in the log behind the snapshot, so lagging followers can catch up without one.
     pub keep_logs_after_snapshot: u64,
     /// Largest value a put may carry.
@@ -55,6 +61,8 @@ pub struct ControlConfig {
     /// Bearer tokens the API accepts (see [`crate::auth`]); empty = no access control, which
     /// is only allowed on a loopback admin address.
     pub tokens: Vec<crate::auth::Token>,
+    /// Serve the admin port over HTTPS and reach peers over HTTPS (see [`crate::tls`]).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl ControlConfig {
@@ -67,11 +75,14 @@ impl ControlConfig {
             join: None,
             timers: Timers::default(),
             snapshot_every: 5_000,
+            snapshot_writes: 20_000,
+            snapshot_bytes: 64 * 1024 * 1024,
             keep_logs_after_snapshot: 500,
             max_value_bytes: 1536 * 1024,
             retain_revisions: 100_000,
             retain_ms: 0,
             tokens: Vec::new(),
+            tls: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The leader's timers: end expired leases and compact old history.
+//! The leader's timers: end expired leases and compact old history; and every node's check
+//! whether enough writes or bytes were applied to build a snapshot.
 //!
 //! The state machine never reads a clock, so time only moves forward through commands: the
 //! leader notices a lease deadline has passed on its own clock and proposes `ExpireLeases`
@@ -23,6 +24,7 @@ pub async fn run(node: Arc<Node>) {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
             _ = lease_tick.tick() => {
+                maybe_snapshot(&node).await;
                 if node.is_leader() {
                     refresh_leases(&node, &mut refreshed_term).await;
                     expire_leases(&node).await;
@@ -53,6 +55,26 @@ async fn refresh_leases(node: &Node, refreshed_term: &mut Option<u64>) {
     match node.propose(SYSTEM_ACTOR, Op::RefreshLeases).await {
         Ok(_) => *refreshed_term = Some(term),
         Err(e) => tracing::warn!("lease refresh: {e}"),
+    }
+}
+
+/// openraft's own policy counts log entries, but an entry may batch up to 512 writes: a node
+/// also snapshots (on its own, as every node does) once `snapshot_writes` writes or
+/// `snapshot_bytes` bytes were applied since its last snapshot, so the log and the replay
+/// after a restart stay bounded under heavy batched load.
+async fn maybe_snapshot(node: &Node) {
+    let (writes, bytes) = (node.config.snapshot_writes, node.config.snapshot_bytes);
+    let due = {
+        let mut since = node.sm.since_snapshot.lock();
+        let due = (writes > 0 && since.writes >= writes) || (bytes > 0 && since.bytes >= bytes);
+        if due {
+            // Counted afresh from here, so one build is asked for once.
+            *since = Default::default();
+        }
+        due
+    };
+    if due && let Err(e) = node.raft.trigger().snapshot().await {
+        tracing::warn!("snapshot: {e}");
     }
 }
 

@@ -19,9 +19,11 @@ mod proposer;
 pub mod raft;
 pub mod schema;
 pub mod state;
+pub mod tls;
 mod validate;
 pub mod watch;
 
 pub use config::{ControlConfig, Timers};
+pub use tls::TlsFiles;
 pub use error::ApiError;
 pub use node::{ControlHandle, ControlNode, Member, StartError, Status};

@@ -100,8 +100,16 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("raft failed to start: {0}")]
     Raft(String),
+    #[error("admin TLS: {0}")]
+    Tls(String),
     #[error("cannot join the cluster at {url}: {message}")]
     Join { url: String, message: String },
+}
+
+/// The bound admin port, before the HTTP server takes it.
+enum AdminListener {
+    Plain(TcpListener),
+    Tls(crate::tls::TlsListener),
 }
 
 /// The node's shared core, used by the HTTP handlers and the timers.
@@ -150,11 +158,22 @@ impl ControlNode {
                 config.admin_addr
             )));
         }
+        // Certificate files before anything else: a bad one is a setup error, reported as such.
+        let tls = match &config.tls {
+            Some(files) => Some((files.server_config().map_err(StartError::Tls)?, files.peer_roots().map_err(StartError::Tls)?)),
+            None => None,
+        };
         let storage_err = |message: String| StartError::Storage { dir: config.data_dir.display().to_string(), message };
         let listener = TcpListener::bind(config.admin_addr)
             .await
             .map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.admin_addr, source })?;
+        let (listener, peer_roots) = match tls {
+            Some((server_config, roots)) => {
+                (AdminListener::Tls(crate::tls::TlsListener::new(listener, addr, server_config)), roots)
+            }
+            None => (AdminListener::Plain(listener), None),
+        };
         // The port first: a node that cannot serve should not touch its data dir.
         let mut database = db::Db::open(&config.data_dir).map_err(|e| storage_err(e.to_string()))?;
         let db_closed = database.on_close();
@@ -164,8 +183,9 @@ impl ControlNode {
         let sm = StateMachineStore::open(database).map_err(|e| storage_err(e.to_string()))?;
         let shared = sm.shared();
 
-        let url = config.advertise_url.clone().unwrap_or_else(|| default_url(addr));
-        let client = peer_client(&tokens).map_err(|e| StartError::Config(format!("http client: {e}")))?;
+        let tls = matches!(listener, AdminListener::Tls(_));
+        let url = config.advertise_url.clone().unwrap_or_else(|| default_url(addr, tls));
+        let client = peer_client(&tokens, peer_roots).map_err(|e| StartError::Config(format!("http client: {e}")))?;
         let raft = Raft::new(config.node_id, Arc::new(raft_config), Network::new(client.clone()), log_store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -187,8 +207,16 @@ impl ControlNode {
         let server = {
             let app = crate::http::router(node.clone());
             let stop = node.cancel.clone().cancelled_owned();
+            let served = match listener {
+                AdminListener::Plain(listener) => {
+                    tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await })
+                }
+                AdminListener::Tls(listener) => {
+                    tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await })
+                }
+            };
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                if let Ok(Err(e)) = served.await {
                     tracing::error!("control-plane HTTP server failed: {e}");
                 }
             })
@@ -203,8 +231,9 @@ impl ControlNode {
     }
 }
 
-/// The HTTP client for Raft RPC, forwarding and joining; it presents the peer token, if any.
-fn peer_client(tokens: &Tokens) -> Result<reqwest::Client, reqwest::Error> {
+/// The HTTP client for Raft RPC, forwarding and joining; it presents the peer token, if any,
+/// and trusts only `roots` when a CA file was given.
+fn peer_client(tokens: &Tokens, roots: Option<Vec<reqwest::Certificate>>) -> Result<reqwest::Client, reqwest::Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(secret) = tokens.peer_secret()
         && let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret}"))
@@ -212,12 +241,17 @@ fn peer_client(tokens: &Tokens) -> Result<reqwest::Client, reqwest::Error> {
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
-    reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).default_headers(headers).build()
+    let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_millis(500)).default_headers(headers);
+    if let Some(roots) = roots {
+        builder = builder.tls_certs_only(roots);
+    }
+    builder.build()
 }
 
-fn default_url(addr: SocketAddr) -> String {
+fn default_url(addr: SocketAddr, tls: bool) -> String {
     let ip = if addr.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { addr.ip() };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 impl ControlHandle {

@@ -18,9 +18,10 @@
 //! At most [`IN_FLIGHT`] batches are being committed at once: while one replicates, the next
 //! is appended, and proposals that arrive meanwhile wait in the queue and form the next batch.
 //! A batch stops growing at [`MAX_BATCH`] requests or [`MAX_BATCH_BYTES`] of values (a single
-//! larger request still goes alone), which keeps AppendEntries bodies bounded. Snapshots are
-//! still triggered by a count of log entries (`snapshot_every`), so under heavy concurrent
-//! load more writes pile up in the log between two snapshots than before.
+//! larger request still goes alone), which keeps AppendEntries bodies bounded. Since one entry
+//! may carry hundreds of writes, snapshots are triggered by writes and bytes applied
+//! (`snapshot_writes`, `snapshot_bytes`, see [`crate::housekeeping`]) as well as by a count of
+//! log entries (`snapshot_every`).
 
 use std::sync::Arc;
 
@@ -150,8 +151,9 @@ async fn commit(raft: &Raft, mut batch: Vec<Pending>) {
 }
 
 /// The bulky part of a request: keys and values.
-fn request_bytes(req: &Request) -> usize {
+pub(crate) fn request_bytes(req: &Request) -> usize {
     match &req.op {
+        Op::Batch(reqs) => reqs.iter().map(request_bytes).sum(),
         Op::Put(put) => put.key.len() + put.value.len(),
         Op::Txn(txn) => txn
             .success

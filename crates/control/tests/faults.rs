@@ -1,4 +1,5 @@
-//! Fault tests on three control-plane processes on loopback (see `support::cluster`).
+//! Fault tests on three (and one on five) control-plane processes on loopback (see
+//! `support::cluster`).
 //!
 //! The register tests record every client operation and, once the faults are over, check that
 //! the history is linearizable, every acknowledged write is on every member at the revision it
@@ -7,7 +8,7 @@
 //! test checks fencing: a holder that stops renewing its lease loses the lock no earlier than
 //! its lease allows, and the next holder's token is higher.
 //!
-//! The tests run one at a time: each starts three processes, and timing assertions (a new
+//! The tests run one at a time: each starts three or five processes, and timing assertions (a new
 //! leader within a few seconds) should not compete with another test's cluster for two cores.
 
 mod support;
@@ -53,6 +54,22 @@ fn writes_invoked_between(work: &Workload, from: u64, to: u64) -> usize {
     work.recorder.ops().iter().filter(|op| matches!(op.ret, Ret::Written { .. }) && op.invoke >= from && op.invoke <= to && op.complete <= to).count()
 }
 
+/// kill -9 the leader of `all`; the others must elect a new one within [`ELECTION_BOUND`] and
+/// each acknowledge a write. Returns (old leader, new leader, time to elect).
+async fn kill_leader(cluster: &mut Cluster, work: &Workload, all: &[usize]) -> (u64, u64, Duration) {
+    let (old, _) = cluster.wait_leader_among(all, 10).await;
+    let killed = cluster.index_of(old);
+    cluster.kill(killed);
+    let survivors: Vec<usize> = all.iter().copied().filter(|i| *i != killed).collect();
+    let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
+    assert_ne!(new, old);
+    assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
+    for &i in &survivors {
+        work.wait_probe_acked(cluster, i, 10).await;
+    }
+    (old, new, election)
+}
+
 #[test]
 fn leader_killed_during_reads_and_writes() {
     run(async {
@@ -61,16 +78,8 @@ fn leader_killed_during_reads_and_writes() {
         let work = Workload::start(&cluster, 4);
         tokio::time::sleep(Duration::from_millis(1500)).await;
 
-        let (old, _) = cluster.wait_leader_among(&all, 10).await;
+        let (old, new, election) = kill_leader(&mut cluster, &work, &all).await;
         let killed = cluster.index_of(old);
-        cluster.kill(killed);
-        let survivors: Vec<usize> = all.into_iter().filter(|i| *i != killed).collect();
-        let (new, election) = cluster.wait_leader_among(&survivors, 10).await;
-        assert_ne!(new, old);
-        assert!(election < ELECTION_BOUND, "electing a new leader took {election:?}");
-        for &i in &survivors {
-            work.wait_probe_acked(&cluster, i, 10).await;
-        }
 
         // The killed member restarts from its disk and catches up (checked by the final history).
         cluster.restart(killed);
@@ -138,6 +147,81 @@ fn paused_minority_and_paused_leader() {
         let gap = longest_write_gap(&work);
         let summary = work.finish_and_check(&cluster).await;
         eprintln!("follower {} paused, then leader {leader} (replaced by {new} in {election:?}), then both followers of {}; longest pause between acknowledged writes {gap:?}; {summary:?}", follower + 1, lone + 1);
+        assert!(summary.written >= 20, "too few writes to mean anything: {summary:?}");
+    });
+}
+
+/// Five voters: the leader is killed during the workload, then restarted and caught up; two
+/// members (the leader among them) are paused and the other three keep serving; three are
+/// paused and the two left neither acknowledge writes nor serve linearizable reads until the
+/// three resume.
+#[test]
+fn five_voters_lose_the_leader_then_a_minority_then_a_majority() {
+    run(async {
+        let started = Instant::now();
+        let mut cluster = Cluster::start(5, CHILD).await;
+        let all: Vec<usize> = (0..5).collect();
+        let work = Workload::start(&cluster, 4);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+
+        // kill -9 the leader: the four others elect one of them and keep acknowledging writes.
+        let (old, new, election) = kill_leader(&mut cluster, &work, &all).await;
+        let killed = cluster.index_of(old);
+
+        // The killed member restarts from its disk and catches up with a write made without it.
+        cluster.restart(killed);
+        let Some(Ret::Written { revision }) = work.probe_put(&cluster, cluster.index_of(new)).await else {
+            panic!("a write through the new leader failed");
+        };
+        eventually(15, "the restarted member to catch up", || async {
+            (cluster.status(killed).await?["revision"].as_u64()? >= revision).then_some(())
+        })
+        .await;
+        work.wait_probe_acked(&cluster, killed, 10).await;
+
+        // A paused minority of two, the leader among them: the other three elect and serve.
+        let (leader, _) = cluster.wait_leader_among(&all, 10).await;
+        let leader = cluster.index_of(leader);
+        let minority = [leader, (leader + 1) % 5];
+        let majority: Vec<usize> = all.iter().copied().filter(|i| !minority.contains(i)).collect();
+        minority.iter().for_each(|&i| cluster.signal(i, "STOP"));
+        let (replacement, took) = cluster.wait_leader_among(&majority, 10).await;
+        assert!(took < ELECTION_BOUND, "electing a new leader took {took:?}");
+        for &i in &majority {
+            work.wait_probe_acked(&cluster, i, 10).await;
+        }
+        minority.iter().for_each(|&i| cluster.signal(i, "CONT"));
+        cluster.wait_leader_among(&all, 10).await;
+
+        // A paused majority of three: the two left cannot commit, so nothing invoked while the
+        // three are paused is acknowledged, and linearizable reads fail.
+        let paused: Vec<usize> = all[..3].to_vec();
+        let left = [3, 4];
+        paused.iter().for_each(|&i| cluster.signal(i, "STOP"));
+        let isolated_at = work.recorder.now();
+        for &i in &left {
+            let ret = work.probe_put(&cluster, i).await;
+            assert!(!matches!(ret, Some(Ret::Written { .. })), "node {} acknowledged a write without a quorum", i + 1);
+            let read = register::get(&cluster.http, &cluster.url(i)).await;
+            assert_eq!(read, None, "node {} served a linearizable read without a quorum", i + 1);
+        }
+        let resumed_at = work.recorder.now();
+        paused.iter().for_each(|&i| cluster.signal(i, "CONT"));
+        assert_eq!(writes_invoked_between(&work, isolated_at, resumed_at), 0, "writes acknowledged without a quorum");
+
+        // Service resumes everywhere.
+        cluster.wait_leader_among(&all, 10).await;
+        for &i in &all {
+            work.wait_probe_acked(&cluster, i, 10).await;
+        }
+        let gap = longest_write_gap(&work);
+        let summary = work.finish_and_check(&cluster).await;
+        eprintln!(
+            "5 voters: leader {old} killed, {new} elected in {election:?}; then nodes {} and {} paused, {replacement} led after {took:?}; then nodes 1-3 paused; longest pause between acknowledged writes {gap:?}; {summary:?}; {:?} in all",
+            minority[0] + 1,
+            minority[1] + 1,
+            started.elapsed()
+        );
         assert!(summary.written >= 20, "too few writes to mean anything: {summary:?}");
     });
 }

@@ -366,3 +366,40 @@ async fn restart_recovers_from_disk_with_snapshots_and_a_bounded_log() {
     assert_eq!(verify["ok"], true);
     node.shutdown().await;
 }
+
+/// Snapshots follow writes and bytes applied, not only log entries (one entry may batch many
+/// writes): with the entry rule out of reach, a node snapshots once either rule is met, and
+/// not at all without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_follow_writes_and_bytes_applied() {
+    async fn snapshot_after(writes: u64, bytes: u64, puts: usize, value_len: usize) -> Option<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(1, dir.path());
+        cfg.snapshot_every = 1_000_000;
+        (cfg.snapshot_writes, cfg.snapshot_bytes) = (writes, bytes);
+        let node = start(cfg).await;
+        wait_leader(&node).await;
+        let c = Client::new(node.url());
+        for i in 0..puts {
+            let (s, _) = c.put(&format!("/v1/kv/k{i}"), &vec![b'x'; value_len], "text/plain").await;
+            assert_eq!(s, 200);
+        }
+        // The check runs on the lease timer (50 ms here): give it a few rounds.
+        let snapshot = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            loop {
+                if let Some(index) = node.status().snapshot_index {
+                    return index;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .ok();
+        node.shutdown().await;
+        snapshot
+    }
+    assert!(snapshot_after(10, 0, 12, 10).await.is_some(), "12 writes with a 10-write rule");
+    assert!(snapshot_after(0, 8 * 1024, 10, 1024).await.is_some(), "10 KiB with an 8 KiB rule");
+    assert_eq!(snapshot_after(0, 0, 12, 1024).await, None, "no rule met, no snapshot");
+    assert_eq!(snapshot_after(100, 1 << 20, 12, 1024).await, None, "rules not reached, no snapshot");
+}

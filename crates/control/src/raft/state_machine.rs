@@ -49,12 +49,22 @@ pub struct SmShared {
     pub events: broadcast::Sender<WatchSignal>,
     /// The state's revision after each apply (wakes lock waiters and read-your-write waits).
     pub revision: watch::Sender<u64>,
+    /// Writes and their key/value bytes applied since the last snapshot was built or installed
+    /// (log entries batch many writes, so the entry count alone says little).
+    pub since_snapshot: parking_lot::Mutex<Applied>,
+}
+
+/// Work applied since the last snapshot.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Applied {
+    pub writes: u64,
+    pub bytes: u64,
 }
 
 impl SmShared {
     fn new(data: SmData) -> SmShared {
         let revision = watch::Sender::new(data.kv.revision());
-        SmShared { data: RwLock::new(data), events: broadcast::channel(1024).0, revision }
+        SmShared { data: RwLock::new(data), events: broadcast::channel(1024).0, revision, since_snapshot: Default::default() }
     }
 
     fn publish(&self, signal: WatchSignal, revision: u64) {
@@ -103,6 +113,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let (bytes, last_log_id, last_membership) = {
             let data = self.shared.data.read();
+            *self.shared.since_snapshot.lock() = Applied::default();
             (encode(&*data).map_err(read_err)?, data.last_applied, data.membership.clone())
         };
         let snapshot_id = match last_log_id {
@@ -129,13 +140,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut replies = Vec::new();
+        let mut applied = Applied::default();
         let mut data = self.shared.data.write();
         let before = data.kv.revision();
         for entry in entries {
             data.last_applied = Some(entry.log_id);
             let reply = match entry.payload {
                 EntryPayload::Blank => Ok(Outcome::None),
-                EntryPayload::Normal(req) => data.kv.apply(&req),
+                EntryPayload::Normal(req) => {
+                    applied.writes += match &req.op {
+                        crate::command::Op::Batch(reqs) => reqs.len() as u64,
+                        _ => 1,
+                    };
+                    applied.bytes += crate::proposer::request_bytes(&req) as u64;
+                    data.kv.apply(&req)
+                }
                 EntryPayload::Membership(membership) => {
                     data.kv.record_membership(&format!("membership {membership}"));
                     data.membership = StoredMembership::new(Some(entry.log_id), membership);
@@ -143,6 +162,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             };
             replies.push(reply);
+        }
+        {
+            let mut since = self.shared.since_snapshot.lock();
+            since.writes += applied.writes;
+            since.bytes += applied.bytes;
         }
         let after = data.kv.revision();
         if after > before {
@@ -171,6 +195,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.save_snapshot(meta, &bytes)?;
         let revision = new_data.kv.revision();
         *self.shared.data.write() = new_data;
+        *self.shared.since_snapshot.lock() = Applied::default();
         self.shared.publish(WatchSignal::Resync, revision);
         Ok(())
     }
