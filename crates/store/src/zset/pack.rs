@@ -8,8 +8,10 @@
 //! below the `zset-max-listpack-entries` threshold.
 //!
 //! Element layout: `varint(member len) member score backlen`, where the
-//! score is a tag byte then either a zigzag varint (integral scores up to
-//! 2^53, the common case in leaderboards) or the 8 bytes of the f64, and
+//! score is one byte for a small integral score (0 to [`SMALL_MAX`]: the
+//! byte is the score plus [`TAG_SMALL`]), else a tag byte then either a
+//! zigzag varint (integral scores up to 2^53, the common case in
+//! leaderboards) or the 8 bytes of the f64, and
 //! `backlen` is the element's length before it, as a varint written
 //! backwards, so the buffer can be walked from the end too.
 
@@ -17,6 +19,10 @@ use crate::db::alloc_size;
 
 const TAG_F64: u8 = 0;
 const TAG_INT: u8 = 1;
+/// First tag of the one-byte scores.
+const TAG_SMALL: u8 = 2;
+/// Largest score stored in one byte.
+const SMALL_MAX: u64 = (u8::MAX - TAG_SMALL) as u64;
 /// Largest integer every f64 up to which is exact.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
@@ -92,7 +98,16 @@ fn as_int(score: f64) -> Option<u64> {
     })
 }
 
+/// The one-byte form of `score`, if it has one.
+fn as_small(score: f64) -> Option<u8> {
+    let exact = score.fract() == 0.0 && (0.0..=SMALL_MAX as f64).contains(&score) && score.is_sign_positive();
+    exact.then(|| score as u8 + TAG_SMALL)
+}
+
 fn score_len(score: f64) -> usize {
+    if as_small(score).is_some() {
+        return 1;
+    }
     1 + as_int(score).map_or(8, varint_len)
 }
 
@@ -110,12 +125,16 @@ fn encode(out: &mut [u8], member: &[u8], score: f64) {
     let mut at = put_varint(out, member.len() as u64);
     out[at..at + member.len()].copy_from_slice(member);
     at += member.len();
-    match as_int(score) {
-        Some(z) => {
+    match (as_small(score), as_int(score)) {
+        (Some(b), _) => {
+            out[at] = b;
+            at += 1;
+        }
+        (None, Some(z)) => {
             out[at] = TAG_INT;
             at += 1 + put_varint(&mut out[at + 1..], z);
         }
-        None => {
+        (None, None) => {
             out[at] = TAG_F64;
             out[at + 1..at + 9].copy_from_slice(&score.to_le_bytes());
             at += 9;
@@ -142,7 +161,10 @@ impl Pack {
         let (mlen, at) = get_varint(&self.buf, start);
         let member = &self.buf[at..at + mlen as usize];
         let at = at + mlen as usize;
-        let (score, at) = if self.buf[at] == TAG_INT {
+        let tag = self.buf[at];
+        let (score, at) = if tag >= TAG_SMALL {
+            (f64::from(tag - TAG_SMALL), at + 1)
+        } else if tag == TAG_INT {
             let (z, next) = get_varint(&self.buf, at + 1);
             (((z >> 1) as i64 ^ -((z & 1) as i64)) as f64, next)
         } else {
@@ -222,9 +244,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn small_integral_scores_take_one_byte() {
+        // member length, member, score, back length
+        assert_eq!(encoded_len(b"m", 0.0), 4);
+        assert_eq!(encoded_len(b"m", 253.0), 4);
+        assert_eq!(encoded_len(b"m", 254.0), 6, "tag + 2-byte zigzag varint");
+        assert_eq!(encoded_len(b"m", -1.0), 5);
+        assert_eq!(encoded_len(b"m", 0.5), 12);
+    }
+
+    #[test]
     fn round_trips_scores_and_walks_both_ways() {
         let mut p = Pack::default();
-        let scores = [0.0, -1.0, 1.5, f64::INFINITY, f64::NEG_INFINITY, 1e300, -7.0, EXACT_INT, 2.0 * EXACT_INT, 123456.0];
+        let scores = [0.0, -1.0, 1.5, f64::INFINITY, f64::NEG_INFINITY, 1e300, -7.0, EXACT_INT, 2.0 * EXACT_INT, 123456.0, 253.0, 254.0];
         let long = vec![b'x'; 300];
         for (i, s) in scores.iter().enumerate() {
             let member = if i == 3 { long.clone() } else { vec![b'a' + i as u8] };
