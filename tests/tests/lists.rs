@@ -230,6 +230,8 @@ fn blocking_timeouts() {
     assert_eq!(c.cmd(&["BLPOP", "k", "inf"]), err("ERR timeout is negative"));
     assert_eq!(c.cmd(&["BLPOP", "k", "1e30"]), err("ERR timeout is negative"));
     assert_eq!(c.cmd(&["BLPOP", "k", "abc"]), err("ERR timeout is not a float or out of range"));
+    assert_eq!(c.cmd(&["BLPOP", "nokey", "0x1p-4"]), Frame::NullArray, "hex floats, as C's strtold reads them");
+    assert_eq!(c.cmd(&["BLPOP", "k", "0xg"]), err("ERR timeout is not a float or out of range"));
     assert_eq!(c.cmd(&["BLPOP", "k", "nan"]), err("ERR timeout is not a float or out of range"));
     assert_eq!(c.cmd(&["BLMPOP", "-1", "1", "k", "LEFT"]), err("ERR timeout is negative"));
     assert_eq!(c.cmd(&["BLMPOP", "0", "0", "k", "LEFT"]), err("ERR numkeys should be greater than 0"));
@@ -243,6 +245,8 @@ fn blocking_timeouts() {
     let mut p = server.conn();
     c.send(&["BLPOP", "forever", "0"]);
     await_blocked(&mut p, 1);
+    let Frame::Bulk(list) = p.cmd(&["CLIENT", "LIST"]) else { panic!() };
+    assert_eq!(String::from_utf8_lossy(&list).matches("flags=b ").count(), 1, "CLIENT LIST flags a blocked client: {list:?}");
     std::thread::sleep(Duration::from_millis(300));
     await_blocked(&mut p, 1);
     p.cmd(&["LPUSH", "forever", "x"]);
@@ -442,4 +446,24 @@ print("ok")
     );
     let out = std::process::Command::new("python3").args(["-c", &script]).output().expect("python3");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A key arriving by MOVE or SWAPDB serves the clients waiting on it.
+#[test]
+fn move_and_swapdb_wake_waiters() {
+    let server = start();
+    let (mut a, mut p) = (server.conn(), server.conn());
+    a.cmd(&["SELECT", "1"]);
+    a.send(&["BLPOP", "q", "0"]);
+    await_blocked(&mut p, 1);
+    p.cmd(&["RPUSH", "q", "x", "y"]);
+    assert_eq!(p.cmd(&["MOVE", "q", "1"]), int(1));
+    assert_eq!(a.read_frame(), Some(bulks(&["q", "x"])));
+    a.cmd(&["SELECT", "2"]);
+    a.send(&["BRPOP", "w", "0"]);
+    await_blocked(&mut p, 1);
+    p.cmd(&["RPUSH", "w", "1", "2"]);
+    assert_eq!(p.cmd(&["SWAPDB", "0", "2"]), ok());
+    assert_eq!(a.read_frame(), Some(bulks(&["w", "2"])));
+    await_blocked(&mut p, 0);
 }

@@ -35,6 +35,58 @@ pub fn parse_float(arg: &[u8]) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
+/// C's `strtod` over the whole text, as Redis reads scores: decimal, hex
+/// (`0x1p3`), `inf`/`infinity`; NaN refused. `range` is the flavor of
+/// range bounds (leading spaces allowed, empty text is 0, overflow
+/// allowed); otherwise the flavor of ZADD scores and weights (no spaces,
+/// no empty text, no overflow to infinity or underflow to zero).
+pub fn strtod(arg: &[u8], range: bool) -> Option<f64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    let text = if range { text.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b') } else { text };
+    if text.is_empty() {
+        return range.then_some(0.0);
+    }
+    let (neg, body) = match text.as_bytes()[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = match body.get(..2) {
+        Some("0x" | "0X") => parse_hex(&body[2..])?,
+        _ if body.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c.eq_ignore_ascii_case(&'i')) => body.parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if magnitude.is_nan() {
+        return None;
+    }
+    if !range {
+        let literal_inf = body.starts_with(|c: char| c.eq_ignore_ascii_case(&'i'));
+        let nonzero_digits = body.split(['e', 'E', 'p', 'P']).next().is_some_and(|m| m.bytes().any(|b| b.is_ascii_digit() && b != b'0'));
+        if (magnitude.is_infinite() && !literal_inf) || (magnitude == 0.0 && nonzero_digits && !body.starts_with("0x")) {
+            return None;
+        }
+    }
+    Some(if neg { -magnitude } else { magnitude })
+}
+
+/// The part of a hex float after `0x`: digits, optional `.digits`,
+/// optional `p[+-]exponent`.
+fn parse_hex(s: &str) -> Option<f64> {
+    let (mantissa, exp) = match s.split_once(['p', 'P']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    Some(value * 2f64.powi(exp - 4 * frac.len() as i32))
+}
+
 /// A DB index argument (SELECT, MOVE, COPY ... DB): an int32, then one of
 /// the `databases` configured.
 pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {

@@ -218,6 +218,25 @@ impl Blocking {
     fn has_queue(&self, db: usize, key: &[u8]) -> bool {
         self.inner.lock().queues.contains_key(&(db, Bytes::copy_from_slice(key)))
     }
+
+    /// A key of database `db` may now serve its waiters (MOVE into `db`):
+    /// they are served when the command ends.
+    pub fn key_arrived(&self, db: usize, key: &[u8]) {
+        if self.any() && self.has_queue(db, key) {
+            self.defer(db, key);
+        }
+    }
+
+    /// Every awaited key of databases `dbs` may have changed (SWAPDB).
+    pub fn dbs_changed(&self, dbs: &[usize]) {
+        if !self.any() {
+            return;
+        }
+        let keys: Vec<(usize, Bytes)> = self.inner.lock().queues.keys().filter(|(db, _)| dbs.contains(db)).cloned().collect();
+        for (db, key) in keys {
+            self.defer(db, &key);
+        }
+    }
 }
 
 /// Write locks on some keys of the client's database, also covering the
@@ -331,7 +350,10 @@ fn serve_with_fresh_locks(shared: &Shared, db: usize, key: Bytes) {
 /// Parses a blocking command's timeout (seconds, fractions allowed) as
 /// Redis does: ms rounded up, 0 = forever. Returns the deadline.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
-    let secs = crate::args::parse_float(arg).ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    // C's strtold, as Redis reads it: hex floats (`0x1p-4`) too.
+    let secs = crate::args::parse_float(arg)
+        .or_else(|| crate::args::strtod(arg, false))
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     // Redis converts to a C long long: out of range reads as negative.
     if !(0.0..9.223_372_036_854_775e18).contains(&ms) {

@@ -114,6 +114,8 @@ pub struct ClientMeta {
     pub obuf: usize,
     /// Subscriptions: channels, patterns, shard channels.
     pub subs: [usize; 3],
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: bool,
 }
 
 impl ClientHandle {
@@ -137,6 +139,9 @@ impl ClientHandle {
         }
         if m.multi >= 0 {
             flags.push('x');
+        }
+        if m.blocked {
+            flags.push('b');
         }
         if flags.is_empty() {
             flags.push('N');

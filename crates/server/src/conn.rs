@@ -99,7 +99,10 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                         if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
                             return end;
                         }
-                        if let Err(gone) = crate::blocking::wait(shared, client, &mut out, stream, &mut input).await {
+                        client.publish().blocked = true;
+                        let waited = crate::blocking::wait(shared, client, &mut out, stream, &mut input).await;
+                        client.publish().blocked = false;
+                        if let Err(gone) = waited {
                             return if gone == Gone::Killed { End::Killed } else { End::Closed };
                         }
                     }

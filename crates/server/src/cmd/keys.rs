@@ -167,6 +167,8 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let moved = lookup_write(&mut from, key).is_some() && !to.contains(key);
     if moved && let Some(entry) = from.remove(key) {
         to.insert(key, entry);
+        drop((from, to));
+        ctx.shared.blocking.key_arrived(dst, key);
     }
     ctx.out.int(moved as i64);
     Ok(())

@@ -81,6 +81,7 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
     dbs[lo].swap_with(&dbs[hi]);
+    ctx.shared.blocking.dbs_changed(&[lo, hi]);
     ctx.out.ok();
     Ok(())
 }
