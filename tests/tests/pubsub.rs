@@ -525,3 +525,19 @@ fn subscribers_are_exempt_from_the_idle_timeout() {
     assert_eq!(server.conn().cmd(&["PUBLISH", "quiet", "still here"]), int(1));
     assert_eq!(sub.read_frame(), Some(message("quiet", "still here")));
 }
+
+/// A RESP3 subscriber parked in a blocking pop still gets its messages
+/// while it waits, then the pop's reply.
+#[test]
+fn resp3_subscriber_gets_messages_while_blocked() {
+    let server = start();
+    let (mut a, mut b) = (server.conn(), server.conn());
+    a.cmd(&["HELLO", "3"]);
+    assert_eq!(a.cmd(&["SUBSCRIBE", "news"]), as_push(confirm("subscribe", "news", 1)));
+    a.send(&["BLPOP", "jobs", "0"]);
+    wait_until("the client to block", || text(b.cmd(&["INFO", "clients"])).contains("blocked_clients:1"));
+    assert_eq!(b.cmd(&["PUBLISH", "news", "hello"]), int(1));
+    assert_eq!(a.read_frame(), Some(as_push(message("news", "hello"))), "delivered while blocked");
+    b.cmd(&["RPUSH", "jobs", "j1"]);
+    assert_eq!(a.read_frame(), Some(arr(vec![bulk("jobs"), bulk("j1")])));
+}

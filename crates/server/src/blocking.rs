@@ -34,7 +34,7 @@ use bytes::{Bytes, BytesMut};
 use ferrocache_resp::ReplyBuf;
 use ferrocache_store::DbGuard;
 use parking_lot::Mutex;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -436,6 +436,17 @@ pub async fn wait(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, stre
             _ = w.done.notified() => {}
             _ = timeout => { blocking.finish(&w, ReplyBuf::null_array); }
             _ = client.handle.kill_notify.notified() => {}
+            // A RESP3 subscriber gets its messages while it waits, as in Redis.
+            _ = client.handle.inbox.ready.notified() => {
+                let mut pushes = ReplyBuf::new();
+                client.handle.inbox.drain_into(&mut pushes);
+                if !pushes.is_empty() && stream.write_all(&pushes.buf).await.is_err() {
+                    blocking.finish(&w, |_| {});
+                    return Err(Gone::Closed);
+                }
+                client.handle.inbox.written();
+                shared.stats.net_output_bytes.fetch_add(pushes.len() as u64, Ordering::Relaxed);
+            }
             r = stream.read_buf(input) => match r {
                 Ok(0) | Err(_) => {
                     blocking.finish(&w, |_| {});
