@@ -541,3 +541,14 @@ fn resp3_subscriber_gets_messages_while_blocked() {
     b.cmd(&["RPUSH", "jobs", "j1"]);
     assert_eq!(a.read_frame(), Some(arr(vec![bulk("jobs"), bulk("j1")])));
 }
+
+/// SSUBSCRIBE inside MULTI/EXEC is refused as redis-server 7.0.15 does.
+#[test]
+fn ssubscribe_inside_exec_is_refused() {
+    let server = start();
+    let mut c = server.conn();
+    assert_eq!(c.cmd(&["MULTI"]), ok());
+    assert_eq!(c.cmd(&["SSUBSCRIBE", "x"]), simple("QUEUED"));
+    assert_eq!(c.cmd(&["EXEC"]), arr(vec![err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")]));
+    assert_eq!(c.cmd(&["PUBSUB", "SHARDNUMSUB", "x"]), arr(vec![bulk("x"), int(0)]));
+}

@@ -46,6 +46,11 @@ fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn ssubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Inside EXEC (the only place a command runs with the gate held
+    // exclusively and can reach this), as Redis 7.0 refuses it.
+    if ctx.shared.gate.is_locked_exclusive() {
+        return Err(CmdError::err("SSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+    }
     pubsub::subscribe(ctx.shared, ctx.client, ctx.out, Space::Shard, &args[1..]);
     Ok(())
 }
