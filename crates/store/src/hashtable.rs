@@ -24,9 +24,8 @@ use std::marker::PhantomData;
 use foldhash::fast::FixedState;
 
 use crate::db::alloc_size;
+use crate::packed::{Buf, INLINE};
 
-/// Longest record stored inside its node.
-pub const INLINE: usize = 22;
 
 /// Fewest buckets of a non-empty table.
 const MIN_BUCKETS: usize = 4;
@@ -37,36 +36,10 @@ pub trait Layout {
     fn key(record: &[u8]) -> &[u8];
 }
 
-/// One record's bytes: inline when short, else on the heap.
-#[derive(Debug, Clone)]
-enum Record {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<[u8]>),
-}
-
-impl Record {
-    fn new(data: &[u8]) -> Record {
-        if data.len() <= INLINE {
-            let mut bytes = [0; INLINE];
-            bytes[..data.len()].copy_from_slice(data);
-            Record::Inline { len: data.len() as u8, bytes }
-        } else {
-            Record::Heap(data.into())
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Record::Inline { len, bytes } => &bytes[..*len as usize],
-            Record::Heap(b) => b,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Node {
     next: Option<Box<Node>>,
-    record: Record,
+    record: Buf,
 }
 
 /// Heap bytes one record costs: its node, and its bytes if not inline.
@@ -117,7 +90,7 @@ impl<L: Layout> Table<L> {
     }
 
     fn chain(&self, bucket: usize) -> impl Iterator<Item = &[u8]> {
-        std::iter::successors(self.buckets[bucket].as_deref(), |n| n.next.as_deref()).map(|n| n.record.as_bytes())
+        std::iter::successors(self.buckets[bucket].as_deref(), |n| n.next.as_deref()).map(|n| &n.record[..])
     }
 
     /// The record whose key is `key`.
@@ -132,7 +105,7 @@ impl<L: Layout> Table<L> {
     fn link(&mut self, key: &[u8]) -> &mut Option<Box<Node>> {
         let bucket = self.bucket_of(key);
         let mut link = &mut self.buckets[bucket];
-        while link.as_ref().is_some_and(|n| L::key(n.record.as_bytes()) != key) {
+        while link.as_ref().is_some_and(|n| L::key(&n.record[..]) != key) {
             link = match link {
                 Some(n) => &mut n.next,
                 None => unreachable!("checked above"),
@@ -149,12 +122,12 @@ impl<L: Layout> Table<L> {
         let link = self.link(L::key(record));
         let (added, freed) = match link {
             Some(node) => {
-                let old = node_bytes(node.record.as_bytes());
-                node.record = Record::new(record);
+                let old = node_bytes(&node.record[..]);
+                node.record = Buf::new(record);
                 (false, old)
             }
             None => {
-                *link = Some(Box::new(Node { next: None, record: Record::new(record) }));
+                *link = Some(Box::new(Node { next: None, record: Buf::new(record) }));
                 (true, 0)
             }
         };
@@ -176,7 +149,7 @@ impl<L: Layout> Table<L> {
         let link = self.link(key);
         let mut node = link.take()?;
         *link = node.next.take();
-        let record = node.record.as_bytes().to_vec();
+        let record = node.record.to_vec();
         self.node_bytes -= node_bytes(&record);
         self.len -= 1;
         self.shrink_if_sparse();
@@ -202,7 +175,7 @@ impl<L: Layout> Table<L> {
         for mut chain in old {
             while let Some(mut node) = chain {
                 chain = node.next.take();
-                let b = (self.hasher.hash_one(L::key(node.record.as_bytes())) >> shift) as usize;
+                let b = (self.hasher.hash_one(L::key(&node.record[..])) >> shift) as usize;
                 node.next = self.buckets[b].take();
                 self.buckets[b] = Some(node);
             }

@@ -28,14 +28,19 @@ impl Default for Buf {
 }
 
 impl Buf {
-    pub fn from_vec(v: Vec<u8>) -> Buf {
-        if v.len() <= INLINE {
+    /// A copy of `data`.
+    pub fn new(data: &[u8]) -> Buf {
+        if data.len() <= INLINE {
             let mut bytes = [0; INLINE];
-            bytes[..v.len()].copy_from_slice(&v);
-            Buf::Inline { len: v.len() as u8, bytes }
+            bytes[..data.len()].copy_from_slice(data);
+            Buf::Inline { len: data.len() as u8, bytes }
         } else {
-            Buf::Heap(v.into_boxed_slice())
+            Buf::Heap(data.into())
         }
+    }
+
+    pub fn from_vec(v: Vec<u8>) -> Buf {
+        if v.len() <= INLINE { Buf::new(&v) } else { Buf::Heap(v.into_boxed_slice()) }
     }
 
     /// Bytes allocated on the heap (size class), 0 when inline.

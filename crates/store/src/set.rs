@@ -297,8 +297,10 @@ impl Set {
     #[cfg(test)]
     fn recount(&self) -> usize {
         match &self.repr {
-            Repr::Ints(buf) if 1 + Ints(buf).len() * Ints(buf).width() <= crate::packed::INLINE => 0,
-            Repr::Ints(buf) => alloc_size(1 + Ints(buf).len() * Ints(buf).width()),
+            Repr::Ints(buf) => match 1 + Ints(buf).len() * Ints(buf).width() {
+                n if n <= crate::packed::INLINE => 0,
+                n => alloc_size(n),
+            },
             Repr::Table(t) => alloc_size(std::mem::size_of::<Table<Members>>()) + t.recount(),
         }
     }
