@@ -437,17 +437,18 @@ fn rank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
     };
     let mut g = ctx.db().lock(&args[1], ctx.now);
+    // The score is looked up only when asked for (a second member lookup).
     let found = read_zset(&mut g, &args[1])?.and_then(|z| {
         let r = z.rank(&args[2])?;
-        Some((if rev { z.len() - 1 - r } else { r }, z.score(&args[2])?))
+        Some((if rev { z.len() - 1 - r } else { r }, withscore.then(|| z.score(&args[2])).flatten()))
     });
     match (found, withscore) {
-        (Some((r, _)), false) => ctx.out.int(r as i64),
-        (Some((r, score)), true) => {
+        (Some((r, Some(score))), _) => {
             ctx.out.array(2);
             ctx.out.int(r as i64);
             ctx.out.double(score);
         }
+        (Some((r, None)), _) => ctx.out.int(r as i64),
         (None, false) => ctx.out.null(),
         (None, true) => ctx.out.null_array(),
     }
