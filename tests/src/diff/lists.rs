@@ -42,7 +42,8 @@ fn elems(g: &mut Gen) -> Vec<Vec<u8>> {
 }
 
 fn side(g: &mut Gen) -> &'static str {
-    *g.pick(&["LEFT", "RIGHT", "left", "Right"])
+    let side: &&str = g.pick(&["LEFT", "RIGHT", "left", "Right"]);
+    side
 }
 
 fn lpush(g: &mut Gen) -> Cmd {
@@ -168,7 +169,8 @@ fn bpop(g: &mut Gen, cmd: Cmd) -> Cmd {
 }
 
 fn blpop(g: &mut Gen) -> Cmd {
-    let cmd = Cmd::new(*g.pick(&["BLPOP", "BRPOP"])).args(g.keys(1, 3)).arg("0.01");
+    let name: &&str = g.pick(&["BLPOP", "BRPOP"]);
+    let cmd = Cmd::new(name).args(g.keys(1, 3)).arg("0.01");
     bpop(g, cmd)
 }
 
