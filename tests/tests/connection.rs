@@ -124,3 +124,55 @@ fn idle_clients_time_out() {
     assert!(idle.is_closed(), "idle past `timeout` seconds is closed");
     assert_eq!(server.conn().cmd(&["PING"]), simple("PONG"));
 }
+
+/// The `io-thread` of every CLIENT LIST line.
+fn io_threads(c: &mut ferrocache_e2e::Conn) -> Vec<String> {
+    let ferrocache_e2e::Frame::Bulk(list) = c.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST is a bulk string") };
+    let list = String::from_utf8_lossy(&list).into_owned();
+    list.lines()
+        .map(|l| l.split(' ').find_map(|f| f.strip_prefix("io-thread=")).expect("io-thread field").to_string())
+        .collect()
+}
+
+/// Reads `n` INCR replies and checks that they increase.
+fn read_increasing(c: &mut ferrocache_e2e::Conn, n: usize) {
+    let mut last = 0;
+    for _ in 0..n {
+        let Some(ferrocache_e2e::Frame::Integer(v)) = c.read_frame() else { panic!("INCR answers an integer") };
+        assert!(v > last, "replies in order: {v} after {last}");
+        last = v;
+    }
+}
+
+/// Clients that keep working on one key move to one event loop
+/// (hot-shard affinity): a move between pipelined batches, even with half
+/// a request read, loses and reorders nothing.
+#[test]
+fn clients_of_one_hot_key_gather_on_one_event_loop() {
+    let server = ferrocache_e2e::start_with(|c| c.io_threads = 4);
+    let mut conns: Vec<_> = (0..12).map(|_| server.conn()).collect();
+    let incr = ferrocache_e2e::Frame::command(&[b"INCR".as_slice(), b"hot"]);
+    let (head, tail) = incr.split_at(incr.len() - 3);
+    for c in conns.iter_mut() {
+        // Past the streak that moves a connection, then half a request.
+        let mut batch = incr.repeat(100);
+        batch.extend_from_slice(head);
+        c.send_raw(&batch);
+    }
+    for c in conns.iter_mut() {
+        read_increasing(c, 100);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for c in conns.iter_mut() {
+        c.send_raw(tail);
+        read_increasing(c, 1);
+        for _ in 0..20 {
+            c.send(&["INCR", "hot"]);
+        }
+        read_increasing(c, 20);
+    }
+    assert_eq!(conns[0].cmd(&["GET", "hot"]), bulk(&(12 * 121).to_string()));
+    let threads = io_threads(&mut conns[0]);
+    assert_eq!(threads.len(), 12);
+    assert!(threads.iter().all(|t| *t == threads[0]), "one event loop serves them all: {threads:?}");
+}

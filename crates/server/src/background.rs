@@ -1,5 +1,6 @@
 //! Periodic work, `hz` times a second: the active expiry cycle (reclaims
-//! expired keys nobody reads again) and the ops/sec sampler.
+//! expired keys nobody reads again), the ops/sec sampler and the memory
+//! peak.
 //!
 //! Expiry work is bounded per tick: it stops when a step finds few expired
 //! keys (under 10%, as Redis's cycle does) or when its time budget is spent.
@@ -25,6 +26,7 @@ pub async fn run(shared: Arc<Shared>) {
         }
         let now = now_ms();
         shared.stats.sample(now);
+        crate::evict::note_peak(&shared, crate::evict::used_memory(&shared));
         expire_cycle(&shared, now);
     }
 }

@@ -65,6 +65,13 @@ impl Client {
         }
     }
 
+    /// Whether the connection may move to another event loop (see
+    /// [`crate::affinity`]): nothing queued, watched, subscribed or
+    /// blocked, and not closing.
+    pub fn is_portable(&self) -> bool {
+        self.multi.is_none() && self.watched.is_empty() && !self.subs.active() && self.blocked.is_none() && !self.close
+    }
+
     /// Copies what CLIENT LIST shows of this client (db, name, protocol,
     /// last command) to its handle; returns the locked details so the
     /// connection can add its buffer sizes.
@@ -101,6 +108,10 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Pub/sub messages on their way to this client.
     pub inbox: Inbox,
+    /// The event loop serving the connection (CLIENT LIST `io-thread`,
+    /// the field Redis 8 added; it changes when the connection moves, see
+    /// [`crate::affinity`]).
+    pub io_thread: AtomicUsize,
 }
 
 /// Slowly-changing details shown by CLIENT LIST.
@@ -149,7 +160,7 @@ impl ClientHandle {
         let obuf = m.obuf + self.inbox.pending_bytes();
         let cmd = if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} io-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -163,6 +174,7 @@ impl ClientHandle {
             obuf,
             16384 + m.qbuf + obuf,
             m.resp.max(2),
+            self.io_thread.load(Ordering::Relaxed),
         )
     }
 }
@@ -200,6 +212,7 @@ impl Registry {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             inbox: Inbox::default(),
+            io_thread: AtomicUsize::new(crate::affinity::current_loop()),
         });
         clients.insert(id, handle.clone());
         Some(handle)

@@ -22,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+use crate::affinity::Affinity;
 use crate::blocking::Gone;
 use crate::client::{Client, ClientHandle};
 use crate::dispatch::execute;
@@ -30,6 +31,8 @@ use crate::shared::Shared;
 /// Flush replies early once they reach this size.
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Pipelined commands that share one reading of the clock.
+const CLOCK_EVERY: u64 = 16;
 
 /// Why a connection ended.
 #[derive(Debug, PartialEq)]
@@ -40,19 +43,80 @@ enum End {
     Protocol,
     Timeout,
     OutputLimit,
+    /// To the event loop with this number (see [`crate::affinity`]).
+    Move(usize),
 }
 
-/// Serves one accepted connection until it ends.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+/// Serves one accepted connection until it ends (or moves to another
+/// event loop, see [`crate::affinity`]).
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
     let authenticated = shared.config.read().requirepass.is_none();
-    let mut client = Client::new(handle.clone(), authenticated);
-    let _registered = Registered { shared: &shared, id: client.id };
-    let end = run(&shared, &mut stream, &mut client).await;
-    debug!(id = client.id, addr = %handle.addr, reason = ?end, "client closed");
-    crate::cmd::transactions::unwatch_all(&shared, &mut client);
+    let conn = Conn {
+        client: Client::new(handle, authenticated),
+        input: BytesMut::with_capacity(READ_CHUNK),
+        parser: RequestParser::new(),
+        affinity: Affinity::default(),
+    };
+    serve_conn(shared, stream, conn).await;
+}
+
+/// A connection handed from one event loop to another, between batches:
+/// no reply pending, and only state that does not depend on the loop.
+pub struct Moved {
+    stream: std::net::TcpStream,
+    conn: Conn,
+}
+
+/// What a connection carries besides its socket.
+struct Conn {
+    client: Client,
+    /// Bytes read but not parsed yet (part of a request).
+    input: BytesMut,
+    parser: RequestParser,
+    affinity: Affinity,
+}
+
+/// Goes on serving a connection another event loop handed over.
+pub async fn resume(shared: Arc<Shared>, moved: Moved) {
+    match TcpStream::from_std(moved.stream) {
+        Ok(stream) => serve_conn(shared, stream, moved.conn).await,
+        Err(e) => {
+            debug!(id = moved.conn.client.id, error = %e, "a moved connection could not be resumed");
+            let _registered = Registered { shared: &shared, id: moved.conn.client.id };
+            close(&shared, moved.conn.client);
+        }
+    }
+}
+
+async fn serve_conn(shared: Arc<Shared>, mut stream: TcpStream, mut conn: Conn) {
+    let registered = Registered { shared: &shared, id: conn.client.id };
+    let end = run(&shared, &mut stream, &mut conn).await;
+    debug!(id = conn.client.id, addr = %conn.client.handle.addr, reason = ?end, "client closed");
+    let End::Move(to) = end else {
+        return close(&shared, conn.client);
+    };
+    let now = ferrocache_store::clock::now_ms();
+    conn.affinity.moved(now);
+    let Ok(stream) = stream.into_std() else {
+        return close(&shared, conn.client);
+    };
+    let Some(sender) = shared.loops.get().and_then(|loops| loops.get(to)) else {
+        return close(&shared, conn.client);
+    };
+    match sender.send(Moved { stream, conn }) {
+        // The registry entry now belongs to the connection's new task.
+        Ok(()) => std::mem::forget(registered),
+        // That loop has stopped: the server is shutting down.
+        Err(back) => close(&shared, back.0.conn.client),
+    }
+}
+
+/// Releases what a closed connection held besides its registry entry.
+fn close(shared: &Shared, mut client: Client) {
+    crate::cmd::transactions::unwatch_all(shared, &mut client);
     shared.blocking.cancel(client.id);
-    crate::pubsub::leave_all(&shared, &mut client);
+    crate::pubsub::leave_all(shared, &mut client);
 }
 
 /// Removes the client from the registry when its task ends, even by a panic.
@@ -67,10 +131,12 @@ impl Drop for Registered<'_> {
     }
 }
 
-async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> End {
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
+async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
+    let Conn { client, input, parser, affinity } = conn;
     let mut out = ReplyBuf::new();
-    let mut parser = RequestParser::new();
+    let (here, loops) = (crate::affinity::current_loop(), shared.loops.get().map_or(1, Vec::len));
+    let mut move_to = None;
+    client.handle.io_thread.store(here, Ordering::Relaxed);
     loop {
         let (limits, obuf, timeout) = {
             let c = shared.config.read();
@@ -78,14 +144,23 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
             (limits, c.obuf_normal, c.timeout)
         };
         let mut processed = 0u64;
+        let mut now = 0;
         loop {
             let limits = Limits { unauthenticated: !client.authenticated, ..limits };
-            match parser.parse(&mut input, &limits) {
+            match parser.parse(input, &limits) {
                 Ok(Some(args)) => {
+                    // One clock read per few commands: on a busy pipeline the
+                    // clock was a few percent of the CPU time per command.
+                    if processed.is_multiple_of(CLOCK_EVERY) {
+                        now = ferrocache_store::clock::now_ms();
+                    }
                     processed += 1;
                     client.handle.inbox.drain_into(&mut out);
                     out.resp3 = client.resp3;
-                    execute(shared, client, &mut out, args);
+                    execute(shared, client, &mut out, args, now);
+                    if let Some(to) = affinity.note(ferrocache_store::db::take_last_shard(), here, loops, now) {
+                        move_to = Some(to);
+                    }
                     if obuf.0 > 0 && out.len() as u64 > obuf.0 {
                         shared.stats.obuf_closed.fetch_add(1, Ordering::Relaxed);
                         info!(id = client.id, bytes = out.len(), "closing client that overcame its output buffer hard limit");
@@ -100,8 +175,9 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
                             return end;
                         }
                         client.publish().blocked = true;
-                        let waited = crate::blocking::wait(shared, client, &mut out, stream, &mut input).await;
+                        let waited = crate::blocking::wait(shared, client, &mut out, stream, input).await;
                         client.publish().blocked = false;
+                        now = ferrocache_store::clock::now_ms();
                         if let Err(gone) = waited {
                             return if gone == Gone::Killed { End::Killed } else { End::Closed };
                         }
@@ -134,10 +210,14 @@ async fn run(shared: &Shared, stream: &mut TcpStream, client: &mut Client) -> En
         if client.handle.is_killed() {
             return End::Killed;
         }
+        if let Some(to) = move_to.take()
+            && client.is_portable() {
+                return End::Move(to);
+            }
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let read = stream.read_buf(&mut input);
+        let read = stream.read_buf(input);
         let killed = client.handle.kill_notify.notified();
         let message = client.handle.inbox.ready.notified();
         // Subscribers wait for messages, not commands: no idle timeout (as Redis).

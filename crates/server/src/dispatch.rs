@@ -21,9 +21,9 @@ const SUBSCRIBED_ALLOWED: &[&str] =
 /// SET, also inside EXEC); the keyspace picks them up at once.
 const TUNING_CHANGERS: &[&str] = &["config", "exec"];
 
-/// Runs one request and writes its reply into `out`.
-pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>) {
-    let now = ferrocache_store::clock::now_ms();
+/// Runs one request and writes its reply into `out`; `now` is the time
+/// in Unix ms (read by the caller once for a few pipelined requests).
+pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
     let (parent, spec) = match resolve(&args) {
         Ok(found) => found,
         Err(e) => return reject(shared, client, out, &args, e),

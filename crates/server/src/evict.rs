@@ -26,9 +26,20 @@ pub fn used_memory(shared: &Shared) -> usize {
     ferrocache_store::memory::startup_memory() + shared.dbs.iter().map(Db::used_bytes).sum::<usize>()
 }
 
-/// Highest [`used_memory`] seen before a write (INFO `used_memory_peak`).
+/// Highest [`used_memory`] seen (INFO `used_memory_peak`): sampled by
+/// writes under a `maxmemory` limit, by the `hz` tick and when read, so a
+/// peak shorter than a tick may be missed without a limit.
 pub fn used_memory_peak(shared: &Shared) -> usize {
     shared.stats.memory_peak.load(Ordering::Relaxed).max(used_memory(shared))
+}
+
+/// Records `used` as the peak if it is one (a plain load first: the
+/// counter is shared by every event loop).
+pub fn note_peak(shared: &Shared, used: usize) {
+    let peak = &shared.stats.memory_peak;
+    if used > peak.load(Ordering::Relaxed) {
+        peak.fetch_max(used, Ordering::Relaxed);
+    }
 }
 
 /// Keys evicted since start (INFO stats `evicted_keys`).
@@ -43,7 +54,11 @@ pub fn key_count(shared: &Shared) -> usize {
 
 /// Pushes the configured eviction settings to the keyspace if they changed.
 pub fn sync_tuning(shared: &Shared) {
-    let tuning = shared.config.read().tuning();
+    let (tuning, max) = {
+        let c = shared.config.read();
+        (c.tuning(), c.maxmemory)
+    };
+    shared.maxmemory.store(max, Ordering::Relaxed);
     apply_tuning(shared, tuning);
 }
 
@@ -57,15 +72,19 @@ fn apply_tuning(shared: &Shared, tuning: Tuning) {
 /// `maxmemory` or the per-command budget is spent. Errors with OOM when
 /// over the limit and nothing can be evicted.
 pub fn make_room(shared: &Shared, now: u64) -> Result<(), CmdError> {
-    let (max, tuning, tenacity) = {
-        let c = shared.config.read();
-        (c.maxmemory as usize, c.tuning(), c.maxmemory_eviction_tenacity)
-    };
-    let used = used_memory(shared);
-    shared.stats.memory_peak.fetch_max(used, Ordering::Relaxed);
-    if max == 0 || used <= max {
+    let max = shared.maxmemory.load(Ordering::Relaxed) as usize;
+    if max == 0 {
         return Ok(());
     }
+    let used = used_memory(shared);
+    note_peak(shared, used);
+    if used <= max {
+        return Ok(());
+    }
+    let (tuning, tenacity) = {
+        let c = shared.config.read();
+        (c.tuning(), c.maxmemory_eviction_tenacity)
+    };
     let budget = time_budget(tenacity);
     let start = Instant::now();
     let mut evicted = 0u32;

@@ -6,6 +6,7 @@
 //! family) registered in [`table`]. [`shared`] holds what all connections
 //! share; [`config`] the settings; [`background`] the periodic work.
 
+pub mod affinity;
 pub mod args;
 pub mod background;
 pub mod blocking;
@@ -89,10 +90,12 @@ impl Server {
         for l in &self.groups[0] {
             info!(addr = %l.local_addr()?, threads = self.groups.len(), "listening");
         }
+        let (senders, receivers): (Vec<_>, Vec<_>) = self.groups.iter().map(|_| tokio::sync::mpsc::unbounded_channel()).unzip();
+        let _ = self.shared.loops.set(senders);
         let mut threads = Vec::new();
-        for (i, group) in self.groups.into_iter().enumerate() {
+        for (i, (group, moved)) in self.groups.into_iter().zip(receivers).enumerate() {
             let shared = self.shared.clone();
-            let thread = std::thread::Builder::new().name(format!("ferrocache-io-{i}")).spawn(move || event_loop(shared, group))?;
+            let thread = std::thread::Builder::new().name(format!("ferrocache-io-{i}")).spawn(move || event_loop(i, shared, group, moved))?;
             threads.push(thread);
         }
         tokio::spawn(background::run(self.shared.clone()));
@@ -111,14 +114,27 @@ impl Server {
 }
 
 /// One event-loop thread: accepts on its sockets and serves the
-/// connections it accepted until shutdown, then lets them close (bounded).
-fn event_loop(shared: Arc<Shared>, group: Vec<std::net::TcpListener>) -> io::Result<()> {
+/// connections it accepted or was handed by another loop
+/// ([`affinity`]) until shutdown, then lets them close (bounded).
+fn event_loop(
+    index: usize,
+    shared: Arc<Shared>,
+    group: Vec<std::net::TcpListener>,
+    mut moved: tokio::sync::mpsc::UnboundedReceiver<conn::Moved>,
+) -> io::Result<()> {
+    affinity::set_current_loop(index);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
         for l in group {
             l.set_nonblocking(true)?;
             tokio::spawn(accept_loop(shared.clone(), TcpListener::from_std(l)?));
         }
+        let handover = shared.clone();
+        tokio::spawn(async move {
+            while let Some(m) = moved.recv().await {
+                tokio::spawn(conn::resume(handover.clone(), m));
+            }
+        });
         shared.shutdown.wait().await;
         for _ in 0..100 {
             if shared.clients.is_empty() {

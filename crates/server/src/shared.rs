@@ -30,11 +30,18 @@ pub struct Shared {
     pub started: u64,
     /// The TCP port actually bound (differs from config when it was 0).
     pub port: AtomicU64,
+    /// Where to hand a connection to each event loop (set when the loops
+    /// start; see [`crate::affinity`]).
+    pub loops: std::sync::OnceLock<Vec<tokio::sync::mpsc::UnboundedSender<crate::conn::Moved>>>,
+    /// `maxmemory`, mirrored from the config (see `evict::sync_tuning`) so
+    /// that every write can check it without taking the config lock.
+    pub maxmemory: AtomicU64,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Self {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let maxmemory = AtomicU64::new(config.maxmemory);
         let run_id = (0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap()).collect();
         Shared {
             dbs,
@@ -48,6 +55,8 @@ impl Shared {
             run_id,
             started: ferrocache_store::clock::now_ms(),
             port: AtomicU64::new(0),
+            loops: std::sync::OnceLock::new(),
+            maxmemory,
         }
     }
 }
@@ -60,7 +69,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Clients closed for overrunning their output buffer limit.
     pub obuf_closed: AtomicU64,
-    /// Highest keyspace memory seen (see `evict::used_memory_peak`).
+    /// Highest keyspace memory seen by a write under a limit or by the
+    /// background tick (see `evict::used_memory_peak`).
     pub memory_peak: std::sync::atomic::AtomicUsize,
     /// Recent (Unix ms, commands) samples for instantaneous_ops_per_sec.
     pub samples: Mutex<std::collections::VecDeque<(u64, u64)>>,

@@ -1,7 +1,9 @@
 //! The command table: every family's specs, looked up by name without
-//! allocating.
+//! allocating (a fast non-keyed hash: the names are ours, not the
+//! client's, so there is nothing to flood).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use std::sync::LazyLock;
 
 use crate::cmd;

@@ -336,6 +336,18 @@ const POOL_SIZE: usize = 16;
 /// Eviction pools per database: threads beyond this share them.
 const POOLS: usize = 8;
 
+thread_local! {
+    /// The shard this thread's last one-shard lock took (see [`take_last_shard`]).
+    static LAST_SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The shard this thread last locked alone (a one-key command's shard),
+/// forgetting it. The server reads it after each command to notice
+/// clients that keep working on one shard (its hot-shard affinity).
+pub fn take_last_shard() -> Option<usize> {
+    Some(LAST_SHARD.replace(usize::MAX)).filter(|&s| s != usize::MAX)
+}
+
 /// This thread's pool index: threads are numbered as they first evict.
 fn pool_slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -381,6 +393,9 @@ impl Db {
     }
 
     fn guard<'a>(&'a self, guards: Guards<'a>, now: u64) -> DbGuard<'a> {
+        if let Guards::One(s, _) = &guards {
+            LAST_SHARD.set(*s);
+        }
         DbGuard { now, tuning: self.tuning(), pending: None, guards }
     }
 
