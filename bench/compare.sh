@@ -9,7 +9,9 @@
 #              TESTS ("set get"; any redis-benchmark -t name, e.g.
 #              "lpush lpop sadd hset zadd", plus zrange100 = ZRANGE of a
 #              100-member sorted set), FERROCACHE_BIN (default
-#              target/release/ferrocache, built by this script).
+#              target/release/ferrocache, built by this script), ROUNDS (1: with
+#              more, each test runs that many times, alternating which server
+#              goes first, and the row with the median ratio is printed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +20,7 @@ CLIENTS="${CLIENTS:-50}"
 SIZE="${SIZE:-64}"
 KEYSPACE="${KEYSPACE:-100000}"
 PIPELINES="${PIPELINES:-1 16}"
+ROUNDS="${ROUNDS:-1}"
 TESTS="${TESTS:-set get}"
 TICKS_PER_SEC="$(getconf CLK_TCK)"
 
@@ -129,12 +132,26 @@ printf '\n%-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
 printf '%s\n' "------------------------------------------------------------------------------------------------"
 for pipeline in $PIPELINES; do
   for test in $TESTS; do
-    read -r r_ops r_p50 r_p99 r_cpu <<<"$(measure "$REDIS_PORT" "$REDIS_PID" "$test" "$pipeline")"
-    read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_PORT" "$FERRO_PID" "$test" "$pipeline")"
-    [ -n "$r_ops" ] && [ -n "$f_ops" ] || die "a benchmark failed (see above)"
-    ratio="$(awk -v f="$f_ops" -v r="$r_ops" 'BEGIN { printf "%.2f", (r > 0 ? f / r : 0) }')"
-    printf '%-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
-      "$test" "$pipeline" "$r_ops" "$f_ops" "$ratio" "$r_p50" "$f_p50" "$r_p99" "$f_p99" "$r_cpu" "$f_cpu"
+    rows=()
+    ratios=""
+    for round in $(seq 1 "$ROUNDS"); do
+      # Alternate which server goes first, so neither always gets the warmer machine.
+      if [ $((round % 2)) = 1 ]; then
+        read -r r_ops r_p50 r_p99 r_cpu <<<"$(measure "$REDIS_PORT" "$REDIS_PID" "$test" "$pipeline")"
+        read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_PORT" "$FERRO_PID" "$test" "$pipeline")"
+      else
+        read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_PORT" "$FERRO_PID" "$test" "$pipeline")"
+        read -r r_ops r_p50 r_p99 r_cpu <<<"$(measure "$REDIS_PORT" "$REDIS_PID" "$test" "$pipeline")"
+      fi
+      [ -n "$r_ops" ] && [ -n "$f_ops" ] || die "a benchmark failed (see above)"
+      ratio="$(awk -v f="$f_ops" -v r="$r_ops" 'BEGIN { printf "%.2f", (r > 0 ? f / r : 0) }')"
+      ratios="$ratios $ratio"
+      rows+=("$(printf '%s %-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s' \
+        "$ratio" "$test" "$pipeline" "$r_ops" "$f_ops" "$ratio" "$r_p50" "$f_p50" "$r_p99" "$f_p99" "$r_cpu" "$f_cpu")")
+    done
+    # The round with the median ratio.
+    printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p" | cut -d' ' -f2-
+    [ "$ROUNDS" = 1 ] || printf '%13s ratios of the %s rounds:%s\n' '' "$ROUNDS" "$ratios"
   done
 done
 printf '\nratio = ferrocache ops/s / redis ops/s; latencies in ms; cpu/M = server CPU seconds (user+system) per million requests.\n'
