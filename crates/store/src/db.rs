@@ -97,14 +97,15 @@ impl SlotTable {
 /// Why this eagerly: under eviction every write removes a key from one
 /// random slot and adds one to another, so slot sizes drift up and down
 /// around their mean (about 24 keys per slot at 400k keys). Shrinking only
-/// below a quarter full left almost every table at the size its largest
-/// moment needed, about 23 bytes of buckets per key; shrinking as soon as
-/// the keys fit in half brings that to about 17, which is 4% more keys in
-/// the same `maxmemory` (and hit ratio follows the keys held). The 10%
-/// left free after a shrink keeps a table that sits on a size boundary
-/// from rehashing on every insert and removal: a resize is followed by at
-/// least a tenth of the table's capacity in inserts or removals before the
-/// next one, so rehashing stays amortised O(1) per key.
+/// below a quarter full left almost every table at the size its busiest
+/// moment needed: 24.6 bytes of table per key in `bench/hitratio` (64 MB,
+/// 64-byte values); shrinking as soon as the keys fit in half gives 19.4,
+/// 3% more keys in the same `maxmemory` (and hit ratio follows the keys
+/// held: see `bench/README-memory.md`). The 10% left free after a shrink
+/// keeps a table that sits on a size boundary from rehashing on every
+/// insert and removal: between two resizes come at least a tenth of the
+/// smaller size's capacity in inserts or removals, so rehashing stays
+/// amortised O(1) per key.
 fn should_shrink(len: usize, capacity: usize) -> bool {
     match (len, capacity) {
         (0, c) => c > 0,
