@@ -199,7 +199,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
         }
         if processed > 0 {
             shared.stats.commands.fetch_add(processed, Ordering::Relaxed);
-            note_activity(client, input.len(), out.len());
+            note_activity(client, now, input.len(), out.len());
         }
         client.handle.inbox.drain_into(&mut out);
         // Let the loop's other ready connections run their batches first, so
@@ -283,8 +283,8 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
     Ok(())
 }
 
-fn note_activity(client: &Client, qbuf: usize, obuf: usize) {
-    client.handle.last_active.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);
+fn note_activity(client: &Client, now: u64, qbuf: usize, obuf: usize) {
+    client.handle.last_active.store(now, Ordering::Relaxed);
     let mut m = client.publish();
     m.multi = client.multi.as_ref().map_or(-1, |q| q.queued.len() as i64);
     m.qbuf = qbuf;
