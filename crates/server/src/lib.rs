@@ -123,7 +123,9 @@ fn event_loop(
     mut moved: tokio::sync::mpsc::UnboundedReceiver<conn::Moved>,
 ) -> io::Result<()> {
     affinity::set_current_loop(index);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // I/O and timers only: the process and signal drivers cost a check on
+    // every turn of the loop, and these loops spawn no processes.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
     rt.block_on(async move {
         for l in group {
             l.set_nonblocking(true)?;
