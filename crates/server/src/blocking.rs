@@ -435,9 +435,9 @@ pub async fn wait(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, stre
         tokio::select! {
             _ = w.done.notified() => {}
             _ = timeout => { blocking.finish(&w, ReplyBuf::null_array); }
-            _ = client.handle.kill_notify.notified() => {}
+            _ = client.handle.kill_notify.wait() => {}
             // A RESP3 subscriber gets its messages while it waits, as in Redis.
-            _ = client.handle.inbox.ready.notified() => {
+            _ = client.handle.inbox.ready.wait() => {
                 let mut pushes = ReplyBuf::new();
                 client.handle.inbox.drain_into(&mut pushes);
                 if !pushes.is_empty() && stream.write_all(&pushes.buf).await.is_err() {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferrocache_store::watch::WatchFlag;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::command::Spec;
 use crate::pubsub::{Inbox, Space, Subscriptions};
@@ -105,7 +104,7 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     pub meta: Mutex<ClientMeta>,
     killed: AtomicBool,
-    pub kill_notify: Notify,
+    pub kill_notify: crate::signal::Signal,
     /// Pub/sub messages on their way to this client.
     pub inbox: Inbox,
     /// The event loop serving the connection (CLIENT LIST `io-thread`,
@@ -132,7 +131,7 @@ pub struct ClientMeta {
 impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
-        self.kill_notify.notify_one();
+        self.kill_notify.notify();
     }
 
     pub fn is_killed(&self) -> bool {
@@ -210,7 +209,7 @@ impl Registry {
             db: AtomicUsize::new(0),
             meta: Mutex::new(ClientMeta { resp: 2, multi: -1, ..Default::default() }),
             killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            kill_notify: Default::default(),
             inbox: Inbox::default(),
             io_thread: AtomicUsize::new(crate::affinity::current_loop()),
         });

@@ -228,8 +228,8 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
             input.reserve(READ_CHUNK);
         }
         let read = stream.read_buf(input);
-        let killed = client.handle.kill_notify.notified();
-        let message = client.handle.inbox.ready.notified();
+        let killed = client.handle.kill_notify.wait();
+        let message = client.handle.inbox.ready.wait();
         // Subscribers wait for messages, not commands: no idle timeout (as Redis).
         let idle = async {
             if timeout == 0 || client.subs.active() {
@@ -272,7 +272,7 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
     };
     tokio::select! {
         r = bounded => r?.map_err(|_| End::Closed)?,
-        _ = handle.kill_notify.notified() => return Err(End::Killed),
+        _ = handle.kill_notify.wait() => return Err(End::Killed),
     }
     shared.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
     handle.inbox.written();

@@ -20,6 +20,7 @@ pub mod evict;
 pub mod float80;
 pub mod pubsub;
 pub mod shared;
+pub mod signal;
 pub mod table;
 
 use std::io;

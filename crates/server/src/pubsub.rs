@@ -25,7 +25,6 @@ use bytes::Bytes;
 use ferrocache_resp::ReplyBuf;
 use ferrocache_store::glob;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::Notify;
 
 use crate::client::{Client, ClientHandle};
 use crate::shared::Shared;
@@ -205,7 +204,7 @@ pub struct Inbox {
     queued: AtomicUsize,
     moved: AtomicBool,
     /// Wakes the connection task when a message arrives.
-    pub ready: Notify,
+    pub ready: crate::signal::Signal,
     /// Whether the client speaks RESP3 (messages are then push frames).
     pub resp3: AtomicBool,
 }
@@ -251,7 +250,7 @@ impl Inbox {
         q.frames.push_back(frame.clone());
         self.queued.fetch_add(1, Ordering::Relaxed);
         drop(q);
-        self.ready.notify_one();
+        self.ready.notify();
         true
     }
 
