@@ -138,6 +138,11 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
     let (here, loops) = (crate::affinity::current_loop(), shared.loops.get().map_or(1, Vec::len));
     let mut move_to = None;
     client.handle.io_thread.store(here, Ordering::Relaxed);
+    // One idle timer for the connection's life, re-armed per wait when a
+    // timeout is set (a fresh timer per turn was a copy of its state on
+    // every request).
+    let idle = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(idle);
     loop {
         let (limits, obuf, timeout) = {
             let c = shared.config.read();
@@ -227,25 +232,22 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let read = stream.read_buf(input);
-        let killed = client.handle.kill_notify.wait();
-        let message = client.handle.inbox.ready.wait();
         // Subscribers wait for messages, not commands: no idle timeout (as Redis).
-        let idle = async {
-            if timeout == 0 || client.subs.active() {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(timeout)).await
-            }
-        };
+        let idle_on = timeout > 0 && !client.subs.active();
+        if idle_on {
+            idle.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(timeout));
+        }
         tokio::select! {
-            r = read => match r {
+            // In this order, without the per-poll shuffle of an unbiased
+            // select: a kill and messages are also checked after every batch.
+            biased;
+            r = stream.read_buf(input) => match r {
                 Ok(0) | Err(_) => return End::Closed,
                 Ok(n) => { shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
             },
-            _ = killed => return End::Killed,
-            _ = message => {}
-            _ = idle => return End::Timeout,
+            _ = client.handle.kill_notify.wait() => return End::Killed,
+            _ = client.handle.inbox.ready.wait() => {}
+            _ = &mut idle, if idle_on => return End::Timeout,
         }
     }
 }
@@ -271,6 +273,7 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
         }
     };
     tokio::select! {
+        biased;
         r = bounded => r?.map_err(|_| End::Closed)?,
         _ = handle.kill_notify.wait() => return Err(End::Killed),
     }

@@ -11,14 +11,14 @@ use crate::command::Spec;
 
 /// All commands, by lower-case name.
 pub struct Table {
-    by_name: HashMap<&'static str, &'static Spec>,
+    by_name: HashMap<&'static [u8], &'static Spec>,
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
     let mut by_name = HashMap::new();
     for family in cmd::FAMILIES {
         for spec in family.iter() {
-            let dup = by_name.insert(spec.name, spec);
+            let dup = by_name.insert(spec.name.as_bytes(), spec);
             assert!(dup.is_none(), "command {} defined twice", spec.name);
         }
     }
@@ -40,8 +40,7 @@ impl Table {
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        let name = std::str::from_utf8(lower).ok()?;
-        self.by_name.get(name).copied()
+        self.by_name.get(&*lower).copied()
     }
 
     pub fn len(&self) -> usize {
