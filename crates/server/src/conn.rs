@@ -259,11 +259,33 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
     if out.is_empty() {
         return Ok(());
     }
+    let n = out.len();
+    // Usually the socket takes everything at once: then no write future
+    // (nor its timer) is made at all.
+    let sent = match stream.try_write(&out.buf) {
+        Ok(sent) => sent,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(_) => return Err(End::Closed),
+    };
+    if sent < n {
+        write_rest(shared, stream, &out.buf[sent..], n as u64, obuf, handle).await?;
+    }
+    shared.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    handle.inbox.written();
+    out.clear();
+    if out.buf.capacity() > 4 * FLUSH_AT {
+        out.buf = Vec::with_capacity(FLUSH_AT);
+    }
+    Ok(())
+}
+
+/// Waits until the socket took `rest`, the tail of `pending` bytes of
+/// replies (see [`flush`] for the limits).
+async fn write_rest(shared: &Shared, stream: &mut TcpStream, rest: &[u8], pending: u64, obuf: (u64, u64, u64), handle: &ClientHandle) -> Result<(), End> {
     let (_, soft, secs) = obuf;
-    let n = out.len() as u64;
-    let write = stream.write_all(&out.buf);
+    let write = stream.write_all(rest);
     let bounded = async {
-        if soft > 0 && secs > 0 && n > soft {
+        if soft > 0 && secs > 0 && pending > soft {
             tokio::time::timeout(Duration::from_secs(secs), write).await.map_err(|_| {
                 shared.stats.obuf_closed.fetch_add(1, Ordering::Relaxed);
                 End::OutputLimit
@@ -274,16 +296,9 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, out: &mut ReplyBuf, obuf
     };
     tokio::select! {
         biased;
-        r = bounded => r?.map_err(|_| End::Closed)?,
-        _ = handle.kill_notify.wait() => return Err(End::Killed),
+        r = bounded => r?.map_err(|_| End::Closed),
+        _ = handle.kill_notify.wait() => Err(End::Killed),
     }
-    shared.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
-    handle.inbox.written();
-    out.clear();
-    if out.buf.capacity() > 4 * FLUSH_AT {
-        out.buf = Vec::with_capacity(FLUSH_AT);
-    }
-    Ok(())
 }
 
 fn note_activity(client: &Client, now: u64, qbuf: usize, obuf: usize) {

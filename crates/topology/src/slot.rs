@@ -54,8 +54,8 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of the key that is hashed: the text between the first `{` and
 /// the first `}` after it, when that is non-empty; otherwise the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{')
-        && let Some(len) = key[open + 1..].iter().position(|&b| b == b'}')
+    if let Some(open) = memchr::memchr(b'{', key)
+        && let Some(len) = memchr::memchr(b'}', &key[open + 1..])
         && len > 0
     {
         return &key[open + 1..open + 1 + len];
