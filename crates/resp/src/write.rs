@@ -75,8 +75,15 @@ impl ReplyBuf {
     }
 
     pub fn bulk(&mut self, b: &[u8]) {
-        self.len_line(b'$', b.len() as i64);
-        self.buf.extend_from_slice(b);
+        self.bulk_parts((b, &[]));
+    }
+
+    /// A bulk string given in two parts, one after the other (a value the
+    /// keyspace stores split).
+    pub fn bulk_parts(&mut self, (head, tail): (&[u8], &[u8])) {
+        self.len_line(b'$', (head.len() + tail.len()) as i64);
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(tail);
         self.buf.extend_from_slice(b"\r\n");
     }
 

@@ -70,8 +70,10 @@ fn bulk_or_null(ctx: &mut Ctx, s: Option<&[u8]>) {
 
 fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let v = read_str(&mut g, &args[1])?;
-    bulk_or_null(ctx, v.map(StrValue::as_bytes));
+    match read_str(&mut g, &args[1])? {
+        Some(s) => ctx.out.bulk_parts(s.parts()),
+        None => ctx.out.null(),
+    }
     Ok(())
 }
 
@@ -216,7 +218,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.array(keys.len());
     for k in keys {
         match g.read(k).map(|e| &e.value) {
-            Some(Value::Str(s)) => ctx.out.bulk(s.as_bytes()),
+            Some(Value::Str(s)) => ctx.out.bulk_parts(s.parts()),
             #[allow(unreachable_patterns)]
             _ => ctx.out.null(),
         }
@@ -271,7 +273,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     match g.remove(&args[1]).map(|e| e.value) {
-        Some(Value::Str(s)) => ctx.out.bulk(s.as_bytes()),
+        Some(Value::Str(s)) => ctx.out.bulk_parts(s.parts()),
         #[allow(unreachable_patterns)]
         _ => ctx.out.null(),
     }
@@ -407,7 +409,7 @@ fn clamp_range(start: i64, end: i64, len: i64) -> Option<(usize, usize)> {
 fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (start, end) = (int(&args[2])?, int(&args[3])?);
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let s = read_str(&mut g, &args[1])?.map_or(&b""[..], StrValue::as_bytes);
+    let s = read_str(&mut g, &args[1])?.map(StrValue::as_bytes).unwrap_or_default();
     match clamp_range(start, end, s.len() as i64) {
         Some((a, b)) => ctx.out.bulk(&s[a..=b]),
         None => ctx.out.bulk(b""),
@@ -507,7 +509,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let offset = bit_offset(ctx, &args[2])?;
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let s = read_str(&mut g, &args[1])?.map_or(&b""[..], StrValue::as_bytes);
+    let s = read_str(&mut g, &args[1])?.map(StrValue::as_bytes).unwrap_or_default();
     let bit = s.get((offset >> 3) as usize).is_some_and(|b| b & (0x80 >> (offset & 7)) != 0);
     ctx.out.int(bit as i64);
     Ok(())
@@ -521,7 +523,7 @@ fn bitcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let s = s.as_bytes();
+    let s = &*s.as_bytes();
     let count = match args.len() {
         2 => popcount(s),
         4 | 5 => {
