@@ -89,10 +89,15 @@ pub const INLINE_VALUE: usize = 32;
 /// has its own allocation.
 pub const SPILL_HEAD: usize = 22;
 
-/// A string value: short ones inline; longer ones as set split between
-/// the entry (the first [`SPILL_HEAD`] bytes) and one allocation for the
-/// rest; strings edited in place (APPEND, SETRANGE, SETBIT) in a `Vec`,
-/// which Redis reports as the `raw` encoding.
+/// Longest string stored split: past it the bytes saved are a small share
+/// of the value, and a `Vec` handed over is kept without a copy.
+pub const SPILL_MAX: usize = 512;
+
+/// A string value: short ones inline; longer ones up to [`SPILL_MAX`] as
+/// set split between the entry (the first [`SPILL_HEAD`] bytes) and one
+/// allocation for the rest; longer strings, and strings edited in place
+/// (APPEND, SETRANGE, SETBIT, which Redis reports as the `raw` encoding),
+/// in a `Vec`.
 ///
 /// Why the split: a string's own allocation is rounded up to a size class,
 /// and the entry has room that a heap string leaves unused. A 64-byte
@@ -134,13 +139,19 @@ impl StrValue {
             let mut inline = [0; INLINE_VALUE];
             inline[..bytes.len()].copy_from_slice(bytes);
             StrValue { repr: Repr::Inline { len: bytes.len() as u8, plain: false, bytes: inline } }
-        } else {
+        } else if bytes.len() <= SPILL_MAX {
             StrValue { repr: long(bytes, false) }
+        } else {
+            StrValue { repr: Repr::Heap { bytes: bytes.to_vec(), raw: false, plain: false } }
         }
     }
 
     pub fn from_vec(bytes: Vec<u8>) -> Self {
-        StrValue::new(&bytes)
+        if bytes.len() <= SPILL_MAX {
+            StrValue::new(&bytes)
+        } else {
+            StrValue { repr: Repr::Heap { bytes, raw: false, plain: false } }
+        }
     }
 
     pub fn from_int(n: i64) -> Self {
@@ -315,6 +326,8 @@ mod tests {
         assert_eq!(&edited.as_bytes()[..64], &bytes[..]);
         assert_eq!((edited.len(), edited.encoding()), (65, "raw"));
         assert_eq!(std::mem::size_of::<Value>(), 40);
+        let big = StrValue::from_vec(vec![b'b'; SPILL_MAX + 1]);
+        assert_eq!((big.parts().1.len(), big.heap_bytes(), big.encoding()), (0, 640, "raw"), "one Vec past SPILL_MAX");
     }
 
     #[test]
