@@ -3,9 +3,12 @@
 //! The hash-slot function ([`slot`]): Ferrocache uses exactly Redis
 //! Cluster's mapping (CRC16-XMODEM of the key, or of its `{hash tag}`,
 //! modulo 16384) so that cluster-aware clients route every key to the right
-//! node. And slot placement ([`placement`]): each primary's weighted share,
-//! a new cluster's first split, and the fewest-moves rebalancing plan.
+//! node. Slot placement ([`placement`]): each primary's weighted share, a
+//! new cluster's first split, and the fewest-moves rebalancing plan. The
+//! cluster map ([`map`]): nodes, shards, epoch, and the slot table that
+//! routing reads.
 
+pub mod map;
 pub mod placement;
 pub mod slot;
 

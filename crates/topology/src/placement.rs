@@ -15,7 +15,7 @@ use crate::slot::SLOT_COUNT;
 const SLOTS: usize = SLOT_COUNT as usize;
 
 /// A run of slots, both ends included (as CLUSTER SLOTS reports them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct SlotRange {
     pub start: u16,
     pub end: u16,

@@ -1,0 +1,271 @@
+//! The cluster map: who the nodes are, which shard owns which slots, and
+//! the epoch that orders versions of the map.
+//!
+//! It is state of the control plane's Raft group (the only place it
+//! changes); every data node keeps a copy fed by a watch and answers
+//! routing from a [`SlotTable`] built from it, so no command waits on Raft.
+//! The types serialise with serde so the control plane can store them and
+//! the CLI can print them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::placement::SlotRange;
+use crate::slot::SLOT_COUNT;
+
+/// A node's identity: 40 hex characters, as Redis Cluster's node ids, so
+/// clients that parse CLUSTER NODES accept it. It is chosen once, when a
+/// node first joins, and kept across restarts and address changes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct NodeId(String);
+
+impl NodeId {
+    /// A fresh random id.
+    pub fn random() -> NodeId {
+        NodeId((0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).expect("a hex digit")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for NodeId {
+    type Error = MapError;
+
+    fn try_from(s: String) -> Result<Self, MapError> {
+        if s.len() == 40 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(NodeId(s))
+        } else {
+            Err(MapError::BadNodeId(s))
+        }
+    }
+}
+
+impl From<NodeId> for String {
+    fn from(id: NodeId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the control plane knows of a node's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    /// Serving (its lease is current).
+    Up,
+    /// Its lease ran out.
+    Down,
+    /// Leaving: its slots are being moved away.
+    Draining,
+}
+
+/// A member of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: NodeId,
+    /// `host:port` clients connect to.
+    pub addr: String,
+    /// `host:port` of its admin API.
+    pub admin: String,
+    /// Failure domain (rack, zone); replicas avoid their primary's.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Share of slots when it is a primary (relative; 0 owns none).
+    pub weight: u32,
+    pub state: NodeState,
+}
+
+/// A primary, its replicas, and the slots they serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub primary: NodeId,
+    #[serde(default)]
+    pub replicas: Vec<NodeId>,
+    #[serde(default)]
+    pub slots: Vec<SlotRange>,
+}
+
+/// The whole map. `epoch` grows with every change, so a node that sees two
+/// versions keeps the newer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMap {
+    pub epoch: u64,
+    pub nodes: Vec<Node>,
+    pub shards: Vec<Shard>,
+}
+
+impl ClusterMap {
+    pub fn node(&self, id: &NodeId) -> Option<&Node> {
+        self.nodes.iter().find(|n| &n.id == id)
+    }
+
+    /// Checks what every reader relies on: ids are unique, shards name
+    /// known nodes, a node serves in one shard at most, and no slot has
+    /// two owners.
+    pub fn validate(&self) -> Result<(), MapError> {
+        let mut seen = std::collections::HashSet::new();
+        for n in &self.nodes {
+            if !seen.insert(&n.id) {
+                return Err(MapError::DuplicateNode(n.id.clone()));
+            }
+        }
+        let mut serving = std::collections::HashSet::new();
+        for s in &self.shards {
+            for id in std::iter::once(&s.primary).chain(&s.replicas) {
+                if self.node(id).is_none() {
+                    return Err(MapError::UnknownNode(id.clone()));
+                }
+                if !serving.insert(id) {
+                    return Err(MapError::NodeInTwoShards(id.clone()));
+                }
+            }
+        }
+        SlotTable::build(self).map(|_| ())
+    }
+}
+
+/// Which shard owns each slot: the lookup behind MOVED, built once per
+/// map version (32 KiB, one array index per command).
+#[derive(Clone)]
+pub struct SlotTable {
+    owner: Box<[u16; SLOT_COUNT as usize]>,
+}
+
+impl std::fmt::Debug for SlotTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SlotTable({} slots assigned)", self.assigned())
+    }
+}
+
+/// A slot nobody owns.
+const NOBODY: u16 = u16::MAX;
+
+impl SlotTable {
+    pub fn build(map: &ClusterMap) -> Result<SlotTable, MapError> {
+        let mut owner = Box::new([NOBODY; SLOT_COUNT as usize]);
+        for (i, shard) in map.shards.iter().enumerate() {
+            for r in &shard.slots {
+                if r.start > r.end || r.end >= SLOT_COUNT {
+                    return Err(MapError::BadRange(*r));
+                }
+                for slot in r.start..=r.end {
+                    let o = &mut owner[usize::from(slot)];
+                    if *o != NOBODY {
+                        return Err(MapError::SlotTwice(slot));
+                    }
+                    *o = i as u16;
+                }
+            }
+        }
+        Ok(SlotTable { owner })
+    }
+
+    /// The index (in the map's `shards`) of the shard owning `slot`.
+    pub fn shard_of(&self, slot: u16) -> Option<usize> {
+        Some(self.owner[usize::from(slot) % self.owner.len()]).filter(|&o| o != NOBODY).map(usize::from)
+    }
+
+    /// Slots with an owner (CLUSTER INFO `cluster_slots_assigned`).
+    pub fn assigned(&self) -> usize {
+        self.owner.iter().filter(|&&o| o != NOBODY).count()
+    }
+
+    /// Each slot's owner, for [`crate::placement::rebalance`].
+    pub fn owners(&self) -> Vec<Option<usize>> {
+        self.owner.iter().map(|&o| (o != NOBODY).then_some(usize::from(o))).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapError {
+    BadNodeId(String),
+    DuplicateNode(NodeId),
+    UnknownNode(NodeId),
+    NodeInTwoShards(NodeId),
+    BadRange(SlotRange),
+    SlotTwice(u16),
+}
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapError::BadNodeId(s) => write!(f, "node id {s:?} is not 40 lower-case hex characters"),
+            MapError::DuplicateNode(id) => write!(f, "node {id} is listed twice"),
+            MapError::UnknownNode(id) => write!(f, "a shard names node {id}, which is not a member"),
+            MapError::NodeInTwoShards(id) => write!(f, "node {id} serves in two shards"),
+            MapError::BadRange(r) => write!(f, "slot range {}-{} is not within 0-{}", r.start, r.end, SLOT_COUNT - 1),
+            MapError::SlotTwice(s) => write!(f, "slot {s} is owned by two shards"),
+        }
+    }
+}
+
+impl std::error::Error for MapError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::placement::split;
+
+    fn node(zone: &str) -> Node {
+        Node { id: NodeId::random(), addr: "127.0.0.1:7000".into(), admin: "127.0.0.1:8000".into(), zone: Some(zone.into()), weight: 1, state: NodeState::Up }
+    }
+
+    fn three_shards() -> ClusterMap {
+        let nodes: Vec<Node> = ["a", "b", "c", "a", "b", "c"].into_iter().map(node).collect();
+        let runs = split(&[1, 1, 1]).unwrap();
+        let shards = (0..3)
+            .map(|i| Shard { primary: nodes[i].id.clone(), replicas: vec![nodes[i + 3].id.clone()], slots: runs[i].into_iter().collect() })
+            .collect();
+        ClusterMap { epoch: 1, nodes, shards }
+    }
+
+    #[test]
+    fn a_valid_map_routes_every_slot() {
+        let map = three_shards();
+        map.validate().unwrap();
+        let table = SlotTable::build(&map).unwrap();
+        assert_eq!(table.assigned(), 16384);
+        assert_eq!((table.shard_of(0), table.shard_of(5461), table.shard_of(16383)), (Some(0), Some(1), Some(2)));
+        assert_eq!(table.shard_of(crate::key_slot(b"foo")), Some(2), "foo is slot 12182");
+    }
+
+    #[test]
+    fn broken_maps_are_refused_with_the_reason() {
+        let mut map = three_shards();
+        map.shards[1].slots.push(SlotRange { start: 10, end: 10 });
+        assert_eq!(map.validate(), Err(MapError::SlotTwice(10)));
+        let mut map = three_shards();
+        map.shards[0].slots = vec![SlotRange { start: 16000, end: 16384 }];
+        assert!(matches!(map.validate(), Err(MapError::BadRange(_))));
+        let mut map = three_shards();
+        let stranger = NodeId::random();
+        map.shards[2].replicas.push(stranger.clone());
+        assert_eq!(map.validate(), Err(MapError::UnknownNode(stranger)));
+        let mut map = three_shards();
+        let again = map.shards[0].primary.clone();
+        map.shards[1].replicas.push(again.clone());
+        assert_eq!(map.validate(), Err(MapError::NodeInTwoShards(again)));
+        let mut map = three_shards();
+        map.nodes.push(map.nodes[0].clone());
+        assert!(matches!(map.validate(), Err(MapError::DuplicateNode(_))));
+        let mut map = three_shards();
+        map.shards[2].slots.clear();
+        assert_eq!(SlotTable::build(&map).unwrap().assigned(), 16384 - 5461);
+    }
+
+    #[test]
+    fn the_map_round_trips_through_json_and_checks_node_ids() {
+        let map = three_shards();
+        let text = serde_json::to_string(&map).unwrap();
+        assert_eq!(serde_json::from_str::<ClusterMap>(&text).unwrap(), map);
+        let bad = text.replacen(map.nodes[0].id.as_str(), "not-an-id", 1);
+        assert!(serde_json::from_str::<ClusterMap>(&bad).unwrap_err().to_string().contains("not 40 lower-case hex"));
+    }
+}
