@@ -133,8 +133,8 @@ fn paused_minority_and_paused_leader() {
         let (lone, _) = cluster.wait_leader_among(&all, 10).await;
         let lone = cluster.index_of(lone);
         let followers: Vec<usize> = all.into_iter().filter(|i| *i != lone).collect();
-        let isolated_at = work.recorder.now();
         followers.iter().for_each(|&i| cluster.signal(i, "STOP"));
+        let isolated_at = work.recorder.now();
         let ret = work.probe_put(&cluster, lone).await;
         assert!(!matches!(ret, Some(Ret::Written { .. })), "a leader without a quorum acknowledged a write");
         let read = register::get(&cluster.http, &cluster.url(lone)).await;

@@ -131,6 +131,9 @@ impl Cluster {
         let pid = self.procs[i].as_ref().expect("node running").id();
         let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
         assert!(status.success(), "kill -{signal} {pid}");
+        if signal == "STOP" {
+            wait_stopped(pid);
+        }
     }
 
     /// GETs `path` from node `i`; the JSON body of a 200 answer.
@@ -196,5 +199,24 @@ where
         }
         assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until every thread of process `pid` is stopped. `kill -STOP` returns
+/// before that: on a loaded machine a thread of the target can still receive a
+/// request sent after the call and answer it (a "paused" follower acknowledging an
+/// append), which made the quorum tests fail about once in ten runs under load.
+fn wait_stopped(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stopped = |stat: String| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['T', 't']));
+    loop {
+        let all = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| tasks.flatten().all(|t| std::fs::read_to_string(t.path().join("stat")).is_ok_and(stopped)))
+            .unwrap_or(false);
+        if all {
+            return;
+        }
+        assert!(Instant::now() < deadline, "process {pid} had not stopped 5 s after SIGSTOP");
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
