@@ -105,6 +105,34 @@ pub fn text(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
 
+/// `numkeys key... WHERE [COUNT n]`, the arguments of LMPOP and ZMPOP (and
+/// of their blocking forms after the timeout): the keys, `side` applied to
+/// WHERE (checked before the options, as Redis does), and the count
+/// (default 1).
+pub fn mpop<T>(args: &[bytes::Bytes], side: impl Fn(&[u8]) -> Result<T, CmdError>) -> Result<(&[bytes::Bytes], T, usize), CmdError> {
+    let numkeys = int(&args[0]).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?;
+    let rest = &args[1..];
+    if numkeys as u64 >= rest.len() as u64 {
+        return Err(CmdError::Syntax);
+    }
+    let (keys, rest) = rest.split_at(numkeys as usize);
+    let side = side(&rest[0])?;
+    // Options are read in order, each value checked as it comes.
+    let mut count = None;
+    let mut opts = &rest[1..];
+    while let [opt, tail @ ..] = opts {
+        match tail.first() {
+            Some(n) if count.is_none() && is(opt, "count") => {
+                let n = int(n).ok().filter(|&n| n >= 1).ok_or_else(|| CmdError::err("count should be greater than 0"))?;
+                count = Some(usize::try_from(n).unwrap_or(usize::MAX));
+                opts = &tail[1..];
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    Ok((keys, side, count.unwrap_or(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -401,24 +401,7 @@ struct Mpop<'a> {
 
 impl<'a> Mpop<'a> {
     fn parse(args: &'a [Bytes]) -> Result<Mpop<'a>, CmdError> {
-        let numkeys = int(&args[0]).ok().filter(|n| *n > 0).ok_or_else(|| CmdError::err("numkeys should be greater than 0"))? as u64;
-        let rest = &args[1..];
-        if numkeys >= rest.len() as u64 {
-            return Err(CmdError::Syntax);
-        }
-        let (keys, rest) = rest.split_at(numkeys as usize);
-        let end = end_arg(&rest[0])?;
-        // Options are read in order, each value checked as it comes.
-        let mut count = None;
-        let mut opts = rest[1..].iter();
-        while let Some(opt) = opts.next() {
-            match opts.as_slice().first() {
-                Some(n) if count.is_none() && is(opt, "count") => count = Some(positive(n, "count should be greater than 0", 1)?),
-                _ => return Err(CmdError::Syntax),
-            }
-            opts.next();
-        }
-        let count = count.unwrap_or(1);
+        let (keys, end, count) = crate::args::mpop(args, end_arg)?;
         Ok(Mpop { keys, end, count })
     }
 }

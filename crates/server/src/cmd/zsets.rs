@@ -681,28 +681,11 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
 /// ZMPOP's `numkeys key... MIN|MAX [COUNT n]` (from numkeys on):
 /// (keys, max, count). BZMPOP parses the same after its timeout.
 pub fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], bool, usize), CmdError> {
-    let bad_numkeys = || CmdError::err("numkeys should be greater than 0");
-    let n = int(&args[0]).map_err(|_| bad_numkeys())?;
-    let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(bad_numkeys)?;
-    let where_at = n.checked_add(1).filter(|&w| w < args.len()).ok_or(CmdError::Syntax)?;
-    let max = match &args[where_at] {
-        w if is(w, "min") => false,
-        w if is(w, "max") => true,
-        _ => return Err(CmdError::Syntax),
-    };
-    let mut count = None;
-    let mut rest = &args[where_at + 1..];
-    while let Some(opt) = rest.first() {
-        match rest.get(1) {
-            Some(n) if count.is_none() && is(opt, "count") => {
-                let n = int(n).ok().filter(|&n| n >= 1).ok_or_else(|| CmdError::err("count should be greater than 0"))?;
-                count = Some(usize::try_from(n).unwrap_or(usize::MAX));
-                rest = &rest[2..];
-            }
-            _ => return Err(CmdError::Syntax),
-        }
-    }
-    Ok((&args[1..where_at], max, count.unwrap_or(1)))
+    crate::args::mpop(args, |w| match w {
+        w if is(w, "min") => Ok(false),
+        w if is(w, "max") => Ok(true),
+        _ => Err(CmdError::Syntax),
+    })
 }
 
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
