@@ -164,7 +164,7 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => None,
     };
     let mut g = ctx.db().lock(key, ctx.now);
-    let old = if o.get { Some(read_str(&mut g, key)?.map(|s| s.as_bytes().to_vec())) } else { None };
+    let old = if o.get { Some(read_str(&mut g, key)?.map(|s| s.as_bytes().into_owned())) } else { None };
     let exists = g.contains(key);
     if (o.nx && exists) || (o.xx && !exists) {
         match old {
@@ -260,7 +260,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut g = ctx.db().lock(&args[1], ctx.now);
-    let old = read_str(&mut g, &args[1])?.map(|s| s.as_bytes().to_vec());
+    let old = read_str(&mut g, &args[1])?.map(|s| s.as_bytes().into_owned());
     g.set(&args[1], string(&args[2]));
     bulk_or_null(ctx, old.as_deref());
     Ok(())
@@ -284,7 +284,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = parse_set_options(&args[2..], false)?;
     let key = &args[1];
     let mut g = ctx.db().lock(key, ctx.now);
-    let Some(value) = read_str(&mut g, key)?.map(|s| s.as_bytes().to_vec()) else {
+    let Some(value) = read_str(&mut g, key)?.map(|s| s.as_bytes().into_owned()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -378,7 +378,7 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let mut g = ctx.db().lock(key, ctx.now);
-    let current = str_mut(&mut g, key)?.map(|s| s.as_bytes().to_vec());
+    let current = str_mut(&mut g, key)?.map(|s| s.as_bytes().into_owned());
     let result = crate::float80::incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])?;
     // Redis stores the result with createStringObject: never int-encoded.
     let value = StrValue::plain(result.as_bytes());
