@@ -169,7 +169,7 @@ impl SlotTable {
 
     /// The index (in the map's `shards`) of the shard owning `slot`.
     pub fn shard_of(&self, slot: u16) -> Option<usize> {
-        Some(self.owner[usize::from(slot) % self.owner.len()]).filter(|&o| o != NOBODY).map(usize::from)
+        self.owner.get(usize::from(slot)).copied().filter(|&o| o != NOBODY).map(usize::from)
     }
 
     /// Slots with an owner (CLUSTER INFO `cluster_slots_assigned`).
@@ -234,6 +234,7 @@ mod tests {
         assert_eq!(table.assigned(), 16384);
         assert_eq!((table.shard_of(0), table.shard_of(5461), table.shard_of(16383)), (Some(0), Some(1), Some(2)));
         assert_eq!(table.shard_of(crate::key_slot(b"foo")), Some(2), "foo is slot 12182");
+        assert_eq!(table.shard_of(16384), None, "not a slot");
     }
 
     #[test]
