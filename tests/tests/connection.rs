@@ -127,9 +127,8 @@ fn idle_clients_time_out() {
 
 /// The `io-thread` of every CLIENT LIST line.
 fn io_threads(c: &mut ferrocache_e2e::Conn) -> Vec<String> {
-    let ferrocache_e2e::Frame::Bulk(list) = c.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST is a bulk string") };
-    let list = String::from_utf8_lossy(&list).into_owned();
-    list.lines()
+    text_of(c.cmd(&["CLIENT", "LIST"]))
+        .lines()
         .map(|l| l.split(' ').find_map(|f| f.strip_prefix("io-thread=")).expect("io-thread field").to_string())
         .collect()
 }
