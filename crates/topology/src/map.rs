@@ -72,7 +72,7 @@ pub struct Node {
     pub id: NodeId,
     /// `host:port` clients connect to.
     pub addr: String,
-    /// `host:port` of its admin API.
+    /// URL of its admin API and control plane (`http://host:port`).
     pub admin: String,
     /// Failure domain (rack, zone); replicas avoid their primary's.
     #[serde(default)]
@@ -92,6 +92,18 @@ pub struct Shard {
     pub slots: Vec<SlotRange>,
 }
 
+/// A slot on its way from one shard to another, named by their primaries.
+/// While it is listed, the source still owns the slot (MOVED points at it)
+/// and answers ASK for keys it no longer holds; the target serves the slot
+/// to clients that sent ASKING. Ownership flips, and the entry goes, in one
+/// new epoch of the map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Migration {
+    pub slot: u16,
+    pub from: NodeId,
+    pub to: NodeId,
+}
+
 /// The whole map. `epoch` grows with every change, so a node that sees two
 /// versions keeps the newer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,11 +111,23 @@ pub struct ClusterMap {
     pub epoch: u64,
     pub nodes: Vec<Node>,
     pub shards: Vec<Shard>,
+    #[serde(default)]
+    pub migrations: Vec<Migration>,
 }
 
 impl ClusterMap {
     pub fn node(&self, id: &NodeId) -> Option<&Node> {
         self.nodes.iter().find(|n| &n.id == id)
+    }
+
+    /// The index of the shard `id` serves in (as primary or replica).
+    pub fn shard_of_node(&self, id: &NodeId) -> Option<usize> {
+        self.shards.iter().position(|s| &s.primary == id || s.replicas.contains(id))
+    }
+
+    /// The migration of `slot`, if one is under way.
+    pub fn migration(&self, slot: u16) -> Option<&Migration> {
+        self.migrations.iter().find(|m| m.slot == slot)
     }
 
     /// Checks what every reader relies on: ids are unique, shards name
@@ -127,7 +151,21 @@ impl ClusterMap {
                 }
             }
         }
-        SlotTable::build(self).map(|_| ())
+        let table = SlotTable::build(self)?;
+        let mut moving = std::collections::HashSet::new();
+        for m in &self.migrations {
+            if !moving.insert(m.slot) {
+                return Err(MapError::BadMigration(m.slot, "is listed twice"));
+            }
+            let primary_of = |id: &NodeId| self.shards.iter().position(|s| &s.primary == id);
+            let (Some(from), Some(to)) = (primary_of(&m.from), primary_of(&m.to)) else {
+                return Err(MapError::BadMigration(m.slot, "must go from one shard's primary to another's"));
+            };
+            if from == to || table.shard_of(m.slot) != Some(from) {
+                return Err(MapError::BadMigration(m.slot, "must leave the shard that owns it for another"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -191,6 +229,7 @@ pub enum MapError {
     NodeInTwoShards(NodeId),
     BadRange(SlotRange),
     SlotTwice(u16),
+    BadMigration(u16, &'static str),
 }
 
 impl std::fmt::Display for MapError {
@@ -202,6 +241,7 @@ impl std::fmt::Display for MapError {
             MapError::NodeInTwoShards(id) => write!(f, "node {id} serves in two shards"),
             MapError::BadRange(r) => write!(f, "slot range {}-{} is not within 0-{}", r.start, r.end, SLOT_COUNT - 1),
             MapError::SlotTwice(s) => write!(f, "slot {s} is owned by two shards"),
+            MapError::BadMigration(s, why) => write!(f, "the migration of slot {s} {why}"),
         }
     }
 }
@@ -223,7 +263,7 @@ mod tests {
         let shards = (0..3)
             .map(|i| Shard { primary: nodes[i].id.clone(), replicas: vec![nodes[i + 3].id.clone()], slots: runs[i].into_iter().collect() })
             .collect();
-        ClusterMap { epoch: 1, nodes, shards }
+        ClusterMap { epoch: 1, nodes, shards, migrations: Vec::new() }
     }
 
     #[test]
@@ -256,6 +296,17 @@ mod tests {
         let mut map = three_shards();
         map.nodes.push(map.nodes[0].clone());
         assert!(matches!(map.validate(), Err(MapError::DuplicateNode(_))));
+        let mut map = three_shards();
+        let (from, to) = (map.shards[0].primary.clone(), map.shards[1].primary.clone());
+        map.migrations.push(Migration { slot: 7, from: from.clone(), to: to.clone() });
+        map.validate().unwrap();
+        assert_eq!(map.migration(7).map(|m| &m.to), Some(&to));
+        map.migrations.push(Migration { slot: 7, from: from.clone(), to: to.clone() });
+        assert_eq!(map.validate(), Err(MapError::BadMigration(7, "is listed twice")));
+        map.migrations = vec![Migration { slot: 6000, from: from.clone(), to: to.clone() }];
+        assert!(matches!(map.validate(), Err(MapError::BadMigration(6000, _))), "slot 6000 is not the source's");
+        map.migrations = vec![Migration { slot: 7, from: map.shards[0].replicas[0].clone(), to }];
+        assert!(matches!(map.validate(), Err(MapError::BadMigration(7, _))), "a replica is not a source");
         let mut map = three_shards();
         map.shards[2].slots.clear();
         assert_eq!(SlotTable::build(&map).unwrap().assigned(), 16384 - 5461);
