@@ -503,6 +503,11 @@ impl Client {
         Ok(self.post_json::<MembersBody>(self.url_for(["v1", "cluster", "members"], &[]), &body).await?.members)
     }
 
+    /// Makes a standby node (a cluster-mode data node not yet in a cluster) a cluster of one.
+    pub async fn init(&self) -> Result<Status, ClientError> {
+        self.post_json(self.url_for(["v1", "cluster", "init"], &[]), &json!({})).await
+    }
+
     pub async fn member_remove(&self, node_id: u64) -> Result<Vec<Member>, ClientError> {
         let id = node_id.to_string();
         let url = self.url_for(["v1", "cluster", "members", &id], &[]);

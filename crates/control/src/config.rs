@@ -40,6 +40,9 @@ pub struct ControlConfig {
     pub advertise_url: Option<String>,
     /// Admin URL of a running cluster member to join, instead of starting a new cluster.
     pub join: Option<String>,
+    /// On first start without `join`, wait to be added to a cluster (or made the first member
+    /// through `POST /v1/cluster/init`) instead of forming a cluster of one at once.
+    pub standby: bool,
     pub timers: Timers,
     /// Build a snapshot after this many applied entries (then the log is purged).
     pub snapshot_every: u64,
@@ -73,6 +76,7 @@ impl ControlConfig {
             admin_addr,
             advertise_url: None,
             join: None,
+            standby: false,
             timers: Timers::default(),
             snapshot_every: 5_000,
             snapshot_writes: 20_000,

@@ -20,6 +20,7 @@ pub mod raft;
 pub mod schema;
 pub mod state;
 pub mod tls;
+pub mod cluster_map;
 mod validate;
 pub mod watch;
 

@@ -272,6 +272,32 @@ impl ControlHandle {
         self.node.status()
     }
 
+    /// Calls `apply` with the cluster map held by this node's copy of the state, now (if there
+    /// is one) and after every change, until the node stops. The copy is this node's own, so
+    /// it never waits on the leader; a map that does not parse is logged and skipped.
+    pub fn follow_map(&self, mut apply: impl FnMut(ferrocache_topology::map::ClusterMap) + Send + 'static) -> JoinHandle<()> {
+        let node = self.node.clone();
+        let mut applied = node.sm.revision.subscribe();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let found = crate::cluster_map::current(&node.sm.data.read().kv);
+                match found {
+                    Ok(Some((revision, map))) if revision != seen => {
+                        seen = revision;
+                        apply(map);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("{e}"),
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = node.cancel.cancelled() => return,
+                }
+            }
+        })
+    }
+
     /// Stops the HTTP server, the timers, open watches and Raft; the data dir can then be reopened.
     pub async fn shutdown(mut self) {
         self.stop().await;
@@ -296,20 +322,31 @@ impl ControlHandle {
 }
 
 impl Node {
-    /// First start without `join`: become a single-voter cluster. With `join`: ask the cluster
-    /// to add us. A node with Raft state on disk just resumes.
+    /// First start without `join`: become a single-voter cluster, unless `standby` says to wait
+    /// for `ferrocache cluster create` (see [`Node::initialize_alone`]) or another cluster to
+    /// add us. With `join`: ask the cluster to add us. A node with Raft state on disk just resumes.
     async fn bootstrap(&self) -> Result<(), StartError> {
         let initialized = self.raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))?;
         if initialized {
             return Ok(());
         }
         match self.config.join.clone() {
-            None => {
-                let members = BTreeMap::from([(self.id, BasicNode { addr: self.url.clone() })]);
-                self.raft.initialize(members).await.map_err(|e| StartError::Raft(e.to_string()))
-            }
+            None if self.config.standby => Ok(()),
+            None => self.initialize_alone().await.map_err(|e| StartError::Raft(e.message)),
             Some(url) => self.join(&url).await.map_err(|message| StartError::Join { url, message }),
         }
+    }
+
+    /// Makes this node a cluster of one voter. Refused (409) on a node that already belongs to a
+    /// cluster or has been added to one.
+    pub async fn initialize_alone(&self) -> Result<(), ApiError> {
+        let conflict = |why: String| ApiError::new(axum::http::StatusCode::CONFLICT, "already_member", why);
+        let initialized = self.raft.is_initialized().await.map_err(|e| ApiError::internal(e.to_string()))?;
+        if initialized {
+            return Err(conflict(format!("node {} already belongs to a cluster", self.id)));
+        }
+        let members = BTreeMap::from([(self.id, BasicNode { addr: self.url.clone() })]);
+        self.raft.initialize(members).await.map_err(|e| conflict(e.to_string()))
     }
 
     async fn join(&self, cluster_url: &str) -> Result<(), String> {
@@ -404,7 +441,7 @@ impl Node {
                 }
                 let checked = {
                     let data = self.sm.data.read();
-                    crate::schema::check_op(&data.kv, op)
+                    crate::schema::check_op(&data.kv, op).and_then(|()| crate::cluster_map::check_op(&data.kv, op))
                 };
                 checked.map_err(Local::Failed)?;
                 let req = Request { actor: actor.clone(), time_ms: now_ms(), op: op.clone() };

@@ -18,6 +18,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod evict;
 pub mod float80;
+pub mod peer;
 pub mod pubsub;
 pub mod shared;
 pub mod signal;

@@ -132,6 +132,31 @@ pub fn rebalance(owner_of: &[Option<usize>], weights: &[u32]) -> Result<Vec<Move
     Ok(moves)
 }
 
+/// Spreads `spares` over shards as replicas: rounds in which every shard
+/// (in order) takes one, until none is left, as `redis-cli --cluster
+/// create` hands out the nodes beyond the primaries.
+/// Each pick prefers a spare whose failure domain (zone, else host) differs
+/// from the shard's primary and from the replicas it already has, so one
+/// lost host or zone does not take a primary and its copy together; when
+/// no such spare is left, any spare is taken. Returns, per shard, indexes
+/// into `spares`.
+pub fn assign_replicas(primary_domains: &[&str], spares: &[&str]) -> Vec<Vec<usize>> {
+    let mut chosen = vec![Vec::new(); primary_domains.len()];
+    if primary_domains.is_empty() {
+        return chosen;
+    }
+    let mut free: Vec<usize> = (0..spares.len()).collect();
+    let mut shard = 0;
+    while !free.is_empty() {
+        let taken: &Vec<usize> = &chosen[shard];
+        let apart = |&&i: &&usize| spares[i] != primary_domains[shard] && taken.iter().all(|&t| spares[t] != spares[i]);
+        let pick = free.iter().position(|i| apart(&i)).unwrap_or(0);
+        chosen[shard].push(free.remove(pick));
+        shard = (shard + 1) % primary_domains.len();
+    }
+    chosen
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlacementError {
     /// Every weight is 0.
@@ -158,6 +183,22 @@ impl std::error::Error for PlacementError {}
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn replicas_avoid_their_primarys_host_when_they_can() {
+        // Three hosts, two nodes each, listed host by host: the naive pairing
+        // would put each primary's replica on its own host.
+        let picks = assign_replicas(&["h1", "h1", "h2"], &["h2", "h3", "h3"]);
+        assert_eq!(picks, vec![vec![0], vec![1], vec![2]], "h1→h2, h1→h3, h2→h3");
+        // Every spare on one primary's host: it must still get a replica.
+        assert_eq!(assign_replicas(&["a"], &["a", "a"]), vec![vec![0, 1]]);
+        // Round-robin; two replicas of one shard avoid each other's domain.
+        let picks = assign_replicas(&["a", "b"], &["a", "a", "b", "c", "c"]);
+        assert_eq!(picks.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!(picks[0][..2], [2, 3], "shard a takes b, then c");
+        assert_eq!(picks[1][..2], [0, 4], "shard b takes a, then c");
+        assert!(assign_replicas(&[], &["x"]).iter().all(Vec::is_empty));
+    }
 
     fn owners_after(mut owner_of: Vec<Option<usize>>, moves: &[Move]) -> Vec<Option<usize>> {
         for m in moves {

@@ -16,6 +16,7 @@
 //! | `POST /v1/lock/{name}` `{owner, lease, wait_ms?}`, `DELETE /v1/lock/{name}?owner=`, `GET /v1/lock/{name}` | locks with fencing tokens |
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
 //! | `GET /v1/status`, `GET/POST /v1/cluster/members`, `DELETE /v1/cluster/members/{id}` | cluster |
+//! | `POST /v1/cluster/init` | makes a standby node (one started to wait, as cluster-mode data nodes are) a cluster of one |
 //!
 //! Keys under `_schema/<prefix>` hold JSON Schemas that puts under `<prefix>` must satisfy
 //! (see [`crate::schema`]).
@@ -78,6 +79,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/status", get(ops::status))
         .route("/v1/cluster/members", get(ops::members).post(ops::member_add))
         .route("/v1/cluster/members/{id}", delete(ops::member_remove))
+        .route("/v1/cluster/init", post(ops::init))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()

@@ -235,6 +235,12 @@ pub async fn member_add(State(node): State<AppState>, Extension(caller): Extensi
     members_reply(node.leader_call(call, 0).await?)
 }
 
+pub async fn init(State(node): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    caller.check_unscoped()?;
+    node.initialize_alone().await?;
+    Ok(Json(json!(node.status())))
+}
+
 pub async fn member_remove(State(node): State<AppState>, P(id): P<u64>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
     caller.check_unscoped()?;
     members_reply(node.leader_call(Call::RemoveMember { node_id: id }, 0).await?)
