@@ -90,8 +90,17 @@ fn parse_hex(s: &str) -> Option<f64> {
 /// A DB index argument (SELECT, MOVE, COPY ... DB): an int32, then one of
 /// the `databases` configured.
 pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
-    let n = i32::try_from(int(arg)?)
-        .map_err(|_| CmdError::err("value is out of range, value must between -2147483648 and 2147483647"))?;
+    db_in_range(db_number(arg)?, databases)
+}
+
+/// A DB number as Redis reads it (a C int), before the range check; cluster
+/// mode refuses any but 0 between the two.
+pub fn db_number(arg: &[u8]) -> Result<i32, CmdError> {
+    i32::try_from(int(arg)?).map_err(|_| CmdError::err("value is out of range, value must between -2147483648 and 2147483647"))
+}
+
+/// One of the `databases` configured.
+pub fn db_in_range(n: i32, databases: usize) -> Result<usize, CmdError> {
     usize::try_from(n).ok().filter(|&i| i < databases).ok_or_else(|| CmdError::err("DB index is out of range"))
 }
 

@@ -43,6 +43,15 @@ pub struct Client {
     /// Channels, patterns and shard channels subscribed to.
     pub subs: Subscriptions,
     pub handle: Arc<ClientHandle>,
+    /// Sent ASKING: the next command may use a slot this node is
+    /// importing. Cleared after that command (or after EXEC), see
+    /// [`crate::dispatch::execute`].
+    pub asking: bool,
+    /// Sent READONLY: reads of its primary's slots are served on a replica.
+    pub readonly: bool,
+    /// The cluster view this connection routes by, replaced when the node
+    /// installs a newer one ([`crate::cluster::Cluster::view_for`]).
+    pub cluster_view: Option<Arc<crate::cluster::View>>,
 }
 
 impl Client {
@@ -61,6 +70,9 @@ impl Client {
             blocked: None,
             subs: Subscriptions::default(),
             handle,
+            asking: false,
+            readonly: false,
+            cluster_view: None,
         }
     }
 

@@ -98,18 +98,31 @@ impl Spec {
     /// the `numkeys` keys. None when `numkeys` is not a count of keys that
     /// the arguments hold.
     pub fn key_indexes(&self, args: &[Bytes]) -> Option<Vec<usize>> {
+        self.key_positions(args).map(Iterator::collect)
+    }
+
+    /// [`key_indexes`](Self::key_indexes) without allocating: cluster
+    /// routing walks the keys of every command.
+    pub fn key_positions(&self, args: &[Bytes]) -> Option<impl Iterator<Item = usize> + use<>> {
         let argc = args.len();
         let (first, last, step) = self.keys;
         let last = if last < 0 { argc as i32 + last } else { last.min(argc as i32 - 1) };
         let (first, step) = (first.max(0) as usize, step.max(1) as usize);
         let end = if first == 0 { 0 } else { last.max(0) as usize + 1 };
-        let mut keys: Vec<usize> = (first..end).step_by(step).collect();
-        if let Some(at) = self.numkeys {
-            let n = crate::args::int(args.get(at)?).ok().and_then(|n| usize::try_from(n).ok())?;
-            let keys_end = (at + 1).checked_add(n).filter(|&e| e <= argc && n > 0)?;
-            keys.extend(at + 1..keys_end);
-        }
-        Some(keys)
+        let counted = match self.numkeys {
+            Some(at) => {
+                let n = crate::args::int(args.get(at)?).ok().and_then(|n| usize::try_from(n).ok())?;
+                let keys_end = (at + 1).checked_add(n).filter(|&e| e <= argc && n > 0)?;
+                at + 1..keys_end
+            }
+            None => 0..0,
+        };
+        Some((first..end).step_by(step).chain(counted))
+    }
+
+    /// Whether the command names keys at all (by position or `numkeys`).
+    pub fn has_keys(&self) -> bool {
+        self.keys.0 > 0 || self.numkeys.is_some()
     }
 
     /// Marks the command's `numkeys` argument (at `at`), Redis's

@@ -36,6 +36,9 @@ pub struct Config {
     pub lfu_decay_time: u32,
     /// 0..100: how much work one command may spend evicting (10 = 500 µs).
     pub maxmemory_eviction_tenacity: u32,
+    /// Serve as one node of a cluster: keys are routed by hash slot
+    /// (MOVED/ASK), CLUSTER answers, only database 0 exists for clients.
+    pub cluster_enabled: bool,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             maxmemory_eviction_tenacity: 10,
+            cluster_enabled: false,
         }
     }
 }
@@ -367,6 +371,18 @@ pub static PARAMS: &[Param] = &[
     limit_param!("list-max-listpack-size", "list-max-ziplist-size", LIST_MAX_SIZE, i32::MIN as i64, i32::MAX as i64),
     limit_param!("list-compress-depth", "", LIST_COMPRESS_DEPTH, 0, i32::MAX as i64),
     Param {
+        name: "cluster-enabled",
+        aliases: &[],
+        // A node joins or leaves cluster mode only by restarting, as in Redis.
+        mutable: false,
+        accepts: "yes or no",
+        get: |c| if c.cluster_enabled { "yes" } else { "no" }.into(),
+        set: |c, v| {
+            c.cluster_enabled = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Param {
         name: "appendonly",
         aliases: &[],
         mutable: true,
@@ -538,6 +554,7 @@ mod tests {
         assert_eq!(c.set_at_runtime(&[("hz", "30"), ("nope", "1")]), Err(RuntimeSetError::Unknown("nope".into())));
         assert_eq!(c.set_at_runtime(&[("LogLevel", "debug")]), Err(rejected("LogLevel", "can't set immutable config")));
         assert_eq!(c.set_at_runtime(&[("hz", "1"), ("HZ", "2")]), Err(rejected("HZ", "duplicate parameter")));
+        assert_eq!(c.set_at_runtime(&[("cluster-enabled", "yes")]), Err(rejected("cluster-enabled", "can't set immutable config")));
         assert_eq!(c, before);
         c.set_at_runtime(&[("hz", "0")]).unwrap();
         assert_eq!(c.hz, 1, "hz is clamped to 1..=500");
@@ -571,6 +588,11 @@ mod tests {
         assert_eq!(c.log_level, "warn");
         let e = c.apply_toml("prot = 1", "node.toml").unwrap_err().0;
         assert!(e.contains("unknown setting 'prot'") && e.contains("port"), "{e}");
+        c.apply_toml("cluster-enabled = true", "node.toml").unwrap();
+        assert!(c.cluster_enabled);
+        c.apply("cluster-enabled", "NO").unwrap();
+        assert!(!c.cluster_enabled);
+        assert!(c.apply("cluster-enabled", "1").unwrap_err().0.contains("accepted: yes or no"));
         let e = c.apply("databases", "0").unwrap_err().0;
         assert!(e.contains("'databases'") && e.contains("accepted"), "{e}");
     }

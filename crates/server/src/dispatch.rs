@@ -24,12 +24,27 @@ const TUNING_CHANGERS: &[&str] = &["config", "exec"];
 /// Runs one request and writes its reply into `out`; `now` is the time
 /// in Unix ms (read by the caller once for a few pipelined requests).
 pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
+    // ASKING holds for the next command only (whatever became of it), or
+    // for the transaction that command opened, as in Redis.
+    let keeps_asking = args[0].len() == 6 && args[0].eq_ignore_ascii_case(b"asking");
+    execute_one(shared, client, out, args, now);
+    if client.asking && !keeps_asking && client.multi.is_none() {
+        client.asking = false;
+    }
+}
+
+fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
     let (parent, spec) = match resolve(&args) {
         Ok(found) => found,
         Err(e) => return reject(shared, client, out, &args, e),
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(shared, client, out, &args, CmdError::msg("NOAUTH Authentication required."));
+    }
+    if let Some(cluster) = &shared.cluster
+        && let Err(e) = crate::cluster::check(shared, cluster, client, spec, &args, now)
+    {
+        return redirect(shared, client, out, &args, e);
     }
     if spec.has(flags::DENYOOM)
         && let Err(e) = crate::evict::make_room(shared, now) {
@@ -132,6 +147,19 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 fn c_prefix(arg: &[u8], max: usize) -> &[u8] {
     let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len()).min(max);
     &arg[..end]
+}
+
+/// A cluster redirection (MOVED, CROSSSLOT, ...) instead of running the
+/// command. For EXEC it comes as itself, not as an EXECABORT, and the
+/// transaction is discarded: Redis answers so, and cluster clients look
+/// for the redirection at the start of the error.
+fn redirect(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], e: CmdError) {
+    if !args[0].eq_ignore_ascii_case(b"exec") {
+        return reject(shared, client, out, args, e);
+    }
+    client.multi = None;
+    crate::cmd::transactions::unwatch_all(shared, client);
+    out.error_bytes(&e.bytes());
 }
 
 /// An error before the command ran; inside MULTI it also dooms EXEC. A

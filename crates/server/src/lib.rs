@@ -11,6 +11,7 @@ pub mod args;
 pub mod background;
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod command;
 pub mod config;

@@ -36,12 +36,16 @@ pub struct Shared {
     /// `maxmemory`, mirrored from the config (see `evict::sync_tuning`) so
     /// that every write can check it without taking the config lock.
     pub maxmemory: AtomicU64,
+    /// The cluster view and this node's place in it; Some iff the
+    /// `cluster-enabled` setting is on (see [`crate::cluster`]).
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Shared {
     pub fn new(config: Config) -> Self {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let maxmemory = AtomicU64::new(config.maxmemory);
+        let cluster = config.cluster_enabled.then(crate::cluster::Cluster::default);
         let run_id = (0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap()).collect();
         Shared {
             dbs,
@@ -57,6 +61,7 @@ impl Shared {
             port: AtomicU64::new(0),
             loops: std::sync::OnceLock::new(),
             maxmemory,
+            cluster,
         }
     }
 }

@@ -625,6 +625,16 @@ impl Db {
         self.shards[s].lock().tables.get(t).map_or(0, |tb| tb.map.len())
     }
 
+    /// Up to `count` of the keys stored in `slot` (CLUSTER GETKEYSINSLOT),
+    /// counted as [`count_keys_in_slot`](Self::count_keys_in_slot) counts
+    /// them: one table is read, whatever the size of the database.
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        let (s, t) = locate_slot(slot);
+        let shard = self.shards[s].lock();
+        let Some(table) = shard.tables.get(t) else { return Vec::new() };
+        table.map.iter().take(count).map(|(k, _)| k.to_vec()).collect()
+    }
+
     /// One active-expiry step: examines up to `budget` volatile-table keys,
     /// starting where the previous step stopped, and removes expired ones.
     /// Returns (examined, expired).
@@ -1174,6 +1184,24 @@ mod tests {
         assert!(g.remove(b"a").is_none());
         drop(g);
         assert_eq!(db.len(), 0);
+    }
+
+    #[test]
+    fn a_slots_keys_are_counted_and_listed_alone() {
+        let db = Db::new();
+        let tagged: Vec<String> = (0..5).map(|i| format!("{{user}}:{i}")).collect();
+        for k in tagged.iter().map(String::as_str).chain(["other", "keys"]) {
+            db.lock(k.as_bytes(), 1000).set(k.as_bytes(), s("v"));
+        }
+        let slot = key_slot(b"user");
+        assert_eq!(db.count_keys_in_slot(slot), 5);
+        let mut listed = db.keys_in_slot(slot, 100);
+        listed.sort();
+        assert_eq!(listed, tagged.iter().map(|k| k.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(db.keys_in_slot(slot, 2).len(), 2);
+        assert!(db.keys_in_slot(slot, 0).is_empty());
+        let empty = (0..SLOT_COUNT).find(|&s| ![slot, key_slot(b"other"), key_slot(b"keys")].contains(&s)).unwrap();
+        assert!(db.keys_in_slot(empty, 10).is_empty());
     }
 
     #[test]

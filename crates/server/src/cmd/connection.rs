@@ -57,7 +57,12 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ctx.client.db = crate::args::db_index(&args[1], ctx.shared.dbs.len())?;
+    let n = crate::args::db_number(&args[1])?;
+    // A cluster's keyspace is database 0 only: slots are not per database.
+    if ctx.shared.cluster.is_some() && n != 0 {
+        return Err(CmdError::err("SELECT is not allowed in cluster mode"));
+    }
+    ctx.client.db = crate::args::db_in_range(n, ctx.shared.dbs.len())?;
     ctx.out.ok();
     Ok(())
 }
@@ -160,6 +165,8 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     crate::cmd::transactions::unwatch_all(ctx.shared, ctx.client);
     crate::pubsub::leave_all(ctx.shared, ctx.client);
     ctx.client.db = 0;
+    ctx.client.asking = false;
+    ctx.client.readonly = false;
     set_protocol(ctx, false);
     ctx.client.name = None;
     ctx.client.authenticated = ctx.shared.config.read().requirepass.is_none();

@@ -158,6 +158,9 @@ fn lock_two_dbs<'a>(ctx: &Ctx<'a>, src: usize, src_key: &[u8], dst: usize, dst_k
 }
 
 fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.shared.cluster.is_some() {
+        return Err(CmdError::err("MOVE is not allowed in cluster mode"));
+    }
     let key = &args[1][..];
     let (src, dst) = (ctx.client.db, db_index(ctx, &args[2])?);
     if src == dst {
@@ -190,6 +193,9 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::Syntax);
         }
         i += 1;
+    }
+    if ctx.shared.cluster.is_some() && (src, dst) != (0, 0) {
+        return Err(CmdError::err("Copying to another database is not allowed in cluster mode"));
     }
     let copied = if dst == src {
         if key == newkey {

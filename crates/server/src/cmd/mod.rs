@@ -1,6 +1,7 @@
 //! Command families, one module each, as Redis's documentation groups them.
 //! Each module exports `COMMANDS`, its slice of the command table.
 
+pub mod cluster;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
@@ -18,6 +19,7 @@ use crate::command::Spec;
 
 /// Every family's commands; [`crate::table`] merges them.
 pub static FAMILIES: &[&[Spec]] = &[
+    cluster::COMMANDS,
     connection::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,

@@ -70,6 +70,9 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.shared.cluster.is_some() {
+        return Err(CmdError::err("SWAPDB is not allowed in cluster mode"));
+    }
     // Redis reads both as C ints: anything outside int32 is "invalid".
     let int32 = |arg: &[u8]| int(arg).ok().filter(|n| i32::try_from(*n).is_ok());
     let a = int32(&args[1]).ok_or_else(|| CmdError::err("invalid first DB index"))?;

@@ -33,7 +33,7 @@ const SECTIONS: &[(&str, &str, Writer)] = &[
     ("replication", "Replication", replication),
     ("cpu", "CPU", cpu),
     ("modules", "Modules", |_, _| {}),
-    ("cluster", "Cluster", |_, i| i.field("cluster_enabled", 0)),
+    ("cluster", "Cluster", cluster),
     ("keyspace", "Keyspace", keyspace),
 ];
 
@@ -77,7 +77,7 @@ fn server(ctx: &Ctx, i: &mut Info) {
     i.field("ferrocache_version", env!("CARGO_PKG_VERSION"));
     i.field("redis_git_sha1", "00000000");
     i.field("redis_git_dirty", 0);
-    i.field("redis_mode", "standalone");
+    i.field("redis_mode", if shared.cluster.is_some() { "cluster" } else { "standalone" });
     i.field("os", os_name());
     i.field("arch_bits", usize::BITS);
     i.field("multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
@@ -208,6 +208,15 @@ fn cpu_times(who: libc::c_int) -> (String, String) {
     };
     let secs = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
     (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+/// Redis's one field, and where this node's admin API is: the CLI finds a
+/// node's control plane from its RESP address through it.
+fn cluster(ctx: &Ctx, i: &mut Info) {
+    i.field("cluster_enabled", u8::from(ctx.shared.cluster.is_some()));
+    if let Some(cluster) = &ctx.shared.cluster {
+        i.field("ferrocache_admin_url", cluster.admin_url());
+    }
 }
 
 fn keyspace(ctx: &Ctx, i: &mut Info) {
