@@ -6,6 +6,7 @@
 //! - [`ProcessServer`] runs the `ferrocache` binary, for tests that need a
 //!   real process (signals, exit codes, external clients);
 //! - [`RedisServer`] runs the reference `redis-server`;
+//! - [`cluster::LocalCluster`] runs `ferrocache server --cluster` nodes formed by the CLI;
 //! - [`Conn`] is a raw RESP client that returns exact [`Frame`]s, so tests
 //!   can assert Redis's exact reply shapes and error strings;
 //! - [`diff`] generates random command sequences and checks that Ferrocache
@@ -15,6 +16,7 @@
 //! Every read is bounded by a timeout, so a stuck server fails a test
 //! rather than hanging it.
 
+pub mod cluster;
 mod conn;
 pub mod diff;
 mod inproc;

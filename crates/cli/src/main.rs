@@ -3,11 +3,14 @@
 //! `ferrocache server` runs a node (see [`server`]). Every other command is the operator CLI of
 //! the control plane, talking HTTP to a node's admin API (`--url`, default
 //! `http://127.0.0.1:7379`, or `FERROCACHE_URL`; `--token` or `FERROCACHE_TOKEN`): `config`,
-//! `lease`, `lock`, `audit`, `members` and `status`. They print text for people by default and
+//! `lease`, `lock`, `audit`, `members` and `status`; `cluster` talks to nodes by their client
+//! address instead (see [`cluster_cmd`]). They print text for people by default and
 //! JSON with `--output json`; a failure is one line on stderr with exit code 1, a wrong command
 //! line exit code 2.
 
 mod audit;
+mod cluster_cmd;
+mod cluster_node;
 mod config_cmd;
 mod conn;
 mod diff;
@@ -93,6 +96,8 @@ enum Command {
         #[command(subcommand)]
         cmd: members::MembersCmd,
     },
+    /// Form, inspect and reshape a cluster of `ferrocache server --cluster` nodes.
+    Cluster(cluster_cmd::ClusterArgs),
     /// The node's Raft state and the cluster's members.
     Status {
         #[command(flatten)]
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
         Command::Lock { conn, args } => conn::run(conn, async |ctx| lock::run(&ctx, args).await),
         Command::Audit { conn, cmd } => conn::run(conn, async |ctx| audit::run(&ctx, cmd).await.map(|()| 0)),
         Command::Members { conn, cmd } => conn::run(conn, async |ctx| members::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Cluster(args) => cluster_cmd::main(args),
         Command::Status { conn } => conn::run(conn, async |ctx| members::status(&ctx).await.map(|()| 0)),
     }
 }

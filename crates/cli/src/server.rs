@@ -63,14 +63,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
     /// Admin URL of a running node whose cluster this node joins, e.g. http://127.0.0.1:7379.
-    #[arg(long, value_name = "URL", requires = "node_id")]
+    #[arg(long, value_name = "URL")]
     join: Option<String>,
-    /// This node's control-plane id, unique in the cluster; a wiped node needs a new one [default: 1].
+    /// This node's control-plane id, unique in the cluster; a wiped node needs a new one
+    /// [default: 1; in cluster mode, derived from the node's identity].
     #[arg(long, value_name = "ID")]
     node_id: Option<u64>,
+    /// Cluster mode: serve the hash slots the cluster map gives this node (MOVED/ASK for the
+    /// rest), db 0 only. The node waits to be made part of a cluster by `ferrocache cluster
+    /// create` or `add-node`, or joins the one at --join; its admin port defaults to --port + 1000
+    /// and its data dir to ferrocache-data/<port>.
+    #[arg(long)]
+    cluster: bool,
 }
 
 const DEFAULT_ADMIN_PORT: u16 = 7379;
+/// In cluster mode the admin port defaults to the client port plus this.
+const CLUSTER_ADMIN_OFFSET: u16 = 1000;
 const DEFAULT_DATA_DIR: &str = "ferrocache-data";
 
 /// The control plane to start beside the server. Not `required` when no control-plane flag was
@@ -79,6 +88,8 @@ const DEFAULT_DATA_DIR: &str = "ferrocache-data";
 struct ControlStart {
     config: ControlConfig,
     required: bool,
+    /// In cluster mode: this node's identity.
+    identity: Option<ferrocache_topology::map::NodeId>,
 }
 
 impl ServerArgs {
@@ -106,6 +117,9 @@ impl ServerArgs {
             let (n, v) = s.split_once('=').ok_or_else(|| format!("--set expects NAME=VALUE, got '{s}'"))?;
             pairs.push((n.trim().to_string(), v.to_string()));
         }
+        if self.cluster {
+            pairs.push(("cluster-enabled".into(), "yes".into()));
+        }
         for (name, value) in pairs {
             config.apply(&name, &value).map_err(|e| e.to_string())?;
         }
@@ -113,10 +127,23 @@ impl ServerArgs {
     }
 
     /// The control-plane settings, or `None` when `--admin-port 0` disables it.
-    fn control_config(&self) -> Result<Option<ControlStart>, String> {
-        let admin_port = self.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
+    fn control_config(&self, port: u16) -> Result<Option<ControlStart>, String> {
+        let admin_port = match self.admin_port {
+            Some(p) => p,
+            None if self.cluster => port.checked_add(CLUSTER_ADMIN_OFFSET).ok_or_else(|| {
+                format!("--port {port} leaves no room for the admin port at +{CLUSTER_ADMIN_OFFSET}: give --admin-port")
+            })?,
+            None => DEFAULT_ADMIN_PORT,
+        };
+        if self.cluster && (admin_port == 0 || port == 0) {
+            return Err("cluster mode needs fixed ports: give --port (and --admin-port, if set, not 0); \
+                        other nodes and clients reach this node by them".into());
+        }
         if admin_port == 0 {
             return Ok(None);
+        }
+        if self.join.is_some() && self.node_id.is_none() && !self.cluster {
+            return Err("--join needs --node-id: a control-plane id that no member of that cluster uses".into());
         }
         let tokens = match &self.token_file {
             Some(path) => ferrocache_control::auth::load_tokens(path)?,
@@ -130,9 +157,16 @@ impl ServerArgs {
             None => Vec::new(),
         };
         let addr = std::net::SocketAddr::new(self.admin_bind, admin_port);
-        let data_dir = self.data_dir.clone().unwrap_or_else(|| DEFAULT_DATA_DIR.into());
-        let mut config = ControlConfig::new(self.node_id.unwrap_or(1), data_dir, addr);
+        let data_dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None if self.cluster => std::path::Path::new(DEFAULT_DATA_DIR).join(port.to_string()),
+            None => DEFAULT_DATA_DIR.into(),
+        };
+        let identity = if self.cluster { Some(crate::cluster_node::identity(&data_dir)?) } else { None };
+        let node_id = self.node_id.or(identity.as_ref().map(crate::cluster_node::raft_id)).unwrap_or(1);
+        let mut config = ControlConfig::new(node_id, data_dir, addr);
         config.join = self.join.clone();
+        config.standby = self.cluster;
         config.advertise_url = self.admin_advertise.clone();
         config.tokens = tokens;
         if let (Some(cert), Some(key)) = (&self.admin_tls_cert, &self.admin_tls_key) {
@@ -140,19 +174,23 @@ impl ServerArgs {
             files.check().map_err(|e| format!("admin TLS: {e}"))?;
             config.tls = Some(files);
         }
-        let required = self.admin_port.is_some()
+        let required = self.cluster
+            || self.admin_port.is_some()
             || self.data_dir.is_some()
             || self.join.is_some()
             || self.node_id.is_some()
             || self.token_file.is_some()
             || self.admin_tls_cert.is_some();
-        Ok(Some(ControlStart { config, required }))
+        Ok(Some(ControlStart { config, required, identity }))
     }
 }
 
 /// Runs `ferrocache server` to the end (signal or SHUTDOWN).
 pub fn main(args: ServerArgs) -> ExitCode {
-    let (config, control) = match args.config().and_then(|c| Ok((c, args.control_config()?))) {
+    let (config, control) = match args.config().and_then(|c| {
+        let control = args.control_config(c.port)?;
+        Ok((c, control))
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ferrocache: {e}");
@@ -185,6 +223,10 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
             Some(start) => match ControlNode::start(start.config).await {
                 Ok(handle) => {
                     tracing::info!("admin API and control plane on {}", handle.url());
+                    if let Some(id) = start.identity {
+                        tracing::info!("cluster node {id}");
+                        crate::cluster_node::serve(&server.shared(), &handle, id);
+                    }
                     Some(handle)
                 }
                 Err(e) if !start.required => {

@@ -82,7 +82,7 @@ mod tests {
 
     fn stored(epoch: u64) -> ConfigState {
         let mut state = ConfigState::new();
-        state.apply(&Request { actor: "t".into(), time_ms: 1, op: put(serde_json::to_vec(&map(epoch)).unwrap()) });
+        state.apply(&Request { actor: "t".into(), time_ms: 1, op: put(serde_json::to_vec(&map(epoch)).unwrap()) }).unwrap();
         state
     }
 

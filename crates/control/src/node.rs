@@ -350,7 +350,8 @@ impl Node {
     }
 
     async fn join(&self, cluster_url: &str) -> Result<(), String> {
-        let body = serde_json::json!({ "node_id": self.id, "url": self.url, "voter": true });
+        // Cluster-mode data nodes (standby) join as learners: the control plane keeps 3 or 5 voters.
+        let body = serde_json::json!({ "node_id": self.id, "url": self.url, "voter": !self.config.standby });
         let endpoint = format!("{}/v1/cluster/members", cluster_url.trim_end_matches('/'));
         let mut last_error = String::new();
         for _ in 0..20 {

@@ -1,0 +1,494 @@
+//! `ferrocache cluster ...`: forms and reshapes a cluster of nodes started with
+//! `ferrocache server --cluster`, the way `redis-cli --cluster` users do it: nodes are named
+//! by the `HOST:PORT` clients use. Each node tells its id (`CLUSTER MYID`) and its admin URL
+//! (INFO `ferrocache_admin_url`) over RESP; everything that changes the cluster goes through
+//! the control plane (membership calls and a new epoch of the map under `cluster/map`, written
+//! with compare-and-swap so two operators cannot overwrite each other's change).
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use ferrocache_control::client::{Client, PutOptions};
+use ferrocache_control::cluster_map::MAP_KEY;
+use ferrocache_control::command::ContentType;
+use ferrocache_server::peer::{PeerConn, info_field};
+use ferrocache_topology::map::{ClusterMap, Node, NodeId, NodeState, Shard};
+use ferrocache_topology::placement::{SlotRange, assign_replicas, split};
+
+use crate::conn::CliError;
+use crate::output::{Format, Table};
+
+/// How long one node may take to answer a RESP call.
+const NODE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the nodes may take to report the new map as served.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Flags of every cluster command.
+#[derive(clap::Args)]
+pub struct ClusterArgs {
+    /// Bearer token for the nodes' admin API, when they have a token file.
+    #[arg(long, global = true, env = "FERROCACHE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    token: Option<String>,
+    /// `text` for people, `json` for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    output: Format,
+    #[command(subcommand)]
+    cmd: ClusterCmd,
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Form a cluster from fresh nodes (started with `ferrocache server --cluster --port P`):
+    /// the first nodes become primaries with the slots split evenly, the rest their replicas;
+    /// the first 3 (or 5, from 5 nodes on) form the control plane's voters.
+    Create {
+        /// Replicas per primary: N nodes make N/(R+1) shards.
+        #[arg(long, default_value_t = 0, value_name = "R")]
+        replicas: usize,
+        /// The nodes' client addresses.
+        #[arg(required = true, value_name = "HOST:PORT")]
+        nodes: Vec<String>,
+    },
+    /// Nodes, roles, slot ranges, key counts and health, as seen from any node.
+    Status {
+        #[arg(default_value = "127.0.0.1:7000", value_name = "HOST:PORT")]
+        node: String,
+    },
+    /// Add a fresh node to the cluster that `existing` belongs to: as a primary without slots
+    /// (give it slots with `rebalance`), or as a replica with `--replica`.
+    AddNode {
+        #[arg(value_name = "NEW_HOST:PORT")]
+        new: String,
+        #[arg(value_name = "EXISTING_HOST:PORT")]
+        existing: String,
+        /// Join as a replica of the shard with the fewest replicas (or of `--primary`).
+        #[arg(long)]
+        replica: bool,
+        /// With `--replica`: the primary to follow (node id or HOST:PORT).
+        #[arg(long, value_name = "NODE", requires = "replica")]
+        primary: Option<String>,
+        /// Share of slots as a primary, relative to the others' [default: 1].
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+    },
+    /// Remove a node (id or HOST:PORT) from the cluster and its control plane.
+    RemoveNode {
+        #[arg(value_name = "NODE")]
+        node: String,
+        #[arg(value_name = "EXISTING_HOST:PORT")]
+        existing: String,
+    },
+}
+
+pub fn main(args: ClusterArgs) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferrocache: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let ctx = Ctx { token: args.token, format: args.output };
+    let result = runtime.block_on(async {
+        match args.cmd {
+            ClusterCmd::Create { replicas, nodes } => create(&ctx, replicas, &nodes).await,
+            ClusterCmd::Status { node } => status(&ctx, &node).await,
+            ClusterCmd::AddNode { new, existing, replica, primary, weight } => {
+                add_node(&ctx, &new, &existing, replica.then_some(primary), weight).await
+            }
+            ClusterCmd::RemoveNode { node, existing } => remove_node(&ctx, &node, &existing).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrocache: {}", e.message);
+            std::process::ExitCode::from(e.code)
+        }
+    }
+}
+
+struct Ctx {
+    token: Option<String>,
+    format: Format,
+}
+
+/// A node as found over RESP and its admin API.
+struct Probe {
+    addr: String,
+    id: NodeId,
+    admin: String,
+    raft_id: u64,
+    /// Whether its control plane already belongs to a cluster.
+    member: bool,
+    client: Client,
+}
+
+impl Ctx {
+    async fn probe(&self, addr: &str) -> Result<Probe, CliError> {
+        let mut conn = PeerConn::connect(addr, NODE_TIMEOUT)
+            .await
+            .map_err(|e| CliError::failed(format!("cannot reach {e} — is `ferrocache server --cluster` running there?")))?;
+        let id = conn.call_text(&[b"CLUSTER", b"MYID"]).await.map_err(|e| {
+            CliError::failed(format!("{e} — start the node in cluster mode: `ferrocache server --cluster --port PORT`"))
+        })?;
+        let id = NodeId::try_from(id).map_err(|e| CliError::failed(format!("{addr}: {e}")))?;
+        let info = conn.call_text(&[b"INFO", b"cluster"]).await.map_err(|e| CliError::failed(e.to_string()))?;
+        let admin = info_field(&info, "ferrocache_admin_url")
+            .ok_or_else(|| CliError::failed(format!("{addr} runs without its control plane (no admin URL in INFO cluster)")))?
+            .to_string();
+        let client = self.client(&admin)?;
+        let status = client.status().await?;
+        Ok(Probe { addr: addr.to_string(), id, admin, raft_id: status.node_id, member: !status.members.is_empty(), client })
+    }
+
+    fn client(&self, admin: &str) -> Result<Client, CliError> {
+        let mut client = Client::new(admin, self.token.clone())?;
+        if let Ok(user) = std::env::var("USER") {
+            client = client.with_actor(user);
+        }
+        Ok(client)
+    }
+}
+
+/// The map and the revision that wrote it (0 when there is none yet).
+async fn read_map(client: &Client) -> Result<(u64, Option<ClusterMap>), CliError> {
+    match client.get(MAP_KEY, None).await {
+        Ok(kv) => {
+            let bytes = kv.bytes()?.unwrap_or_default();
+            let map = serde_json::from_slice(&bytes).map_err(|e| CliError::failed(format!("{MAP_KEY} does not hold a map: {e}")))?;
+            Ok((kv.mod_revision, Some(map)))
+        }
+        Err(e) if e.code() == Some("not_found") => Ok((0, None)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `map` if the map is still at `revision` (0 = there is none yet).
+async fn write_map(client: &Client, map: &ClusterMap, revision: u64) -> Result<(), CliError> {
+    let value = serde_json::to_vec(map).map_err(|e| CliError::failed(e.to_string()))?;
+    let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: Some(revision), lease: None };
+    client.put(MAP_KEY, value, &opts).await.map(drop).map_err(|e| match e.code() {
+        Some("conflict") => CliError::failed("the cluster map changed meanwhile (another operator?): run the command again"),
+        _ => e.into(),
+    })
+}
+
+/// The failure domain of a node: its zone, else the host of its address.
+fn domain(node: &Node) -> &str {
+    node.zone.as_deref().unwrap_or_else(|| host(&node.addr))
+}
+
+fn host(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+}
+
+fn new_node(p: &Probe, weight: u32) -> Node {
+    Node { id: p.id.clone(), addr: p.addr.clone(), admin: p.admin.clone(), zone: None, weight, state: NodeState::Up }
+}
+
+/// The first map of a cluster: `nodes.len() / (replicas + 1)` primaries in the order given, the
+/// slots split evenly between them, the other nodes their replicas (away from their primary's
+/// host when possible).
+fn first_map(nodes: Vec<Node>, replicas: usize) -> Result<ClusterMap, CliError> {
+    let primaries = nodes.len() / (replicas + 1);
+    if primaries == 0 {
+        return Err(CliError::usage(format!(
+            "{} node(s) cannot make a shard with {replicas} replica(s): give at least {} nodes or fewer --replicas",
+            nodes.len(),
+            replicas + 1
+        )));
+    }
+    let runs = split(&vec![1; primaries]).map_err(|e| CliError::failed(e.to_string()))?;
+    let (heads, spares) = nodes.split_at(primaries);
+    let picks = assign_replicas(&heads.iter().map(domain).collect::<Vec<_>>(), &spares.iter().map(domain).collect::<Vec<_>>());
+    let shards = heads
+        .iter()
+        .zip(runs)
+        .zip(picks)
+        .map(|((head, run), picked)| Shard {
+            primary: head.id.clone(),
+            replicas: picked.into_iter().map(|i| spares[i].id.clone()).collect(),
+            slots: run.into_iter().collect(),
+        })
+        .collect();
+    let map = ClusterMap { epoch: 1, nodes, shards, migrations: Vec::new() };
+    map.validate().map_err(|e| CliError::failed(e.to_string()))?;
+    Ok(map)
+}
+
+/// How many of `n` members vote: 5 from 5 nodes on, 3 from 3, else 1 (an even count of
+/// voters tolerates no more failures than one fewer).
+fn voter_count(n: usize) -> usize {
+    match n {
+        0..=2 => 1,
+        3 | 4 => 3,
+        _ => 5,
+    }
+}
+
+async fn create(ctx: &Ctx, replicas: usize, addrs: &[String]) -> Result<(), CliError> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = addrs.iter().find(|a| !seen.insert(a.as_str())) {
+        return Err(CliError::usage(format!("{dup} is listed twice")));
+    }
+    let mut probes = Vec::new();
+    for addr in addrs {
+        let p = ctx.probe(addr).await?;
+        if p.member {
+            return Err(CliError::failed(format!(
+                "{addr} already belongs to a cluster; add fresh nodes with `ferrocache cluster add-node`, or restart it with an empty --data-dir"
+            )));
+        }
+        probes.push(p);
+    }
+    let map = first_map(probes.iter().map(|p| new_node(p, 1)).collect(), replicas)?;
+    if ctx.format == Format::Text {
+        print_plan(&map);
+    }
+    let voters = voter_count(probes.len());
+    let first = &probes[0];
+    first.client.init().await?;
+    for (i, p) in probes.iter().enumerate().skip(1) {
+        add_member(&first.client, p, i < voters).await?;
+    }
+    write_map(&first.client, &map, 0).await?;
+    settle(&map).await?;
+    match ctx.format {
+        Format::Json => crate::output::print_json(&map),
+        Format::Text => println!("[OK] All 16384 slots covered: {} shard(s), {} node(s), {voters} control-plane voter(s).", map.shards.len(), map.nodes.len()),
+    }
+    Ok(())
+}
+
+fn print_plan(map: &ClusterMap) {
+    println!(">>> Performing hash slots allocation on {} nodes...", map.nodes.len());
+    let addr = |id: &NodeId| map.node(id).map_or("?", |n| n.addr.as_str());
+    for (i, s) in map.shards.iter().enumerate() {
+        println!("Primary[{i}] -> Slots {}", ranges_text(&s.slots));
+    }
+    for s in &map.shards {
+        for r in &s.replicas {
+            println!("Adding replica {} to {}", addr(r), addr(&s.primary));
+        }
+    }
+}
+
+fn ranges_text(ranges: &[SlotRange]) -> String {
+    if ranges.is_empty() {
+        return "-".into();
+    }
+    ranges.iter().map(|r| if r.start == r.end { r.start.to_string() } else { format!("{}-{}", r.start, r.end) }).collect::<Vec<_>>().join(",")
+}
+
+/// Waits until every node of `map` serves it (its epoch or later), so that the command's
+/// end means clients can use the cluster.
+async fn settle(map: &ClusterMap) -> Result<(), CliError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    for node in map.nodes.iter().filter(|n| n.state == NodeState::Up) {
+        loop {
+            if node_epoch(&node.addr).await.is_some_and(|e| e >= map.epoch) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CliError::failed(format!(
+                    "{} has not picked up epoch {} after {} s; see `ferrocache cluster status`",
+                    node.addr,
+                    map.epoch,
+                    SETTLE_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The map epoch a node serves (CLUSTER INFO `cluster_current_epoch`).
+async fn node_epoch(addr: &str) -> Option<u64> {
+    let mut conn = PeerConn::connect(addr, Duration::from_secs(1)).await.ok()?;
+    let info = conn.call_text(&[b"CLUSTER", b"INFO"]).await.ok()?;
+    info_field(&info, "cluster_current_epoch")?.parse().ok()
+}
+
+/// Adds `node` to the control plane through `client`, waiting out a membership change still
+/// in progress (a cluster just initialized commits its first membership in a moment).
+async fn add_member(client: &Client, node: &Probe, voter: bool) -> Result<(), CliError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        match client.member_add(node.raft_id, &node.admin, voter).await {
+            Ok(_) => return Ok(()),
+            Err(e) if matches!(e.code(), Some("membership_change" | "unavailable")) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(CliError::failed(format!("cannot add {} to the control plane: {}", node.addr, CliError::from(e).message))),
+        }
+    }
+}
+
+/// Finds a node of `map` by id, id prefix (8+ characters) or address.
+fn find_node<'a>(map: &'a ClusterMap, name: &str) -> Result<&'a Node, CliError> {
+    let by_id = |n: &&Node| name.len() >= 8 && n.id.as_str().starts_with(name);
+    map.nodes
+        .iter()
+        .find(|n| n.addr == name)
+        .or_else(|| map.nodes.iter().find(by_id))
+        .ok_or_else(|| CliError::failed(format!("no node {name} in the cluster; `ferrocache cluster status` lists them")))
+}
+
+async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Option<String>>, weight: u32) -> Result<(), CliError> {
+    let seed = ctx.probe(existing).await?;
+    let (revision, map) = read_map(&seed.client).await?;
+    let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map: form the cluster with `ferrocache cluster create` first")))?;
+    let fresh = ctx.probe(new).await?;
+    if map.node(&fresh.id).is_some() {
+        return Err(CliError::failed(format!("{new} is already in the cluster")));
+    }
+    if fresh.member {
+        return Err(CliError::failed(format!("{new} already belongs to a cluster; restart it with an empty --data-dir to add it")));
+    }
+    map.nodes.push(new_node(&fresh, weight));
+    match replica_of {
+        None => map.shards.push(Shard { primary: fresh.id.clone(), replicas: Vec::new(), slots: Vec::new() }),
+        Some(primary) => {
+            let shard = match primary {
+                Some(name) => {
+                    let id = find_node(&map, &name)?.id.clone();
+                    map.shards.iter().position(|s| s.primary == id).ok_or_else(|| CliError::failed(format!("{name} is not a primary")))?
+                }
+                None => (0..map.shards.len()).min_by_key(|&i| map.shards[i].replicas.len()).ok_or_else(|| CliError::failed("the cluster has no shard"))?,
+            };
+            map.shards[shard].replicas.push(fresh.id.clone());
+        }
+    }
+    map.epoch += 1;
+    add_member(&seed.client, &fresh, false).await?;
+    write_map(&seed.client, &map, revision).await?;
+    settle(&map).await?;
+    match ctx.format {
+        Format::Json => crate::output::print_json(&map),
+        Format::Text => println!("[OK] {new} ({}) joined at epoch {}.", fresh.id, map.epoch),
+    }
+    Ok(())
+}
+
+async fn remove_node(ctx: &Ctx, name: &str, existing: &str) -> Result<(), CliError> {
+    let seed = ctx.probe(existing).await?;
+    let (revision, map) = read_map(&seed.client).await?;
+    let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
+    let node = find_node(&map, name)?.clone();
+    if let Some(shard) = map.shards.iter().position(|s| s.primary == node.id) {
+        if !map.shards[shard].slots.is_empty() {
+            return Err(CliError::failed(format!(
+                "{} is a primary that owns slots {}: move them away first (set its weight to 0 and rebalance)",
+                node.addr,
+                ranges_text(&map.shards[shard].slots)
+            )));
+        }
+        if !map.shards[shard].replicas.is_empty() {
+            return Err(CliError::failed(format!("{} still has replicas: remove them first", node.addr)));
+        }
+        map.shards.remove(shard);
+    }
+    for s in &mut map.shards {
+        s.replicas.retain(|r| r != &node.id);
+    }
+    map.nodes.retain(|n| n.id != node.id);
+    map.epoch += 1;
+    write_map(&seed.client, &map, revision).await?;
+    let raft_id = match ctx.client(&node.admin)?.status().await {
+        Ok(status) => Some(status.node_id),
+        Err(_) => None,
+    };
+    if let Some(id) = raft_id {
+        seed.client.member_remove(id).await?;
+    }
+    match ctx.format {
+        Format::Json => crate::output::print_json(&map),
+        Format::Text => println!("[OK] {} ({}) left at epoch {}.", node.addr, node.id, map.epoch),
+    }
+    Ok(())
+}
+
+/// One row of `status`.
+#[derive(serde::Serialize)]
+struct NodeRow {
+    id: String,
+    addr: String,
+    role: String,
+    slots: String,
+    slot_count: usize,
+    keys: Option<u64>,
+    health: String,
+}
+
+async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
+    let seed = ctx.probe(addr).await?;
+    let (_, map) = read_map(&seed.client).await?;
+    let map = map.ok_or_else(|| CliError::failed(format!("{addr} has no cluster map yet: form one with `ferrocache cluster create`")))?;
+    let mut rows = Vec::new();
+    for node in &map.nodes {
+        let shard = map.shard_of_node(&node.id).map(|i| &map.shards[i]);
+        let (role, slots) = match shard {
+            Some(s) if s.primary == node.id => ("primary".to_string(), s.slots.clone()),
+            Some(s) => (format!("replica of {}", map.node(&s.primary).map_or("?", |p| p.addr.as_str())), Vec::new()),
+            None => ("spare".to_string(), Vec::new()),
+        };
+        let (keys, health) = match probe_keys(&node.addr).await {
+            Ok(keys) => (Some(keys), format!("{:?}", node.state).to_lowercase()),
+            Err(e) => (None, format!("unreachable ({e})")),
+        };
+        let slot_count = slots.iter().map(SlotRange::len).sum();
+        rows.push(NodeRow { id: node.id.to_string(), addr: node.addr.clone(), role, slots: ranges_text(&slots), slot_count, keys, health });
+    }
+    match ctx.format {
+        Format::Json => crate::output::print_json(&serde_json::json!({ "epoch": map.epoch, "nodes": rows, "migrations": map.migrations })),
+        Format::Text => {
+            let assigned: usize = rows.iter().map(|r| r.slot_count).sum();
+            println!("epoch {}, {} shard(s), {assigned} of 16384 slots assigned, {} migration(s) under way", map.epoch, map.shards.len(), map.migrations.len());
+            let mut table = Table::new(&["ID", "ADDRESS", "ROLE", "SLOTS", "KEYS", "HEALTH"]);
+            for r in rows {
+                let slots = if r.slot_count == 0 { "-".into() } else { format!("{} ({})", r.slots, r.slot_count) };
+                table.row(vec![r.id[..8].to_string(), r.addr, r.role, slots, r.keys.map_or("-".into(), |k| k.to_string()), r.health]);
+            }
+            table.print();
+        }
+    }
+    Ok(())
+}
+
+async fn probe_keys(addr: &str) -> Result<u64, String> {
+    let mut conn = PeerConn::connect(addr, Duration::from_secs(1)).await.map_err(|e| e.to_string())?;
+    conn.call_text(&[b"DBSIZE"]).await.map_err(|e| e.to_string())?.parse().map_err(|e| format!("DBSIZE: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(addr: &str) -> Node {
+        Node { id: NodeId::random(), addr: addr.into(), admin: String::new(), zone: None, weight: 1, state: NodeState::Up }
+    }
+
+    #[test]
+    fn a_first_map_splits_slots_and_keeps_replicas_off_their_primarys_host() {
+        let nodes = ["a:1", "a:2", "b:1", "b:2", "c:1", "c:2"].map(node).to_vec();
+        let map = first_map(nodes.clone(), 1).unwrap();
+        assert_eq!(map.shards.len(), 3);
+        let slots: Vec<String> = map.shards.iter().map(|s| ranges_text(&s.slots)).collect();
+        assert_eq!(slots, ["0-5460", "5461-10922", "10923-16383"], "as redis-cli --cluster create splits");
+        for s in &map.shards {
+            let primary = host(&map.node(&s.primary).unwrap().addr);
+            assert_eq!(s.replicas.len(), 1);
+            assert_ne!(host(&map.node(&s.replicas[0]).unwrap().addr), primary);
+        }
+        assert_eq!(first_map(nodes[..3].to_vec(), 0).unwrap().shards.len(), 3);
+        let err = first_map(nodes[..1].to_vec(), 1).err().unwrap();
+        assert!(err.message.contains("at least 2 nodes"), "{}", err.message);
+    }
+
+    #[test]
+    fn voters_are_odd_and_at_most_five() {
+        assert_eq!([1, 2, 3, 4, 5, 6, 9].map(voter_count), [1, 1, 3, 3, 5, 5, 5]);
+    }
+}

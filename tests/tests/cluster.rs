@@ -1,0 +1,140 @@
+//! Cluster mode end to end: real `ferrocache server --cluster` processes formed with
+//! `ferrocache cluster create`, used by real cluster-aware clients (`redis.cluster.RedisCluster`
+//! in Python, `redis-cli -c`, `redis-benchmark --cluster`), and reshaped with `add-node` and
+//! `remove-node`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use ferrocache_e2e::cluster::{text, LocalCluster};
+use ferrocache_e2e::{run_bounded, Frame};
+
+const CLIENT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Set/get 10,000 keys across all slots, hash tags, multi-key commands in one slot and the
+/// client-side and server-side CROSSSLOT errors, through redis-py's cluster client.
+const PYTHON_CLUSTER: &str = r#"
+import sys
+try:
+    from redis.cluster import RedisCluster
+    from redis.exceptions import ClusterCrossSlotError, RedisClusterException
+except ImportError:
+    print("python module 'redis' (with redis.cluster) is missing: pip install redis")
+    sys.exit(3)
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+assert len(rc.get_primaries()) == 3, rc.get_nodes()
+for i in range(10000):
+    rc.set(f"key:{i}", f"value:{i}")
+for i in range(10000):
+    assert rc.get(f"key:{i}") == f"value:{i}".encode(), i
+assert rc.mset({"{user:1}:name": "ada", "{user:1}:lang": "rust"}) is True
+assert rc.mget("{user:1}:name", "{user:1}:lang") == [b"ada", b"rust"]
+assert rc.keyslot("{user:1}:name") == rc.keyslot("{user:1}:lang")
+# redis-py refuses some cross-slot calls itself and sends others: the server must refuse those.
+for call in (lambda: rc.mset({"a": "1", "b": "2"}), lambda: rc.execute_command("MSET", "a", "1", "b", "2", target_nodes=rc.get_node_from_key("a"))):
+    try:
+        call()
+        raise AssertionError("a cross-slot MSET was accepted")
+    except (ClusterCrossSlotError, RedisClusterException):
+        pass
+assert rc.get("a") is None and rc.get("b") is None
+total = sum(rc.dbsize(target_nodes=n) for n in rc.get_primaries())
+assert total == 10002, total
+print("python cluster ok")
+"#;
+
+#[test]
+fn a_three_shard_cluster_serves_real_cluster_clients() {
+    let cluster = LocalCluster::create(3, 0);
+    let port = cluster.nodes[0].port().to_string();
+
+    let mut python = Command::new("python3");
+    python.args(["-c", PYTHON_CLUSTER, &port]);
+    let out = run_bounded(python, b"", CLIENT_LIMIT);
+    assert_ne!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(out.status.success() && text(&out).contains("python cluster ok"), "redis-py cluster client failed:\n{}", text(&out));
+
+    // Each shard holds about a third of the keys, and says so in `cluster status`.
+    let status = cluster.cli(&["status", &cluster.addrs()[1]]);
+    let shown = text(&status);
+    assert!(status.status.success(), "{shown}");
+    assert!(shown.contains("epoch 1, 3 shard(s), 16384 of 16384 slots assigned"), "{shown}");
+    for (addr, slots) in cluster.addrs().iter().zip(["0-5460 (5461)", "5461-10922 (5462)", "10923-16383 (5461)"]) {
+        let line = shown.lines().find(|l| l.contains(addr.as_str())).unwrap_or_else(|| panic!("{addr} missing in:\n{shown}"));
+        assert!(line.contains("primary") && line.contains(slots), "{line}");
+        let keys: u64 = line.split_whitespace().nth(5).and_then(|k| k.parse().ok()).unwrap_or_else(|| panic!("no key count in {line}"));
+        assert!((3000..3700).contains(&keys), "{line}");
+    }
+
+    // redis-cli -c follows MOVED from any node.
+    for (i, key) in ["foo", "bar", "hello", "{user:1}:name"].iter().enumerate() {
+        let entry = &cluster.nodes[i % 3];
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-c", "-h", "127.0.0.1", "-p", &entry.port().to_string(), "SET", key, "v"]);
+        let out = run_bounded(cli, b"", CLIENT_LIMIT);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK", "{}", text(&out));
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-c", "-h", "127.0.0.1", "-p", &cluster.nodes[(i + 1) % 3].port().to_string(), "GET", key]);
+        let out = run_bounded(cli, b"", CLIENT_LIMIT);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "v", "{}", text(&out));
+    }
+
+    // redis-benchmark in cluster mode finds the three primaries and runs without errors.
+    let mut bench = Command::new("redis-benchmark");
+    bench.args(["--cluster", "-h", "127.0.0.1", "-p", &port, "-t", "set,get", "-n", "20000", "-c", "6", "-q"]);
+    let out = run_bounded(bench, b"", CLIENT_LIMIT);
+    let shown = text(&out);
+    assert!(out.status.success() && shown.contains("SET:") && shown.contains("GET:"), "{shown}");
+    assert!(!shown.to_lowercase().contains("error"), "{shown}");
+}
+
+#[test]
+fn replicas_are_placed_and_nodes_join_and_leave() {
+    let mut cluster = LocalCluster::create(6, 1);
+    let mut c = cluster.nodes[0].conn();
+    let Frame::Bulk(nodes) = c.cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES is a bulk string") };
+    let nodes = String::from_utf8_lossy(&nodes).into_owned();
+    assert_eq!(nodes.lines().filter(|l| l.contains("master")).count(), 3, "{nodes}");
+    assert_eq!(nodes.lines().filter(|l| l.contains("slave")).count(), 3, "{nodes}");
+    let info = c.cmd(&["CLUSTER", "INFO"]);
+    let info = String::from_utf8_lossy(info.as_bytes().expect("text")).into_owned();
+    assert!(info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:6") && info.contains("cluster_size:3"), "{info}");
+
+    // A fresh node joins as a primary without slots, at the next epoch.
+    let new = cluster.spawn_node();
+    let new_addr = cluster.addrs()[new].clone();
+    let out = cluster.cli(&["add-node", &new_addr, &cluster.addrs()[0]]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("joined at epoch 2"), "{}", text(&out));
+    let mut fresh = cluster.nodes[new].conn();
+    let info = fresh.cmd(&["CLUSTER", "INFO"]);
+    assert!(String::from_utf8_lossy(info.as_bytes().unwrap()).contains("cluster_known_nodes:7"));
+    assert!(matches!(fresh.cmd(&["GET", "foo"]), Frame::Error(e) if e.starts_with(b"MOVED 12182 ")), "it owns nothing yet");
+
+    // A primary that owns slots cannot simply leave; the empty one can.
+    let out = cluster.cli(&["remove-node", &cluster.addrs()[0], &cluster.addrs()[1]]);
+    assert!(!out.status.success() && text(&out).contains("owns slots 0-5460"), "{}", text(&out));
+    let out = cluster.cli(&["remove-node", &new_addr, &cluster.addrs()[1]]);
+    assert!(out.status.success(), "{}", text(&out));
+    let info = c.cmd(&["CLUSTER", "INFO"]);
+    assert!(String::from_utf8_lossy(info.as_bytes().unwrap()).contains("cluster_known_nodes:6"));
+    assert_eq!(c.cmd(&["CLUSTER", "MYID"]).as_bytes().map(<[u8]>::len), Some(40));
+}
+
+#[test]
+fn create_refuses_bad_requests_with_what_to_do() {
+    let cluster = LocalCluster::start(2);
+    let addrs = cluster.addrs();
+    let out = cluster.cli(&["create", "--replicas", "2", &addrs[0], &addrs[1]]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("give at least 3 nodes or fewer --replicas"), "{}", text(&out));
+    let out = cluster.cli(&["create", &addrs[0], &addrs[0]]);
+    assert!(text(&out).contains("is listed twice"), "{}", text(&out));
+    let out = cluster.cli(&["create", "127.0.0.1:1"]);
+    assert!(!out.status.success() && text(&out).contains("is `ferrocache server --cluster` running there?"), "{}", text(&out));
+    // Formed once, a node refuses to be formed again.
+    let out = cluster.cli(&["create", &addrs[0], &addrs[1]]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cluster.cli(&["create", &addrs[1]]);
+    assert!(text(&out).contains("already belongs to a cluster"), "{}", text(&out));
+}
