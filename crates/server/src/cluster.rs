@@ -156,7 +156,6 @@ pub enum SlotRoute {
 }
 
 /// One version of the cluster map, prepared for routing.
-#[derive(Debug)]
 pub struct View {
     pub map: Arc<ClusterMap>,
     version: u64,
@@ -175,6 +174,12 @@ pub struct View {
     pub assigned: usize,
     /// Assigned slots whose primary is down.
     pub failing: usize,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "View(epoch {}, node {:?}, {} slots assigned)", self.map.epoch, self.me, self.assigned)
+    }
 }
 
 impl View {
