@@ -130,6 +130,13 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             }
         }
     }
+    seal(out, start);
+}
+
+/// Appends the footer (version and checksum) to the payload body that
+/// starts at `out[start]`. Public for tests and tools that build payloads
+/// by hand.
+pub fn seal(out: &mut Vec<u8>, start: usize) {
     out.extend_from_slice(&VERSION.to_le_bytes());
     let crc = crc64(0, &out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -379,9 +386,7 @@ pub(crate) mod tests {
     /// `payload` with its footer recomputed, so the decoder proper sees it.
     fn resign(body: &[u8]) -> Vec<u8> {
         let mut out = body.to_vec();
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        let crc = crc64(0, &out);
-        out.extend_from_slice(&crc.to_le_bytes());
+        seal(&mut out, 0);
         out
     }
 

@@ -2,6 +2,7 @@
 //! Each module exports `COMMANDS`, its slice of the command table.
 
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -19,6 +20,7 @@ use crate::command::Spec;
 /// Every family's commands; [`crate::table`] merges them.
 pub static FAMILIES: &[&[Spec]] = &[
     connection::COMMANDS,
+    dump::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
