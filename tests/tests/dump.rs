@@ -242,3 +242,87 @@ fn command_info_matches_redis() {
         assert_eq!(info[0], info[1], "resp3: {resp3}");
     }
 }
+
+/// Sends `cmds` `depth` at a time and reads every reply.
+fn pipelined(c: &mut Conn, cmds: &[Vec<Vec<u8>>], depth: usize) -> Vec<Frame> {
+    let mut replies = Vec::with_capacity(cmds.len());
+    for chunk in cmds.chunks(depth) {
+        let mut raw = Vec::new();
+        for args in chunk {
+            let parts: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            raw.extend_from_slice(&Frame::command(&parts));
+        }
+        c.send_raw(&raw);
+        replies.extend((0..chunk.len()).map(|_| c.read_frame().expect("reply")));
+    }
+    replies
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// DUMP of every key, then RESTORE ... REPLACE of every payload, pipelined
+/// 100 deep, on `c`: (DUMP seconds, RESTORE seconds, payload bytes).
+fn dump_restore_round(c: &mut Conn, keys: &[String]) -> (f64, f64, usize) {
+    let dumps: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| vec![b"DUMP".to_vec(), k.clone().into_bytes()]).collect();
+    let t = std::time::Instant::now();
+    let payloads = pipelined(c, &dumps, 100);
+    let dump_s = t.elapsed().as_secs_f64();
+    let mut bytes = 0;
+    let restores: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .zip(payloads)
+        .map(|(k, p)| {
+            let Frame::Bulk(p) = p else { panic!("DUMP {k}: {p:?}") };
+            bytes += p.len();
+            vec![b"RESTORE".to_vec(), k.clone().into_bytes(), b"0".to_vec(), p.to_vec(), b"REPLACE".to_vec()]
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let replies = pipelined(c, &restores, 100);
+    let restore_s = t.elapsed().as_secs_f64();
+    assert!(replies.iter().all(|r| *r == ok()));
+    (dump_s, restore_s, bytes)
+}
+
+/// DUMP and RESTORE throughput beside redis-server: a benchmark, not a
+/// test (`bench/dump-restore.sh` runs it in a release build and prints the
+/// figures; nothing is asserted about time). Settings: `KEYS` (200000),
+/// `SIZE` (value bytes, 64), `ROUNDS` (3; servers alternate going first,
+/// and the median round is printed).
+#[test]
+#[ignore = "benchmark: run by bench/dump-restore.sh"]
+fn dump_restore_throughput_beside_redis() {
+    let (n, size, rounds) = (env_or("KEYS", 200_000), env_or("SIZE", 64), env_or("ROUNDS", 3));
+    let keys: Vec<String> = (0..n).map(|i| format!("key:{i}")).collect();
+    let value = vec![b'v'; size];
+    let servers = [("redis", RedisServer::start().addr), ("ferrocache", ferrocache_e2e::ProcessServer::start().addr)];
+    let mut conns: Vec<Conn> = servers.iter().map(|(_, addr)| Conn::connect(*addr)).collect();
+    let sets: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| vec![b"SET".to_vec(), k.clone().into_bytes(), value.clone()]).collect();
+    for c in &mut conns {
+        assert!(pipelined(c, &sets, 100).iter().all(|r| *r == ok()));
+    }
+    // (server, dump keys/s, restore keys/s, payload MB/s both ways) per round.
+    let mut results: Vec<[(f64, f64, f64); 2]> = Vec::new();
+    for round in 0..rounds {
+        let mut row = [(0.0, 0.0, 0.0); 2];
+        for i in [round % 2, 1 - round % 2] {
+            let (d, r, bytes) = dump_restore_round(&mut conns[i], &keys);
+            row[i] = (n as f64 / d, n as f64 / r, 2.0 * bytes as f64 / (d + r) / 1e6);
+        }
+        results.push(row);
+    }
+    let ratio = |row: &[(f64, f64, f64); 2]| (row[1].0 / row[0].0 + row[1].1 / row[0].1) / 2.0;
+    results.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+    let median = &results[results.len() / 2];
+    println!("{n} keys, {size}-byte values, pipeline 100, median of {rounds} rounds");
+    println!("{:<12} {:>14} {:>16} {:>18}", "server", "DUMP keys/s", "RESTORE keys/s", "payload MB/s");
+    for (i, (name, _)) in servers.iter().enumerate() {
+        let (d, r, mb) = median[i];
+        println!("{name:<12} {d:>14.0} {r:>16.0} {mb:>18.1}");
+    }
+    println!("ratio ferrocache/redis: DUMP {:.2}, RESTORE {:.2}", median[1].0 / median[0].0, median[1].1 / median[0].1);
+    let all: Vec<String> = results.iter().map(|r| format!("{:.2}/{:.2}", r[1].0 / r[0].0, r[1].1 / r[0].1)).collect();
+    println!("every round's DUMP/RESTORE ratios: {}", all.join(" "));
+}

@@ -1608,7 +1608,7 @@ mod tests {
                 let key = [b'k', k];
                 let at = expiring.then_some(10_000);
                 let _ = db.restore(&key, &dump::encode(&v), at, true, 0);
-                proptest::prop_assert_eq!(db.lock(&key, 0).get(&key).map(|e| &e.value == &v), Some(true));
+                proptest::prop_assert_eq!(db.lock(&key, 0).get(&key).map(|e| e.value == v), Some(true));
                 proptest::prop_assert_eq!(db.used_bytes(), recount(&db));
             }
             db.active_expire(10_000, 20_000);
