@@ -35,3 +35,16 @@ pub fn arr(items: Vec<Frame>) -> Frame {
 pub fn bulks(items: &[&str]) -> Frame {
     Frame::Array(items.iter().map(|s| bulk(s)).collect())
 }
+
+/// The integer of an integer reply (panics on anything else).
+pub fn int_of(f: Frame) -> i64 {
+    match f {
+        Frame::Integer(n) => n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// The wall clock in Unix milliseconds (for absolute expiry times).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64
+}

@@ -238,13 +238,6 @@ fn s3fifo_resists_a_scan_that_flushes_lru() {
     assert!(s3 >= 360, "S3-FIFO kept only {s3} of 400 hot keys through the scan");
 }
 
-fn int_of(f: Frame) -> i64 {
-    match f {
-        Frame::Integer(n) => n,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
-
 #[test]
 fn memory_usage_estimates_a_key() {
     let s = server(0, Policy::NoEviction);

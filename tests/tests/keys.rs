@@ -3,21 +3,10 @@
 
 use std::collections::HashMap;
 use std::thread::sleep;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ferrocache_e2e::reply::*;
 use ferrocache_e2e::{start, Conn, Frame, TestServer};
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64
-}
-
-fn int_of(f: Frame) -> i64 {
-    match f {
-        Frame::Integer(n) => n,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
 
 fn sorted_bulks(f: Frame) -> Vec<String> {
     let Frame::Array(items) = f else { panic!("not an array: {f:?}") };

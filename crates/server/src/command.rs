@@ -35,6 +35,11 @@ pub mod flags {
     pub const EXCLUSIVE: u32 = 1 << 13;
     /// Some keys are found through a `numkeys` argument ([`super::Spec::numkeys`]).
     pub const MOVABLEKEYS: u32 = 1 << 14;
+    /// Runs on an importing slot after ASKING (RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 15;
+    /// In the `@dangerous` ACL category though not an admin command
+    /// (RESTORE). Internal: not listed by COMMAND.
+    pub const DANGEROUS: u32 = 1 << 16;
 
     /// Flag names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -47,6 +52,7 @@ pub mod flags {
         (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
@@ -82,6 +88,34 @@ pub struct Spec {
     /// For commands with a `numkeys` argument (ZUNION, LMPOP, ...): its
     /// index; that many keys follow it (besides those `keys` gives).
     pub numkeys: Option<usize>,
+    /// Redis 7 key specs, as COMMAND INFO lists them (empty where the
+    /// first/last/step triple is all a command has been given so far).
+    pub key_specs: &'static [KeySpec],
+    /// COMMAND INFO's tips (`nondeterministic_output`, ...).
+    pub tips: &'static [&'static str],
+}
+
+/// One Redis 7 key spec of the kinds our commands need: keys found from
+/// a fixed argument index (`begin_search` type `index`) over a range
+/// (`find_keys` type `range`).
+#[derive(Debug)]
+pub struct KeySpec {
+    /// Access flags (`RO`, `OW`, `access`, `update`, ...).
+    pub flags: &'static [&'static str],
+    /// The argument index the search begins at.
+    pub index: i32,
+    /// The range's last key (relative to the first; negative from the end),
+    /// step, and limit.
+    pub last_key: i32,
+    pub key_step: i32,
+    pub limit: i32,
+}
+
+impl KeySpec {
+    /// One key at argument `index` with the access `flags`.
+    pub const fn single(index: i32, flags: &'static [&'static str]) -> KeySpec {
+        KeySpec { flags, index, last_key: 0, key_step: 1, limit: 0 }
+    }
 }
 
 impl Spec {
@@ -123,6 +157,13 @@ impl Spec {
     /// Whether the command names keys at all (by position or `numkeys`).
     pub fn has_keys(&self) -> bool {
         self.keys.0 > 0 || self.numkeys.is_some()
+    }
+
+    /// Gives the command Redis's key specs and tips for COMMAND INFO.
+    pub const fn described(mut self, key_specs: &'static [KeySpec], tips: &'static [&'static str]) -> Spec {
+        self.key_specs = key_specs;
+        self.tips = tips;
+        self
     }
 
     /// Marks the command's `numkeys` argument (at `at`), Redis's
@@ -229,7 +270,7 @@ pub const fn spec(
     summary: &'static str,
     handler: Handler,
 ) -> Spec {
-    Spec { name, arity, flags, keys, group, since, summary, handler, subcommands: &[], numkeys: None }
+    Spec { name, arity, flags, keys, group, since, summary, handler, subcommands: &[], numkeys: None, key_specs: &[], tips: &[] }
 }
 
 /// Builds a container command (CONFIG, CLIENT, ...) from its subcommands.
@@ -241,7 +282,7 @@ pub const fn container(
     summary: &'static str,
     subcommands: &'static [Spec],
 ) -> Spec {
-    Spec { name, arity, flags: 0, keys: (0, 0, 0), group, since, summary, handler: no_handler, subcommands, numkeys: None }
+    Spec { name, arity, flags: 0, keys: (0, 0, 0), group, since, summary, handler: no_handler, subcommands, numkeys: None, key_specs: &[], tips: &[] }
 }
 
 fn no_handler(_: &mut Ctx, _: &[Bytes]) -> CmdResult {

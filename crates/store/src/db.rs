@@ -20,6 +20,7 @@ use std::sync::Arc;
 use ferrocache_topology::{key_slot, SLOT_COUNT};
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::dump::{self, DumpError};
 use crate::evict::{self, Ghost, Kind, S3Step, Tuning};
 use crate::value::Value;
 use crate::watch::{WatchFlag, Watcher};
@@ -322,6 +323,31 @@ fn locate_slot(slot: u16) -> (usize, usize) {
     (slot as usize % SHARDS, slot as usize / SHARDS)
 }
 
+/// One key of [`Db::dump_slot_batch`]: (key, payload, expiry in Unix ms).
+pub type DumpedKey = (Vec<u8>, Vec<u8>, Option<u64>);
+
+/// How RESTORE stores a value, besides the value itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreOpts {
+    /// Absolute expiry in Unix ms; None for none.
+    pub expire_at: Option<u64>,
+    /// Overwrite a key that exists (else [`RestoreError::BusyKey`]).
+    pub replace: bool,
+    /// `IDLETIME`: seconds since the key's last access.
+    pub idle_secs: Option<u64>,
+    /// `FREQ`: the LFU counter.
+    pub freq: Option<u8>,
+}
+
+/// Why a restore stored nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreError {
+    /// The key exists and REPLACE was not given.
+    BusyKey,
+    /// The payload was refused.
+    Payload(DumpError),
+}
+
 /// A database: `SELECT`-able, swappable, flushable.
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
@@ -617,6 +643,55 @@ impl Db {
             }
         });
         found
+    }
+
+    /// A batch of `slot`'s live keys, each as (key, [`dump`] payload,
+    /// expiry in Unix ms), for moving the slot to another node: up to
+    /// `max_keys` keys, and no more once `max_bytes` of keys and payloads
+    /// are collected (but always one, so that a key larger than the
+    /// budget still moves). Expired keys are skipped.
+    ///
+    /// The keys stay where they are: the migration driver restores them
+    /// on the target (`RESTORE-ASKING ... REPLACE`, or [`Db::restore`]),
+    /// then deletes each with [`Db::delete_if_unchanged`]. So the next
+    /// batch starts with the keys not moved yet, and a key written in
+    /// between is neither lost nor deleted: it stays, and a later batch
+    /// carries its new value. The slot's shard is locked while the batch
+    /// is encoded, so `max_bytes` also bounds how long writers to that
+    /// shard wait.
+    pub fn dump_slot_batch(&self, slot: u16, max_keys: usize, max_bytes: usize, now: u64) -> Vec<DumpedKey> {
+        let (s, t) = locate_slot(slot);
+        let shard = self.shards[s].lock();
+        let Some(table) = shard.tables.get(t) else { return Vec::new() };
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
+            if batch.len() >= max_keys || (bytes >= max_bytes && !batch.is_empty()) {
+                break;
+            }
+            let payload = dump::encode(&e.value);
+            bytes += k.len() + payload.len();
+            batch.push((k.to_vec(), payload, e.expire_at()));
+        }
+        batch
+    }
+
+    /// Deletes `key` if it still holds what [`Db::dump_slot_batch`]
+    /// returned for it (the same value, as its payload says, and the same
+    /// expiry). Returns whether it deleted it.
+    pub fn delete_if_unchanged(&self, key: &[u8], payload: &[u8], expire_at: Option<u64>, now: u64) -> bool {
+        let mut g = self.lock(key, now);
+        let unchanged = g.get(key).is_some_and(|e| e.expire_at() == expire_at && dump::encode(&e.value) == payload);
+        unchanged && g.remove(key).is_some()
+    }
+
+    /// Stores a dumped key (the receiving end of a slot migration): the
+    /// payload is decoded before the shard is locked. See
+    /// [`DbGuard::restore`]; RESTORE's IDLETIME and FREQ options go
+    /// through that.
+    pub fn restore(&self, key: &[u8], payload: &[u8], expire_at: Option<u64>, replace: bool, now: u64) -> Result<bool, RestoreError> {
+        let value = dump::decode(payload).map_err(RestoreError::Payload)?;
+        self.lock(key, now).restore(key, value, RestoreOpts { expire_at, replace, ..RestoreOpts::default() })
     }
 
     /// Keys stored in `slot` (expired ones included until reclaimed).
@@ -1090,6 +1165,41 @@ impl DbGuard<'_> {
         old
     }
 
+    /// Stores a value decoded from a DUMP payload under `key`, as RESTORE
+    /// does (Redis's `restoreCommand`): an existing key is an error unless
+    /// `opts.replace`, and is deleted first when it is replaced (so the
+    /// new key starts with fresh eviction metadata, not the old key's); an
+    /// expiry already past stores nothing (the old key is still deleted);
+    /// IDLETIME and FREQ then set the access time and eviction metadata
+    /// ([`evict::restored_meta`]). Returns whether the key was stored.
+    pub fn restore(&mut self, key: &[u8], value: Value, opts: RestoreOpts) -> Result<bool, RestoreError> {
+        if opts.replace {
+            if let Some(old) = self.remove(key) {
+                crate::lazyfree::drop_entry(old, LAZYFREE_BYTES);
+            }
+        } else if self.contains(key) {
+            return Err(RestoreError::BusyKey);
+        }
+        if opts.expire_at.is_some_and(|at| at <= self.now) {
+            return Ok(false);
+        }
+        let mut entry = Entry::new(value);
+        entry.expire_at = opts.expire_at.unwrap_or(0);
+        self.insert(key, entry);
+        let (now, tuning) = (self.now, self.tuning);
+        let meta = evict::restored_meta(&tuning, now, opts.idle_secs, opts.freq);
+        let (shard, t) = self.shard(key);
+        if let Some(e) = shard.tables[t].map.get_mut(key) {
+            if let Some(m) = meta {
+                e.meta = m;
+            }
+            if let Some(idle) = opts.idle_secs.filter(|_| tuning.policy.kind() != Kind::Lfu) {
+                e.access = (now / 1000).saturating_sub(idle) as u32;
+            }
+        }
+        Ok(true)
+    }
+
     /// Deletes `key`; returns its live entry if it had one.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.pending = None;
@@ -1427,6 +1537,113 @@ mod tests {
         }
         let hot = (0..100).filter(|i| db.lock(format!("hot{i}").as_bytes(), 2000).get(format!("hot{i}").as_bytes()).is_some()).count();
         assert!(hot >= 90, "the scan flushed the hot set: {hot} of 100 left");
+    }
+
+    /// Keys of one slot: `{tag}` keys hash to the same slot.
+    fn slot_keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{{mig}}:{i}")).collect()
+    }
+
+    #[test]
+    fn slot_batches_move_a_slot_and_keep_keys_written_meanwhile() {
+        let (src, dst) = (Db::new(), Db::new());
+        let keys = slot_keys(250);
+        let slot = key_slot(keys[0].as_bytes());
+        for (i, k) in keys.iter().enumerate() {
+            let mut g = src.lock(k.as_bytes(), 0);
+            g.set(k.as_bytes(), s(&format!("value-{i}")));
+            if i % 10 == 0 {
+                g.set_expire(k.as_bytes(), Some(if i % 20 == 0 { 50 } else { 1_000_000 }));
+            }
+        }
+        db_other_slot(&src);
+        let now = 100; // the 13 keys i % 20 == 0 have expired
+        let first = src.dump_slot_batch(slot, 100, usize::MAX, now);
+        assert_eq!(first.len(), 100);
+        assert_eq!(src.dump_slot_batch(slot, 1000, 1, now).len(), 1, "the byte budget still moves one key");
+        // A key of the batch is written after it was dumped: it must stay.
+        let changed = first[7].0.clone();
+        src.lock(&changed, now).set(&changed, s("newer"));
+        let mut moved = 0;
+        let mut batch = first;
+        while !batch.is_empty() {
+            for (k, payload, at) in &batch {
+                assert!(at.is_none_or(|at| at > now), "expired keys are skipped");
+                assert_eq!(dst.restore(k, payload, *at, true, now), Ok(true));
+                moved += src.delete_if_unchanged(k, payload, *at, now) as usize;
+            }
+            batch = src.dump_slot_batch(slot, 64, 4096, now);
+        }
+        assert_eq!(moved, 250 - 13, "13 keys had expired; the changed key was sent twice and deleted once");
+        assert_eq!((src.count_keys_in_slot(slot), dst.count_keys_in_slot(slot)), (13, 237), "expired keys wait for reclaiming");
+        assert_eq!(dst.lock(&changed, now).get(&changed).map(|e| e.value.clone()), Some(s("newer")));
+        assert_eq!(dst.lock(keys[10].as_bytes(), now).get(keys[10].as_bytes()).and_then(|e| e.expire_at()), Some(1_000_000));
+        assert_eq!(dst.used_bytes(), recount(&dst));
+        assert_eq!(src.used_bytes(), recount(&src));
+        assert_eq!(src.key_count(), 1 + 13, "the other slot's key and the expired ones");
+    }
+
+    /// One key in another slot, which a slot's batches must not touch.
+    fn db_other_slot(db: &Db) {
+        db.lock(b"elsewhere", 0).set(b"elsewhere", s("x"));
+    }
+
+    #[test]
+    fn delete_if_unchanged_compares_value_and_expiry() {
+        let db = Db::new();
+        db.lock(b"k", 0).set(b"k", s("v"));
+        let payload = dump::encode(&s("v"));
+        assert!(!db.delete_if_unchanged(b"k", &payload, Some(5000), 0), "expiry differs");
+        assert!(!db.delete_if_unchanged(b"k", &dump::encode(&s("w")), None, 0), "value differs");
+        assert!(db.delete_if_unchanged(b"k", &payload, None, 0));
+        assert!(!db.delete_if_unchanged(b"k", &payload, None, 0), "gone");
+    }
+
+    #[test]
+    fn restore_honours_busy_replace_expiry_and_metadata() {
+        let db = tuned(crate::evict::Policy::AllkeysLru);
+        let v = |t: &str| dump::encode(&s(t));
+        let now = 1_000_000;
+        assert_eq!(db.restore(b"k", &v("a"), None, false, now), Ok(true));
+        assert_eq!(db.restore(b"k", &v("b"), None, false, now), Err(RestoreError::BusyKey));
+        assert_eq!(db.restore(b"k", b"junk", None, true, now), Err(RestoreError::Payload(DumpError::VersionOrChecksum)));
+        assert_eq!(db.restore(b"k", &v("c"), Some(now), true, now), Ok(false), "an expiry already past deletes");
+        assert!(db.lock(b"k", now).get(b"k").is_none());
+        let mut g = db.lock(b"k", now);
+        let opts = RestoreOpts { expire_at: Some(now + 10), idle_secs: Some(100), ..RestoreOpts::default() };
+        assert_eq!(g.restore(b"k", s("d"), opts), Ok(true));
+        let e = g.get(b"k").expect("stored").clone();
+        drop(g);
+        assert_eq!((e.expire_at(), e.access, e.meta), (Some(now + 10), 900, (now - 100_000) as u32));
+        let lfu = tuned(crate::evict::Policy::AllkeysLfu);
+        let mut g = lfu.lock(b"k", now);
+        g.restore(b"k", s("e"), RestoreOpts { freq: Some(77), ..RestoreOpts::default() }).expect("stored");
+        let meta = g.get(b"k").expect("stored").meta;
+        assert_eq!(crate::evict::lfu_counter(meta, &lfu.tuning(), now), 77);
+        drop(g);
+        assert_eq!((db.volatile_len(), db.used_bytes()), (1, recount(&db)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Restoring values of every type and encoding, over keys that
+        /// exist or not, keeps the byte count equal to a recount.
+        #[test]
+        fn restore_keeps_accounting_exact(values in proptest::collection::vec((crate::dump::tests::value(), 0u8..8, proptest::prelude::any::<bool>()), 1..24)) {
+            let db = Db::new();
+            for (v, k, expiring) in values {
+                let key = [b'k', k];
+                let at = expiring.then_some(10_000);
+                let _ = db.restore(&key, &dump::encode(&v), at, true, 0);
+                proptest::prop_assert_eq!(db.lock(&key, 0).get(&key).map(|e| e.value == v), Some(true));
+                proptest::prop_assert_eq!(db.used_bytes(), recount(&db));
+            }
+            db.active_expire(10_000, 20_000);
+            let mut live = 0;
+            db.for_each_key(20_000, |_, _| live += 1);
+            proptest::prop_assert_eq!((db.used_bytes(), db.key_count()), (recount(&db), live));
+        }
     }
 
     #[test]

@@ -216,6 +216,20 @@ pub fn on_access(meta: u32, t: &Tuning, now_ms: u64) -> u32 {
     }
 }
 
+/// The meta word a restored key gets for RESTORE's `IDLETIME` (seconds)
+/// or `FREQ` (counter), as Redis's `objectSetLRUOrLFU`: FREQ counts only
+/// under an LFU policy, IDLETIME only under the others, and S3-FIFO has
+/// no equivalent. None leaves the word a new key gets.
+pub fn restored_meta(t: &Tuning, now_ms: u64, idle_secs: Option<u64>, freq: Option<u8>) -> Option<u32> {
+    match t.policy.kind() {
+        Kind::Lfu => freq.map(|f| lfu_word(f, now_ms)),
+        Kind::S3fifo => None,
+        // The LRU stamp of `idle` ago; an idle time past half the 32-bit
+        // millisecond clock stays the oldest the clock can tell apart.
+        _ => idle_secs.map(|idle| now_ms.wrapping_sub(idle.saturating_mul(1000).min(u64::from(u32::MAX / 2))) as u32),
+    }
+}
+
 /// How good a victim the key is: higher goes first (Redis's "idle" score).
 pub fn score(meta: u32, expire_at: Option<u64>, t: &Tuning, now_ms: u64) -> u64 {
     match t.policy.kind() {

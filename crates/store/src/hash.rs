@@ -14,7 +14,7 @@
 use crate::db::alloc_size;
 use crate::encoding::{HASH_MAX_ENTRIES, HASH_MAX_VALUE};
 use crate::hashtable::{Layout, Table};
-use crate::packed::{read_str, splice, varint, Buf};
+use crate::packed::{all_distinct, read_str, splice, varint, Buf};
 
 /// A hash value.
 #[derive(Debug, Clone, Default)]
@@ -188,6 +188,46 @@ impl Hash {
             Repr::Packed(buf) => packed_remove(buf, field),
             Repr::Table(t) => t.remove(field).is_some(),
         }
+    }
+
+    /// A listpack's entries as stored, `[varint len][field][varint len][value]`
+    /// each (after the count), so DUMP can copy them as they are; None for
+    /// a hashtable.
+    pub fn packed_entries(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Packed(buf) => Some(buf.get(HEADER..).unwrap_or_default()),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// A hash of `pairs` (kept in their order), in the encoding that their
+    /// number and sizes call for under the `hash-max-listpack-*` limits, as
+    /// RESTORE builds it; None if a field repeats.
+    pub fn from_pairs(pairs: &[Pair]) -> Option<Hash> {
+        let max_value = HASH_MAX_VALUE.get();
+        let compact = !over(pairs.len(), HASH_MAX_ENTRIES.get()) && pairs.iter().all(|(f, v)| !over(f.len(), max_value) && !over(v.len(), max_value));
+        if !compact {
+            let mut table = Box::<Table<Pairs>>::default();
+            let distinct = pairs.iter().all(|(f, v)| table.insert(&make_record(f, v)));
+            return distinct.then_some(Hash { repr: Repr::Table(table) });
+        }
+        if pairs.is_empty() {
+            return Some(Hash::default());
+        }
+        if !all_distinct(pairs.iter().map(|p| p.0).collect()) {
+            return None;
+        }
+        let body: usize = pairs.iter().map(|(f, v)| f.len() + v.len() + varint(f.len()).1 + varint(v.len()).1).sum();
+        let mut buf = Vec::with_capacity(HEADER + body);
+        buf.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        for (f, v) in pairs {
+            for s in [f, v] {
+                let (len, n) = varint(s.len());
+                buf.extend_from_slice(&len[..n]);
+                buf.extend_from_slice(s);
+            }
+        }
+        Some(Hash { repr: Repr::Packed(Buf::from_vec(buf)) })
     }
 
     /// Turns a listpack into a hashtable (no-op for a hashtable).

@@ -11,7 +11,9 @@
 //! guard applies lazy expiry and tells watchers (`WATCH`) about every change.
 
 pub mod clock;
+pub mod crc64;
 pub mod db;
+pub mod dump;
 pub mod encoding;
 pub mod evict;
 pub mod glob;

@@ -119,6 +119,14 @@ pub fn read_str(b: &[u8]) -> (&[u8], usize) {
     (&b[used..used + len], used + len)
 }
 
+/// Whether no two of `keys` are equal (for collections rebuilt from a
+/// DUMP payload, which must not hold a field or member twice). Sorting
+/// beats hashing at the sizes of the compact encodings.
+pub fn all_distinct(mut keys: Vec<&[u8]>) -> bool {
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w[0] != w[1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

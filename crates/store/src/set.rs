@@ -125,6 +125,21 @@ impl<'a> Ints<'a> {
     }
 }
 
+/// A hashtable of integers, written in decimal.
+fn int_table(ints: impl Iterator<Item = i64>) -> Box<Table<Members>> {
+    let mut table = Box::<Table<Members>>::default();
+    let mut text = itoa::Buffer::new();
+    for v in ints {
+        table.insert(text.format(v).as_bytes());
+    }
+    table
+}
+
+/// Whether `len` members are too many for an intset.
+fn over_intset_limit(len: usize) -> bool {
+    i64::try_from(len).map_or(true, |n| n > SET_MAX_INTSET_ENTRIES.get())
+}
+
 /// Adds `v` to an intset buffer; true if it was new.
 fn ints_insert(buf: &mut Buf, v: i64) -> bool {
     let ints = Ints(buf);
@@ -226,7 +241,7 @@ impl Set {
                 }
             }
         };
-        if matches!(self.repr, Repr::Ints(_)) && i64::try_from(self.len()).map_or(true, |n| n > SET_MAX_INTSET_ENTRIES.get()) {
+        if matches!(self.repr, Repr::Ints(_)) && over_intset_limit(self.len()) {
             self.convert();
         }
         added
@@ -240,15 +255,64 @@ impl Set {
         }
     }
 
+    /// An intset's buffer as stored, `[width][integers]` (ascending), so
+    /// DUMP can copy it as it is; None for a hashtable.
+    pub fn intset_bytes(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Ints(buf) => Some(buf),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// The set an intset buffer (as [`Set::intset_bytes`] gives it) holds,
+    /// rebuilt by [`Set::from_sorted_ints`]; None unless the buffer is
+    /// well formed: width 2, 4 or 8, whole integers, strictly ascending.
+    pub fn from_intset(bytes: &[u8]) -> Option<Set> {
+        let width = *bytes.first()? as usize;
+        if !matches!(width, 2 | 4 | 8) || !(bytes.len() - 1).is_multiple_of(width) {
+            return None;
+        }
+        Set::from_sorted_ints(&Ints(bytes).iter().collect::<Vec<_>>())
+    }
+
+    /// A set of `ints`, which must be strictly ascending (else None), in
+    /// the encoding writes would give it: an intset of the narrowest width
+    /// up to `set-max-intset-entries` members, else a hashtable.
+    pub fn from_sorted_ints(ints: &[i64]) -> Option<Set> {
+        if !ints.windows(2).all(|w| w[0] < w[1]) {
+            return None;
+        }
+        if over_intset_limit(ints.len()) {
+            return Some(Set { repr: Repr::Table(int_table(ints.iter().copied())) });
+        }
+        let (Some(&lo), Some(&hi)) = (ints.first(), ints.last()) else { return Some(Set::default()) };
+        let width = width_for(lo).max(width_for(hi));
+        let mut out = Vec::with_capacity(1 + ints.len() * width);
+        out.push(width as u8);
+        ints.iter().for_each(|&x| out.extend_from_slice(&encode_int(x, width)[..width]));
+        Some(Set { repr: Repr::Ints(Buf::from_vec(out)) })
+    }
+
+    /// A set of `members`, in the encoding Redis gives a set loaded with
+    /// them (an intset when all are integers and few enough, else a
+    /// hashtable); None if a member repeats.
+    pub fn from_members(members: &[&[u8]]) -> Option<Set> {
+        if !over_intset_limit(members.len()) {
+            let ints: Option<Vec<i64>> = members.iter().map(|m| parse_strict_i64(m)).collect();
+            if let Some(mut ints) = ints {
+                ints.sort_unstable();
+                return Set::from_sorted_ints(&ints);
+            }
+        }
+        let mut table = Box::<Table<Members>>::default();
+        let distinct = members.iter().all(|m| table.insert(m));
+        distinct.then_some(Set { repr: Repr::Table(table) })
+    }
+
     /// Turns an intset into a hashtable (no-op for a hashtable).
     fn convert(&mut self) {
         if let Repr::Ints(buf) = &self.repr {
-            let mut table = Box::<Table<Members>>::default();
-            let mut text = itoa::Buffer::new();
-            for v in Ints(buf).iter() {
-                table.insert(text.format(v).as_bytes());
-            }
-            self.repr = Repr::Table(table);
+            self.repr = Repr::Table(int_table(Ints(buf).iter()));
         }
     }
 

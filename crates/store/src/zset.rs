@@ -194,6 +194,26 @@ impl ZSet {
         z
     }
 
+    /// Like [`ZSet::from_entries`] for members that may repeat (a DUMP
+    /// payload's): None if one does. Scores must not be NaN.
+    pub fn from_distinct(entries: Vec<(Vec<u8>, f64)>) -> Option<Self> {
+        let compact = fits_compact(entries.len(), entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0));
+        if compact && !crate::packed::all_distinct(entries.iter().map(|(m, _)| &m[..]).collect()) {
+            return None;
+        }
+        if !compact {
+            let mut list = Box::<Skiplist>::default();
+            for (m, s) in entries {
+                if list.find(&m).is_some() {
+                    return None;
+                }
+                list.insert(m.into_boxed_slice(), s);
+            }
+            return Some(ZSet { repr: Repr::Skip(list) });
+        }
+        Some(ZSet::from_entries(entries))
+    }
+
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Pack(p) => p.len(),

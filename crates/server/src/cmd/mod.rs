@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -21,6 +22,7 @@ use crate::command::Spec;
 pub static FAMILIES: &[&[Spec]] = &[
     cluster::COMMANDS,
     connection::COMMANDS,
+    dump::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,

@@ -4,16 +4,17 @@
 //! a call; everything here is derived from [`crate::table`], so it cannot
 //! drift from what dispatch actually does.
 //!
-//! Reply shapes are Redis 7.0's. Key specs and tips are left empty (the
-//! legacy first/last/step triple describes every command we have), and
-//! ACL categories are derived from flags and group ([`ACL_CATEGORIES`]).
+//! Reply shapes are Redis 7.0's. Key specs and tips are listed where a
+//! command's table entry has them ([`Spec::described`]), else left empty
+//! (the legacy first/last/step triple describes every command we have),
+//! and ACL categories are derived from flags and group ([`ACL_CATEGORIES`]).
 
 use bytes::Bytes;
 use ferrocache_resp::ReplyBuf;
 use ferrocache_store::glob;
 
 use crate::args::is;
-use crate::command::{container, flags::*, spec, CmdError, CmdResult, Ctx, Spec};
+use crate::command::{container, flags::*, spec, CmdError, CmdResult, Ctx, KeySpec, Spec};
 use crate::table::{subcommand, table};
 
 const FLAGS: u32 = LOADING | STALE;
@@ -57,7 +58,7 @@ const ACL_CATEGORIES: &[(&str, Rule)] = &[
     ("@fast", |s| s.has(FAST)),
     ("@slow", |s| !s.has(FAST)),
     ("@blocking", |s| s.has(BLOCKING)),
-    ("@dangerous", |s| s.has(ADMIN) || (s.group == "server" && s.has(WRITE))),
+    ("@dangerous", |s| s.has(ADMIN | DANGEROUS) || (s.group == "server" && s.has(WRITE))),
     ("@connection", |s| s.group == "connection"),
     ("@transaction", |s| s.group == "transactions"),
     ("@scripting", |s| s.group == "scripting"),
@@ -122,11 +123,36 @@ fn write_info(out: &mut ReplyBuf, e: Entry) {
     out.int(last as i64);
     out.int(step as i64);
     write_simple_set(out, &e.categories().collect::<Vec<_>>());
-    out.set(0);
-    out.set(0);
+    out.set(spec.tips.len());
+    spec.tips.iter().for_each(|tip| out.bulk(tip.as_bytes()));
+    out.set(spec.key_specs.len());
+    spec.key_specs.iter().for_each(|ks| write_key_spec(out, ks));
     out.set(spec.subcommands.len());
     for sub in e.subcommands() {
         write_info(out, sub);
+    }
+}
+
+/// One key spec, in Redis 7's shape (maps, flat arrays in RESP2).
+fn write_key_spec(out: &mut ReplyBuf, ks: &KeySpec) {
+    out.map(3);
+    out.bulk(b"flags");
+    write_simple_set(out, ks.flags);
+    write_search(out, "begin_search", "index", &[("index", ks.index)]);
+    write_search(out, "find_keys", "range", &[("lastkey", ks.last_key), ("keystep", ks.key_step), ("limit", ks.limit)]);
+}
+
+/// A key spec's `begin_search` or `find_keys` entry: its type and spec.
+fn write_search(out: &mut ReplyBuf, name: &str, kind: &str, spec: &[(&str, i32)]) {
+    out.bulk(name.as_bytes());
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(kind.as_bytes());
+    out.bulk(b"spec");
+    out.map(spec.len());
+    for (field, n) in spec {
+        out.bulk(field.as_bytes());
+        out.int(*n as i64);
     }
 }
 
