@@ -77,6 +77,28 @@ enum ClusterCmd {
         node: String,
         #[arg(value_name = "EXISTING_HOST:PORT")]
         existing: String,
+        /// If it is a primary that owns slots, move them to the other primaries first.
+        #[arg(long)]
+        drain: bool,
+    },
+    /// Move the fewest slots that give every primary its weighted share, live, with progress.
+    Rebalance {
+        #[arg(value_name = "EXISTING_HOST:PORT")]
+        existing: String,
+        /// Print the plan only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Slots migrating at once.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        parallel: usize,
+    },
+    /// Set a primary's weight (its relative share of slots; 0 empties it at the next rebalance).
+    SetWeight {
+        #[arg(value_name = "NODE")]
+        node: String,
+        weight: u32,
+        #[arg(value_name = "EXISTING_HOST:PORT")]
+        existing: String,
     },
 }
 
@@ -96,7 +118,9 @@ pub fn main(args: ClusterArgs) -> std::process::ExitCode {
             ClusterCmd::AddNode { new, existing, replica, primary, weight } => {
                 add_node(&ctx, &new, &existing, replica.then_some(primary), weight).await
             }
-            ClusterCmd::RemoveNode { node, existing } => remove_node(&ctx, &node, &existing).await,
+            ClusterCmd::RemoveNode { node, existing, drain } => remove_node(&ctx, &node, &existing, drain).await,
+            ClusterCmd::Rebalance { existing, dry_run, parallel } => rebalance(&ctx, &existing, dry_run, parallel.max(1)).await,
+            ClusterCmd::SetWeight { node, weight, existing } => set_weight(&ctx, &node, weight, &existing).await.map(drop),
         }
     });
     match result {
@@ -372,7 +396,11 @@ async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Optio
     Ok(())
 }
 
-async fn remove_node(ctx: &Ctx, name: &str, existing: &str) -> Result<(), CliError> {
+async fn remove_node(ctx: &Ctx, name: &str, existing: &str, drain: bool) -> Result<(), CliError> {
+    if drain {
+        set_weight(ctx, name, 0, existing).await?;
+        rebalance(ctx, existing, false, 64).await?;
+    }
     let seed = ctx.probe(existing).await?;
     let (revision, map) = read_map(&seed.client).await?;
     let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
@@ -380,7 +408,7 @@ async fn remove_node(ctx: &Ctx, name: &str, existing: &str) -> Result<(), CliErr
     if let Some(shard) = map.shards.iter().position(|s| s.primary == node.id) {
         if !map.shards[shard].slots.is_empty() {
             return Err(CliError::failed(format!(
-                "{} is a primary that owns slots {}: move them away first (set its weight to 0 and rebalance)",
+                "{} is a primary that owns slots {}: give --drain to move them to the other primaries first",
                 node.addr,
                 ranges_text(&map.shards[shard].slots)
             )));
@@ -406,6 +434,135 @@ async fn remove_node(ctx: &Ctx, name: &str, existing: &str) -> Result<(), CliErr
     match ctx.format {
         Format::Json => crate::output::print_json(&map),
         Format::Text => println!("[OK] {} ({}) left at epoch {}.", node.addr, node.id, map.epoch),
+    }
+    Ok(())
+}
+
+/// Sets the weight of `name` in a new epoch of the map; returns the map written.
+async fn set_weight(ctx: &Ctx, name: &str, weight: u32, existing: &str) -> Result<ClusterMap, CliError> {
+    let seed = ctx.probe(existing).await?;
+    let (revision, map) = read_map(&seed.client).await?;
+    let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
+    let id = find_node(&map, name)?.id.clone();
+    if let Some(node) = map.nodes.iter_mut().find(|n| n.id == id) {
+        node.weight = weight;
+    }
+    map.epoch += 1;
+    write_map(&seed.client, &map, revision).await?;
+    Ok(map)
+}
+
+/// A primary's share: its weight, none while it drains or is down.
+fn shard_weights(map: &ClusterMap) -> Vec<u32> {
+    map.shards
+        .iter()
+        .map(|s| map.node(&s.primary).filter(|n| n.state == NodeState::Up).map_or(0, |n| n.weight))
+        .collect()
+}
+
+#[derive(serde::Serialize)]
+struct PlanStep {
+    from: String,
+    to: String,
+    slots: usize,
+}
+
+/// Totals the sources report in INFO cluster: (keys, bytes) moved out so far.
+async fn moved_so_far(map: &ClusterMap) -> (u64, u64) {
+    let mut total = (0, 0);
+    for node in &map.nodes {
+        let Ok(mut conn) = PeerConn::connect(&node.addr, Duration::from_secs(1)).await else { continue };
+        let Ok(info) = conn.call_text(&[b"INFO", b"cluster"]).await else { continue };
+        let field = |name| info_field(&info, name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        total.0 += field("ferrocache_migrated_keys");
+        total.1 += field("ferrocache_migrated_bytes");
+    }
+    total
+}
+
+async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) -> Result<(), CliError> {
+    let seed = ctx.probe(existing).await?;
+    let (_, map) = read_map(&seed.client).await?;
+    let map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
+    if !map.migrations.is_empty() {
+        return Err(CliError::failed(format!(
+            "{} slot migration(s) are still under way (each node finishes its own): wait for them, see `ferrocache cluster status`",
+            map.migrations.len()
+        )));
+    }
+    let owners = ferrocache_topology::map::SlotTable::build(&map).map_err(|e| CliError::failed(e.to_string()))?.owners();
+    let moves = ferrocache_topology::placement::rebalance(&owners, &shard_weights(&map)).map_err(|e| CliError::failed(e.to_string()))?;
+    let addr = |shard: Option<usize>| shard.and_then(|s| map.node(&map.shards[s].primary)).map_or("(unassigned)".to_string(), |n| n.addr.clone());
+    let mut steps: Vec<PlanStep> = Vec::new();
+    for m in &moves {
+        let (from, to) = (addr(m.from), addr(Some(m.to)));
+        match steps.iter_mut().find(|s| s.from == from && s.to == to) {
+            Some(step) => step.slots += 1,
+            None => steps.push(PlanStep { from, to, slots: 1 }),
+        }
+    }
+    match ctx.format {
+        Format::Json if dry_run => crate::output::print_json(&steps),
+        Format::Json => {}
+        Format::Text => {
+            println!("{} slot(s) to move", moves.len());
+            for s in &steps {
+                println!("  {} -> {}: {} slot(s)", s.from, s.to, s.slots);
+            }
+        }
+    }
+    if dry_run || moves.is_empty() {
+        return Ok(());
+    }
+    if moves.iter().any(|m| m.from.is_none()) {
+        return Err(CliError::failed("some slots have no owner, so their keys cannot be moved; this needs a repair, not a rebalance"));
+    }
+    let bar = indicatif::ProgressBar::new(moves.len() as u64);
+    if ctx.format == Format::Text {
+        let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} slots {msg}").map_err(|e| CliError::failed(e.to_string()))?;
+        bar.set_style(style);
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let started = std::time::Instant::now();
+    let before = moved_so_far(&map).await;
+    let mut done = 0;
+    for chunk in moves.chunks(parallel) {
+        let (revision, map) = read_map(&seed.client).await?;
+        let map = map.ok_or_else(|| CliError::failed("the cluster map disappeared"))?;
+        let wanted: Vec<(u16, NodeId)> = chunk.iter().map(|m| (m.slot, map.shards[m.to].primary.clone())).collect();
+        let next = map.start_migrations(&wanted).map_err(|e| CliError::failed(format!("cannot start the migrations: {e} (the map changed meanwhile?)")))?;
+        write_map(&seed.client, &next, revision).await?;
+        let slots: Vec<u16> = chunk.iter().map(|m| m.slot).collect();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (_, now) = read_map(&seed.client).await?;
+            let left = now.as_ref().map_or(0, |m| m.migrations.iter().filter(|x| slots.contains(&x.slot)).count());
+            bar.set_position((done + slots.len() - left) as u64);
+            let moved = moved_so_far(&next).await;
+            let (keys, bytes) = (moved.0.saturating_sub(before.0), moved.1.saturating_sub(before.1));
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{keys} keys, {:.1} MB, {:.1} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs));
+            if left == 0 {
+                break;
+            }
+        }
+        done += slots.len();
+    }
+    bar.finish();
+    let (_, after) = read_map(&seed.client).await?;
+    let moved = moved_so_far(after.as_ref().unwrap_or(&map)).await;
+    let (keys, bytes) = (moved.0.saturating_sub(before.0), moved.1.saturating_sub(before.1));
+    let secs = started.elapsed().as_secs_f64();
+    match ctx.format {
+        Format::Json => crate::output::print_json(&serde_json::json!({ "slots": moves.len(), "keys": keys, "bytes": bytes, "seconds": secs })),
+        Format::Text => println!(
+            "[OK] moved {} slot(s), {keys} key(s), {:.1} MB in {secs:.1} s ({:.1} MB/s); now at epoch {}",
+            moves.len(),
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / secs.max(0.001),
+            after.map_or(0, |m| m.epoch)
+        ),
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ferrocache_control::ControlHandle;
+use ferrocache_control::MapAccess;
 use ferrocache_server::Shared;
 use ferrocache_topology::map::NodeId;
 
@@ -36,18 +36,59 @@ pub fn raft_id(id: &NodeId) -> u64 {
     u64::from_str_radix(&id.as_str()[..15], 16).map_or(1, |n| n.max(1))
 }
 
-/// Hands the node's identity and admin URL to the data plane, then every new map.
-pub fn serve(shared: &Arc<Shared>, control: &ControlHandle, id: NodeId) {
+/// Hands the node's identity and admin URL to the data plane, then every new map; moves the
+/// slots the map migrates away from this node and asks the control plane to give each drained
+/// slot to its new owner.
+pub fn serve(shared: &Arc<Shared>, maps: MapAccess, admin_url: &str, id: NodeId) {
     let Some(cluster) = &shared.cluster else { return };
-    cluster.set_identity(id);
-    cluster.set_admin_url(control.url().to_string());
-    let shared = shared.clone();
-    control.follow_map(move |map| {
-        if let Some(cluster) = &shared.cluster {
+    cluster.set_identity(id.clone());
+    cluster.set_admin_url(admin_url.to_string());
+    let follower = shared.clone();
+    maps.follow(move |map| {
+        if let Some(cluster) = &follower.cluster {
             tracing::info!("cluster map epoch {}: {} node(s), {} shard(s)", map.epoch, map.nodes.len(), map.shards.len());
             cluster.install(map);
         }
     });
+    let (drained_tx, drained) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(ferrocache_server::migrate::run(shared.clone(), drained_tx));
+    tokio::spawn(finish_drained(maps, id, drained));
+}
+
+/// Gives drained slots to their targets: each report (and any that queued up meanwhile) is one
+/// new epoch of the map, written with compare-and-swap and retried if the map moved on.
+async fn finish_drained(maps: MapAccess, me: NodeId, mut drained: tokio::sync::mpsc::UnboundedReceiver<u16>) {
+    let actor = format!("node {me}");
+    while let Some(first) = drained.recv().await {
+        let mut slots = vec![first];
+        while let Ok(more) = drained.try_recv() {
+            slots.push(more);
+        }
+        for _ in 0..10 {
+            let current = match maps.current() {
+                Ok(Some(found)) => found,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    break;
+                }
+            };
+            let (revision, map) = current;
+            let mine: Vec<u16> = slots.iter().copied().filter(|&s| map.migration(s).is_some_and(|m| m.from == me)).collect();
+            let Some(next) = map.finish_migrations(&mine) else { break };
+            match maps.propose(&actor, &next, revision).await {
+                Ok(()) => {
+                    tracing::info!("{} slot(s) handed over at epoch {}", mine.len(), next.epoch);
+                    break;
+                }
+                // The map changed meanwhile (or no leader yet): read it again.
+                Err(e) => {
+                    tracing::debug!("handing over slots: {}", e.message);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -225,7 +225,7 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
                     tracing::info!("admin API and control plane on {}", handle.url());
                     if let Some(id) = start.identity {
                         tracing::info!("cluster node {id}");
-                        crate::cluster_node::serve(&server.shared(), &handle, id);
+                        crate::cluster_node::serve(&server.shared(), handle.maps(), handle.url(), id);
                     }
                     Some(handle)
                 }

@@ -27,4 +27,4 @@ pub mod watch;
 pub use config::{ControlConfig, Timers};
 pub use tls::TlsFiles;
 pub use error::ApiError;
-pub use node::{ControlHandle, ControlNode, Member, StartError, Status};
+pub use node::{ControlHandle, ControlNode, MapAccess, Member, StartError, Status};

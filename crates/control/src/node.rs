@@ -272,30 +272,9 @@ impl ControlHandle {
         self.node.status()
     }
 
-    /// Calls `apply` with the cluster map held by this node's copy of the state, now (if there
-    /// is one) and after every change, until the node stops. The copy is this node's own, so
-    /// it never waits on the leader; a map that does not parse is logged and skipped.
-    pub fn follow_map(&self, mut apply: impl FnMut(ferrocache_topology::map::ClusterMap) + Send + 'static) -> JoinHandle<()> {
-        let node = self.node.clone();
-        let mut applied = node.sm.revision.subscribe();
-        tokio::spawn(async move {
-            let mut seen = 0;
-            loop {
-                let found = crate::cluster_map::current(&node.sm.data.read().kv);
-                match found {
-                    Ok(Some((revision, map))) if revision != seen => {
-                        seen = revision;
-                        apply(map);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!("{e}"),
-                }
-                tokio::select! {
-                    changed = applied.changed() => if changed.is_err() { return },
-                    _ = node.cancel.cancelled() => return,
-                }
-            }
-        })
+    /// Reads and writes of the cluster map, for the node's own data plane.
+    pub fn maps(&self) -> MapAccess {
+        MapAccess { node: self.node.clone() }
     }
 
     /// Stops the HTTP server, the timers, open watches and Raft; the data dir can then be reopened.
@@ -318,6 +297,64 @@ impl ControlHandle {
         {
             tracing::warn!("the control-plane store is still open 10 s after shutdown");
         }
+    }
+}
+
+/// The cluster map as this node holds it, and the way to propose the next one; cheap to clone
+/// and usable after the handle moved on (see [`ControlHandle::maps`]).
+#[derive(Clone)]
+pub struct MapAccess {
+    node: Arc<Node>,
+}
+
+impl MapAccess {
+    /// This node's copy of the cluster map and the revision that wrote it (no leader asked).
+    pub fn current(&self) -> Result<Option<(u64, ferrocache_topology::map::ClusterMap)>, String> {
+        crate::cluster_map::current(&self.node.sm.data.read().kv)
+    }
+
+    /// Proposes `map` as the next cluster map, if the map is still the one written at
+    /// `revision` (compare-and-swap; a `conflict` error means it changed meanwhile).
+    pub async fn propose(&self, actor: &str, map: &ferrocache_topology::map::ClusterMap, revision: u64) -> Result<(), ApiError> {
+        let value = serde_json::to_vec(map).map_err(|e| ApiError::internal(e.to_string()))?;
+        let put = crate::command::PutOp {
+            key: crate::cluster_map::MAP_KEY.to_string(),
+            value,
+            content_type: crate::command::ContentType::Json,
+            if_revision: Some(revision),
+            lease: None,
+        };
+        let outcome = self.node.propose(actor, Op::Put(put)).await?;
+        match outcome {
+            Outcome::Put { .. } => Ok(()),
+            other => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    /// Calls `apply` with the cluster map held by this node's copy of the state, now (if there
+    /// is one) and after every change, until the node stops. The copy is this node's own, so
+    /// it never waits on the leader; a map that does not parse is logged and skipped.
+    pub fn follow(&self, mut apply: impl FnMut(ferrocache_topology::map::ClusterMap) + Send + 'static) -> JoinHandle<()> {
+        let node = self.node.clone();
+        let mut applied = node.sm.revision.subscribe();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let found = crate::cluster_map::current(&node.sm.data.read().kv);
+                match found {
+                    Ok(Some((revision, map))) if revision != seen => {
+                        seen = revision;
+                        apply(map);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("{e}"),
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = node.cancel.cancelled() => return,
+                }
+            }
+        })
     }
 }
 

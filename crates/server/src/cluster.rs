@@ -42,11 +42,13 @@ pub struct Cluster {
     /// compare it with their cached view's.
     version: AtomicU64,
     admin_url: RwLock<String>,
+    /// What this node has moved out in slot migrations (INFO `ferrocache_migrated_*`).
+    pub stats: crate::migrate::MigrationStats,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default() }
     }
 }
 
@@ -410,7 +412,9 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
     let view = cluster.view_for(cluster_view);
     let db = &shared.dbs[0];
     let exists = |key: &[u8]| db.lock(key, now).get(key).is_some();
-    let req = Request { write: spec.has(flags::WRITE), asking: *asking, readonly: *readonly, shard_channels: spec.has(flags::PUBSUB) };
+    // RESTORE-ASKING carries its own ASKING: a migrating node sends its keys with it.
+    let asking = *asking || spec.has(flags::ASKING);
+    let req = Request { write: spec.has(flags::WRITE), asking, readonly: *readonly, shard_channels: spec.has(flags::PUBSUB) };
     let decided = match multi {
         Some(m) if exec => {
             let queued = || m.queued.iter().map(|(s, a)| (*s, a));

@@ -19,6 +19,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod evict;
 pub mod float80;
+pub mod migrate;
 pub mod peer;
 pub mod pubsub;
 pub mod shared;

@@ -59,16 +59,7 @@ impl PeerConn {
             .map_err(|_| PeerError(format!("{}: write timed out", self.addr)))?
             .map_err(io)?;
         let mut replies = Vec::with_capacity(count);
-        while replies.len() < count {
-            match ferrocache_resp::frame::parse(&self.buf) {
-                Ok(Some((frame, used))) => {
-                    let _ = self.buf.split_to(used);
-                    replies.push(frame);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => return Err(PeerError(format!("{}: bad reply: {e}", self.addr))),
-            }
+        while !take_replies(&mut self.buf, count, &mut replies, &self.addr)? {
             let read = tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf))
                 .await
                 .map_err(|_| PeerError(format!("{}: no reply within {} ms", self.addr, self.timeout.as_millis())))?
@@ -92,6 +83,64 @@ impl PeerConn {
                 },
             },
         }
+    }
+}
+
+/// Moves the whole replies at the front of `buf` into `replies`, up to `count`; true once
+/// there are `count`.
+fn take_replies(buf: &mut BytesMut, count: usize, replies: &mut Vec<Frame>, addr: &str) -> Result<bool, PeerError> {
+    while replies.len() < count {
+        match ferrocache_resp::frame::parse(buf) {
+            Ok(Some((frame, used))) => {
+                let _ = buf.split_to(used);
+                replies.push(frame);
+            }
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(PeerError(format!("{addr}: bad reply: {e}"))),
+        }
+    }
+    Ok(true)
+}
+
+/// The same as [`PeerConn`] with blocking I/O, for a thread that must not depend on a runtime:
+/// the slot mover waits for its peer while it holds a keyspace lock, and a runtime whose
+/// workers wait for that lock could never finish the read.
+pub struct BlockingPeer {
+    stream: std::net::TcpStream,
+    buf: BytesMut,
+    addr: String,
+}
+
+impl BlockingPeer {
+    pub fn connect(addr: &str, timeout: Duration) -> Result<BlockingPeer, PeerError> {
+        use std::net::ToSocketAddrs;
+        let io = |e: std::io::Error| PeerError(format!("{addr}: {e}"));
+        let target = addr.to_socket_addrs().map_err(io)?.next().ok_or_else(|| PeerError(format!("{addr}: no address")))?;
+        let stream = std::net::TcpStream::connect_timeout(&target, timeout).map_err(io)?;
+        stream.set_read_timeout(Some(timeout)).and_then(|()| stream.set_write_timeout(Some(timeout))).map_err(io)?;
+        let _ = stream.set_nodelay(true);
+        Ok(BlockingPeer { stream, buf: BytesMut::with_capacity(16 * 1024), addr: addr.to_string() })
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `requests` (already encoded, `count` commands) and reads `count` replies.
+    pub fn pipeline(&mut self, requests: &[u8], count: usize) -> Result<Vec<Frame>, PeerError> {
+        use std::io::{Read, Write};
+        let io = |e: std::io::Error| PeerError(format!("{}: {e}", self.addr));
+        self.stream.write_all(requests).map_err(io)?;
+        let mut replies = Vec::with_capacity(count);
+        let mut chunk = [0u8; 16 * 1024];
+        while !take_replies(&mut self.buf, count, &mut replies, &self.addr)? {
+            let read = self.stream.read(&mut chunk).map_err(io)?;
+            if read == 0 {
+                return Err(PeerError(format!("{}: connection closed", self.addr)));
+            }
+            self.buf.extend_from_slice(&chunk[..read]);
+        }
+        Ok(replies)
     }
 }
 

@@ -7,10 +7,9 @@
 //! - encode / decode: `dump::encode` (a new `Vec` per payload, as DUMP),
 //!   `dump::encode_into` one reused buffer, and `dump::decode` (which
 //!   builds the value, as RESTORE), each alone;
-//! - slot batches: `Db::dump_slot_batch` over every slot (1000 keys or
-//!   256 KB a batch), `Db::restore` of each key into a second database,
-//!   and `Db::delete_if_unchanged` on the source: a migration's work
-//!   without the network.
+//! - slot batches: `Db::move_slot_batch` over every slot (1000 keys or
+//!   256 KB a batch), delivered by `Db::restore` of each key into a second
+//!   database: a migration's work without the network.
 
 use std::time::Instant;
 
@@ -55,17 +54,21 @@ fn main() {
     let (mut moved, mut moved_bytes) = (0, 0);
     for slot in 0..ferrocache_topology::SLOT_COUNT {
         loop {
-            let batch = src.dump_slot_batch(slot, 1000, 256 << 10, 0);
-            if batch.is_empty() {
+            let sent = src
+                .move_slot_batch(slot, 1000, 256 << 10, 0, |batch| {
+                    for (key, payload, at) in batch {
+                        dst.restore(key, payload, *at, true, 0)?;
+                        moved_bytes += payload.len();
+                    }
+                    Ok::<(), ferrocache_store::db::RestoreError>(())
+                })
+                .expect("restores");
+            if sent.keys == 0 {
                 break;
             }
-            for (key, payload, at) in &batch {
-                dst.restore(key, payload, *at, true, 0).expect("restores");
-                moved += src.delete_if_unchanged(key, payload, *at, 0) as usize;
-                moved_bytes += payload.len();
-            }
+            moved += sent.keys;
         }
     }
-    report("slot batches: dump+restore+delete", moved, moved_bytes, t.elapsed().as_secs_f64());
+    report("slot batches: move (dump+restore+delete)", moved, moved_bytes, t.elapsed().as_secs_f64());
     assert_eq!((moved, src.key_count(), dst.key_count()), (n, 0, n));
 }

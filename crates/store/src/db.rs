@@ -323,8 +323,31 @@ fn locate_slot(slot: u16) -> (usize, usize) {
     (slot as usize % SHARDS, slot as usize / SHARDS)
 }
 
-/// One key of [`Db::dump_slot_batch`]: (key, payload, expiry in Unix ms).
+/// One key of [`Db::move_slot_batch`]: (key, payload, expiry in Unix ms).
 pub type DumpedKey = (Vec<u8>, Vec<u8>, Option<u64>);
+
+/// What one [`Db::move_slot_batch`] moved.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MovedBatch {
+    pub keys: usize,
+    /// Keys plus payloads.
+    pub bytes: usize,
+}
+
+/// Up to `max_keys` live keys of `table`, dumped, stopping once `max_bytes` are collected.
+fn dump_batch(table: &SlotTable, max_keys: usize, max_bytes: usize, now: u64) -> Vec<DumpedKey> {
+    let mut batch = Vec::new();
+    let mut bytes = 0usize;
+    for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
+        if batch.len() >= max_keys || (bytes >= max_bytes && !batch.is_empty()) {
+            break;
+        }
+        let payload = dump::encode(&e.value);
+        bytes += k.len() + payload.len();
+        batch.push((k.to_vec(), payload, e.expire_at()));
+    }
+    batch
+}
 
 /// How RESTORE stores a value, besides the value itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -645,44 +668,46 @@ impl Db {
         found
     }
 
-    /// A batch of `slot`'s live keys, each as (key, [`dump`] payload,
-    /// expiry in Unix ms), for moving the slot to another node: up to
+    /// Moves a batch of `slot`'s live keys out of this database: up to
     /// `max_keys` keys, and no more once `max_bytes` of keys and payloads
-    /// are collected (but always one, so that a key larger than the
-    /// budget still moves). Expired keys are skipped.
+    /// are collected (but always one, so that a key larger than the budget
+    /// still moves), each as (key, [`dump`] payload, expiry in Unix ms).
+    /// `send` delivers them (a migration restores them on the slot's new
+    /// owner); once it succeeds they are deleted here. Expired keys are
+    /// left behind, for expiry to reclaim.
     ///
-    /// The keys stay where they are: the migration driver restores them
-    /// on the target (`RESTORE-ASKING ... REPLACE`, or [`Db::restore`]),
-    /// then deletes each with [`Db::delete_if_unchanged`]. So the next
-    /// batch starts with the keys not moved yet, and a key written in
-    /// between is neither lost nor deleted: it stays, and a later batch
-    /// carries its new value. The slot's shard is locked while the batch
-    /// is encoded, so `max_bytes` also bounds how long writers to that
-    /// shard wait.
-    pub fn dump_slot_batch(&self, slot: u16, max_keys: usize, max_bytes: usize, now: u64) -> Vec<DumpedKey> {
+    /// The slot's shard stays locked from the dump to the deletion, so no
+    /// command touches those keys in between: a write lands either before
+    /// the batch is taken (and moves with it) or after the keys are gone
+    /// (so a cluster node sends it on to the new owner); none is lost and
+    /// no deleted key comes back. `send` may block on the network: call
+    /// this from a thread where waiting is fine, and keep batches small,
+    /// since writers of the shard's other keys wait too.
+    pub fn move_slot_batch<E>(
+        &self,
+        slot: u16,
+        max_keys: usize,
+        max_bytes: usize,
+        now: u64,
+        send: impl FnOnce(&[DumpedKey]) -> Result<(), E>,
+    ) -> Result<MovedBatch, E> {
         let (s, t) = locate_slot(slot);
-        let shard = self.shards[s].lock();
-        let Some(table) = shard.tables.get(t) else { return Vec::new() };
-        let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        for (k, e) in table.map.iter().filter(|(_, e)| !e.is_expired(now)) {
-            if batch.len() >= max_keys || (bytes >= max_bytes && !batch.is_empty()) {
-                break;
-            }
-            let payload = dump::encode(&e.value);
-            bytes += k.len() + payload.len();
-            batch.push((k.to_vec(), payload, e.expire_at()));
+        let mut g = self.guard(Guards::One(s, self.shards[s].lock()), now);
+        let batch = match &g.guards {
+            Guards::One(_, shard) => shard.tables.get(t).map(|table| dump_batch(table, max_keys, max_bytes, now)).unwrap_or_default(),
+            Guards::Many(_) => Vec::new(),
+        };
+        if batch.is_empty() {
+            return Ok(MovedBatch::default());
         }
-        batch
-    }
-
-    /// Deletes `key` if it still holds what [`Db::dump_slot_batch`]
-    /// returned for it (the same value, as its payload says, and the same
-    /// expiry). Returns whether it deleted it.
-    pub fn delete_if_unchanged(&self, key: &[u8], payload: &[u8], expire_at: Option<u64>, now: u64) -> bool {
-        let mut g = self.lock(key, now);
-        let unchanged = g.get(key).is_some_and(|e| e.expire_at() == expire_at && dump::encode(&e.value) == payload);
-        unchanged && g.remove(key).is_some()
+        send(&batch)?;
+        let bytes = batch.iter().map(|(k, p, _)| k.len() + p.len()).sum();
+        for (key, _, _) in &batch {
+            if let Some(old) = g.remove(key) {
+                crate::lazyfree::drop_entry(old, LAZYFREE_BYTES);
+            }
+        }
+        Ok(MovedBatch { keys: batch.len(), bytes })
     }
 
     /// Stores a dumped key (the receiving end of a slot migration): the
@@ -1545,7 +1570,7 @@ mod tests {
     }
 
     #[test]
-    fn slot_batches_move_a_slot_and_keep_keys_written_meanwhile() {
+    fn slot_batches_move_a_slot_and_only_after_delivery() {
         let (src, dst) = (Db::new(), Db::new());
         let keys = slot_keys(250);
         let slot = key_slot(keys[0].as_bytes());
@@ -1558,25 +1583,34 @@ mod tests {
         }
         db_other_slot(&src);
         let now = 100; // the 13 keys i % 20 == 0 have expired
-        let first = src.dump_slot_batch(slot, 100, usize::MAX, now);
-        assert_eq!(first.len(), 100);
-        assert_eq!(src.dump_slot_batch(slot, 1000, 1, now).len(), 1, "the byte budget still moves one key");
-        // A key of the batch is written after it was dumped: it must stay.
-        let changed = first[7].0.clone();
-        src.lock(&changed, now).set(&changed, s("newer"));
-        let mut moved = 0;
-        let mut batch = first;
-        while !batch.is_empty() {
-            for (k, payload, at) in &batch {
+        // A failed delivery keeps every key where it was.
+        let failed = src.move_slot_batch(slot, 100, usize::MAX, now, |batch| {
+            assert_eq!(batch.len(), 100);
+            Err("peer down")
+        });
+        assert_eq!(failed, Err("peer down"));
+        assert_eq!(src.count_keys_in_slot(slot), 250);
+        let one = src.move_slot_batch(slot, 1000, 1, now, |_| Ok::<(), ()>(())).unwrap();
+        let first_key = one.keys;
+        assert_eq!(first_key, 1, "the byte budget still moves one key");
+        let deliver = |batch: &[DumpedKey]| {
+            for (k, payload, at) in batch {
                 assert!(at.is_none_or(|at| at > now), "expired keys are skipped");
                 assert_eq!(dst.restore(k, payload, *at, true, now), Ok(true));
-                moved += src.delete_if_unchanged(k, payload, *at, now) as usize;
             }
-            batch = src.dump_slot_batch(slot, 64, 4096, now);
+            Ok::<(), ()>(())
+        };
+        let mut moved = 0;
+        loop {
+            let sent = src.move_slot_batch(slot, 64, 4096, now, deliver).unwrap();
+            if sent.keys == 0 {
+                break;
+            }
+            assert!(sent.bytes > sent.keys * 10);
+            moved += sent.keys;
         }
-        assert_eq!(moved, 250 - 13, "13 keys had expired; the changed key was sent twice and deleted once");
-        assert_eq!((src.count_keys_in_slot(slot), dst.count_keys_in_slot(slot)), (13, 237), "expired keys wait for reclaiming");
-        assert_eq!(dst.lock(&changed, now).get(&changed).map(|e| e.value.clone()), Some(s("newer")));
+        assert_eq!(moved + first_key, 250 - 13, "13 keys had expired");
+        assert_eq!((src.count_keys_in_slot(slot), dst.count_keys_in_slot(slot)), (13, 236), "expired keys wait for reclaiming");
         assert_eq!(dst.lock(keys[10].as_bytes(), now).get(keys[10].as_bytes()).and_then(|e| e.expire_at()), Some(1_000_000));
         assert_eq!(dst.used_bytes(), recount(&dst));
         assert_eq!(src.used_bytes(), recount(&src));
@@ -1586,17 +1620,6 @@ mod tests {
     /// One key in another slot, which a slot's batches must not touch.
     fn db_other_slot(db: &Db) {
         db.lock(b"elsewhere", 0).set(b"elsewhere", s("x"));
-    }
-
-    #[test]
-    fn delete_if_unchanged_compares_value_and_expiry() {
-        let db = Db::new();
-        db.lock(b"k", 0).set(b"k", s("v"));
-        let payload = dump::encode(&s("v"));
-        assert!(!db.delete_if_unchanged(b"k", &payload, Some(5000), 0), "expiry differs");
-        assert!(!db.delete_if_unchanged(b"k", &dump::encode(&s("w")), None, 0), "value differs");
-        assert!(db.delete_if_unchanged(b"k", &payload, None, 0));
-        assert!(!db.delete_if_unchanged(b"k", &payload, None, 0), "gone");
     }
 
     #[test]

@@ -125,6 +125,43 @@ impl ClusterMap {
         self.shards.iter().position(|s| &s.primary == id || s.replicas.contains(id))
     }
 
+    /// The next epoch of the map with `moves` (slot, new owner's primary)
+    /// under way: each slot must be owned by a shard other than the new
+    /// owner's and not already moving.
+    pub fn start_migrations(&self, moves: &[(u16, NodeId)]) -> Result<ClusterMap, MapError> {
+        let table = SlotTable::build(self)?;
+        let mut next = self.clone();
+        for (slot, to) in moves {
+            let from = table.shard_of(*slot).map(|s| self.shards[s].primary.clone()).ok_or(MapError::BadMigration(*slot, "has no owner to leave"))?;
+            next.migrations.push(Migration { slot: *slot, from, to: to.clone() });
+        }
+        next.epoch += 1;
+        next.validate()?;
+        Ok(next)
+    }
+
+    /// The next epoch of the map with the migrations of `slots` finished:
+    /// each slot now belongs to its target's shard. Slots without a
+    /// migration are left alone; `None` if none of them had one.
+    pub fn finish_migrations(&self, slots: &[u16]) -> Option<ClusterMap> {
+        let done: Vec<&Migration> = self.migrations.iter().filter(|m| slots.contains(&m.slot)).collect();
+        if done.is_empty() {
+            return None;
+        }
+        let mut owners = SlotTable::build(self).ok()?.owners();
+        for m in &done {
+            owners[usize::from(m.slot)] = self.shards.iter().position(|s| s.primary == m.to);
+        }
+        let mut next = self.clone();
+        for (i, shard) in next.shards.iter_mut().enumerate() {
+            let mine: Vec<u16> = (0..SLOT_COUNT).filter(|&s| owners[usize::from(s)] == Some(i)).collect();
+            shard.slots = crate::placement::ranges(&mine);
+        }
+        next.migrations.retain(|m| !slots.contains(&m.slot));
+        next.epoch += 1;
+        Some(next)
+    }
+
     /// The migration of `slot`, if one is under way.
     pub fn migration(&self, slot: u16) -> Option<&Migration> {
         self.migrations.iter().find(|m| m.slot == slot)
@@ -310,6 +347,24 @@ mod tests {
         let mut map = three_shards();
         map.shards[2].slots.clear();
         assert_eq!(SlotTable::build(&map).unwrap().assigned(), 16384 - 5461);
+    }
+
+    #[test]
+    fn migrations_start_and_finish_in_new_epochs() {
+        let map = three_shards();
+        let (a, b) = (map.shards[0].primary.clone(), map.shards[1].primary.clone());
+        let moving = map.start_migrations(&[(0, b.clone()), (5460, b.clone())]).unwrap();
+        assert_eq!((moving.epoch, moving.migrations.len()), (2, 2));
+        assert_eq!(moving.migration(0), Some(&Migration { slot: 0, from: a.clone(), to: b.clone() }));
+        assert!(map.start_migrations(&[(0, a.clone())]).is_err(), "a slot cannot move to its own shard");
+        assert!(moving.start_migrations(&[(0, b.clone())]).is_err(), "nor move twice at once");
+        let done = moving.finish_migrations(&[0, 7]).unwrap();
+        assert_eq!(done.epoch, 3);
+        assert_eq!(done.migrations.len(), 1, "only slot 0 finished");
+        assert_eq!(done.shards[0].slots, vec![SlotRange { start: 1, end: 5460 }]);
+        assert_eq!(done.shards[1].slots, vec![SlotRange { start: 0, end: 0 }, SlotRange { start: 5461, end: 10922 }]);
+        done.validate().unwrap();
+        assert!(done.finish_migrations(&[0]).is_none(), "nothing left to finish for slot 0");
     }
 
     #[test]

@@ -216,6 +216,8 @@ fn cluster(ctx: &Ctx, i: &mut Info) {
     i.field("cluster_enabled", u8::from(ctx.shared.cluster.is_some()));
     if let Some(cluster) = &ctx.shared.cluster {
         i.field("ferrocache_admin_url", cluster.admin_url());
+        i.field("ferrocache_migrated_keys", cluster.stats.keys.load(std::sync::atomic::Ordering::Relaxed));
+        i.field("ferrocache_migrated_bytes", cluster.stats.bytes.load(std::sync::atomic::Ordering::Relaxed));
     }
 }
 
