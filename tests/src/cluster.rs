@@ -24,18 +24,23 @@ impl Program for ClusterProgram {
     const NAME: &'static str = "ferrocache --cluster";
 
     fn command(port: u16, extra: &[&str]) -> Command {
-        let dir = data_dir(port);
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut cmd = Command::new(ferrocache_bin());
-        cmd.args(["server", "--cluster", "--port", &port.to_string(), "--bind", "127.0.0.1", "--data-dir"])
-            .arg(&dir)
-            .args(extra)
-            .stdin(Stdio::null());
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "warn,openraft=error");
-        }
-        cmd
+        let _ = std::fs::remove_dir_all(data_dir(port));
+        node_command(port, extra)
     }
+}
+
+/// A cluster node's command line, on its own data dir (kept as it is).
+fn node_command(port: u16, extra: &[&str]) -> Command {
+    let dir = data_dir(port);
+    let mut cmd = Command::new(ferrocache_bin());
+    cmd.args(["server", "--cluster", "--port", &port.to_string(), "--bind", "127.0.0.1", "--data-dir"])
+        .arg(&dir)
+        .args(extra)
+        .stdin(Stdio::null());
+    if std::env::var_os("RUST_LOG").is_none() {
+        cmd.env("RUST_LOG", "warn,openraft=error");
+    }
+    cmd
 }
 
 pub type ClusterNode = Server<ClusterProgram>;
@@ -73,10 +78,31 @@ impl LocalCluster {
         run_bounded(cmd, b"", CLI_LIMIT)
     }
 
+    /// kill -9 of node `i`.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Starts node `i` again on its port and data dir (so with its identity), after a kill.
+    pub fn restart(&mut self, i: usize) {
+        let port = self.nodes[i].port();
+        self.nodes[i] = ClusterNode::start_at(port, node_command(port, &[]));
+    }
+
     /// Starts one more fresh node (not yet in the cluster) and returns its index.
     pub fn spawn_node(&mut self) -> usize {
-        self.nodes.push(ClusterNode::start());
+        self.spawn_node_with(&[])
+    }
+
+    /// Starts one more fresh node with extra flags (e.g. `--join URL`); returns its index.
+    pub fn spawn_node_with(&mut self, extra: &[&str]) -> usize {
+        self.nodes.push(ClusterNode::start_with(extra));
         self.nodes.len() - 1
+    }
+
+    /// The admin URL of node `i` (its client port + 1000).
+    pub fn admin_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.nodes[i].port() + 1000)
     }
 }
 

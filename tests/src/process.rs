@@ -173,6 +173,21 @@ impl<P: Program> Server<P> {
         Server { addr: served.addr, served, program: PhantomData }
     }
 
+    /// Runs `cmd`, which must serve on 127.0.0.1:`port` (a restart on a known port); panics
+    /// if it does not answer PING.
+    pub fn start_at(port: u16, cmd: Command) -> Server<P> {
+        let mut cmd = cmd;
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", P::NAME));
+        let mut served = Served { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), what: P::NAME.to_string() };
+        assert!(served.came_up(), "{} did not come up again on port {port}", P::NAME);
+        Server { addr: served.addr, served, program: PhantomData }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        self.served.kill();
+    }
+
     pub fn conn(&self) -> Conn {
         Conn::connect(self.addr)
     }

@@ -122,6 +122,28 @@ fn replicas_are_placed_and_nodes_join_and_leave() {
 }
 
 #[test]
+fn a_node_started_with_join_enters_the_map_as_an_empty_primary() {
+    let mut cluster = LocalCluster::create(3, 0);
+    let url = cluster.admin_url(0);
+    let joined = cluster.spawn_node_with(&["--join", &url]);
+    let mut c = cluster.nodes[0].conn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = c.cmd(&["CLUSTER", "INFO"]);
+        if String::from_utf8_lossy(info.as_bytes().unwrap()).contains("cluster_known_nodes:4") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the joined node never entered the map");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = cluster.cli(&["rebalance", &cluster.addrs()[joined], "--dry-run"]);
+    assert!(text(&out).contains("4096 slot(s) to move"), "{}", text(&out));
+    let status = text(&cluster.cli(&["status", &cluster.addrs()[1]]));
+    let line = status.lines().find(|l| l.contains(&cluster.addrs()[joined])).unwrap_or_else(|| panic!("{status}"));
+    assert!(line.contains("primary") && line.contains(" - "), "{line}");
+}
+
+#[test]
 fn create_refuses_bad_requests_with_what_to_do() {
     let cluster = LocalCluster::start(2);
     let addrs = cluster.addrs();
@@ -222,4 +244,82 @@ fn wait_bounded(child: std::process::Child, limit: Duration) -> std::process::Ou
             panic!("the child did not finish within {limit:?}");
         }
     }
+}
+
+/// `load N`: writes `key:i` = `value:i` for i < N. `check N SKIP_SLOTS...`: every such key
+/// whose slot is not listed must be readable with its value; prints how many were checked.
+const PYTHON_KEYS: &str = r#"
+import sys
+from redis.cluster import RedisCluster
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+mode, n = sys.argv[2], int(sys.argv[3])
+if mode == "load":
+    p = rc.pipeline()
+    for i in range(n):
+        p.set(f"key:{i}", f"value:{i}")
+        if i % 1000 == 999:
+            p.execute()
+    p.execute()
+    print("loaded")
+else:
+    skip = set(int(s) for s in sys.argv[4].split(",") if s)
+    keys = [i for i in range(n) if rc.keyslot(f"key:{i}") not in skip]
+    lost = [i for i in keys if rc.get(f"key:{i}") != f"value:{i}".encode()]
+    print(f"checked {len(keys)} lost {len(lost)} first {lost[:5]}")
+    assert not lost
+    print("keys ok")
+"#;
+
+fn python_keys(cluster: &LocalCluster, entry: usize, args: &[&str]) -> String {
+    let mut python = Command::new("python3");
+    python.args(["-c", PYTHON_KEYS, &cluster.nodes[entry].port().to_string()]).args(args);
+    let out = run_bounded(python, b"", CLIENT_LIMIT);
+    assert!(out.status.success(), "python: {}", text(&out));
+    text(&out)
+}
+
+/// Slots that node `i` serves, from its own line of CLUSTER NODES.
+fn slots_of(cluster: &LocalCluster, i: usize) -> Vec<u16> {
+    let Frame::Bulk(nodes) = cluster.nodes[i].conn().cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES") };
+    let nodes = String::from_utf8_lossy(&nodes).into_owned();
+    let mine = nodes.lines().find(|l| l.contains("myself")).expect("a myself line");
+    mine.split_whitespace()
+        .skip(8)
+        .flat_map(|r| {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_rebalance_survives_kill_9_of_the_control_plane_leader_which_is_also_a_source() {
+    let mut cluster = LocalCluster::create(3, 0);
+    let seed = cluster.addrs()[1].clone();
+    let leader_slots = slots_of(&cluster, 0);
+    assert_eq!(leader_slots.len(), 5461);
+    assert!(python_keys(&cluster, 1, &["load", "30000"]).contains("loaded"));
+    let new = cluster.spawn_node();
+    let out = cluster.cli(&["add-node", &cluster.addrs()[new], &seed]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The first node formed the control plane, so it leads it; it also gives slots away.
+    let mut rebalance = Command::new(ferrocache_e2e::ferrocache_bin());
+    rebalance.args(["cluster", "rebalance", &seed, "--parallel", "16"]);
+    rebalance.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let running = rebalance.spawn().expect("ferrocache cluster rebalance runs");
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.kill(0);
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.restart(0);
+    let out = wait_bounded(running, CLIENT_LIMIT);
+    assert!(out.status.success() && text(&out).contains("[OK] moved 4096 slot(s)"), "{}", text(&out));
+
+    // Every slot has one owner and nothing is left migrating ...
+    let status = text(&cluster.cli(&["status", &seed]));
+    assert!(status.contains("4 shard(s), 16384 of 16384 slots assigned, 0 migration(s)"), "{status}");
+    // ... and no key of the shards that kept running was lost (the killed node's own keys
+    // were in its memory only: keeping those needs replicas).
+    let skip = leader_slots.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    assert!(python_keys(&cluster, 2, &["check", "30000", &skip]).contains("keys ok"));
 }

@@ -175,16 +175,23 @@ impl Ctx {
     }
 }
 
-/// The map and the revision that wrote it (0 when there is none yet).
+/// The map and the revision that wrote it (0 when there is none yet). While the control plane
+/// elects a leader (a voter was lost) the read is retried for up to [`SETTLE_TIMEOUT`].
 async fn read_map(client: &Client) -> Result<(u64, Option<ClusterMap>), CliError> {
-    match client.get(MAP_KEY, None).await {
-        Ok(kv) => {
-            let bytes = kv.bytes()?.unwrap_or_default();
-            let map = serde_json::from_slice(&bytes).map_err(|e| CliError::failed(format!("{MAP_KEY} does not hold a map: {e}")))?;
-            Ok((kv.mod_revision, Some(map)))
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        match client.get(MAP_KEY, None).await {
+            Ok(kv) => {
+                let bytes = kv.bytes()?.unwrap_or_default();
+                let map = serde_json::from_slice(&bytes).map_err(|e| CliError::failed(format!("{MAP_KEY} does not hold a map: {e}")))?;
+                return Ok((kv.mod_revision, Some(map)));
+            }
+            Err(e) if e.code() == Some("not_found") => return Ok((0, None)),
+            Err(e) if matches!(e.code(), Some("unavailable" | "timeout")) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) if e.code() == Some("not_found") => Ok((0, None)),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -480,16 +487,49 @@ async fn moved_so_far(map: &ClusterMap) -> (u64, u64) {
     total
 }
 
+/// Starts the migrations of `targets` (slot, new owner's primary) in a new epoch and returns
+/// that map. A write whose outcome is unknown (the control plane lost its leader meanwhile) is
+/// settled by reading the map again: moves already under way or done are not started twice.
+async fn start_chunk(client: &Client, targets: &[(u16, NodeId)]) -> Result<ClusterMap, CliError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let (revision, map) = read_map(client).await?;
+        let map = map.ok_or_else(|| CliError::failed("the cluster map disappeared"))?;
+        let owner = |slot: u16| map.shards.iter().find(|s| s.slots.iter().any(|r| r.contains(slot))).map(|s| &s.primary);
+        let wanted: Vec<(u16, NodeId)> =
+            targets.iter().filter(|(slot, to)| map.migration(*slot).is_none() && owner(*slot) != Some(to)).cloned().collect();
+        if wanted.is_empty() {
+            return Ok(map);
+        }
+        let next = map.start_migrations(&wanted).map_err(|e| CliError::failed(format!("cannot start the migrations: {e}")))?;
+        match write_map(client, &next, revision).await {
+            Ok(()) => return Ok(next),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!("starting migrations: {}; reading the map again", e.message);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) -> Result<(), CliError> {
     let seed = ctx.probe(existing).await?;
-    let (_, map) = read_map(&seed.client).await?;
-    let map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
-    if !map.migrations.is_empty() {
-        return Err(CliError::failed(format!(
-            "{} slot migration(s) are still under way (each node finishes its own): wait for them, see `ferrocache cluster status`",
-            map.migrations.len()
-        )));
+    let (_, mut map) = read_map(&seed.client).await?;
+    // Migrations left by an interrupted rebalance finish first (their sources resume them).
+    let mut waited = false;
+    while let Some(m) = map.as_ref().filter(|m| !m.migrations.is_empty()) {
+        if !waited && ctx.format == Format::Text && !dry_run {
+            println!("waiting for {} slot migration(s) already under way", m.migrations.len());
+        }
+        if dry_run {
+            break;
+        }
+        waited = true;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        map = read_map(&seed.client).await?.1;
     }
+    let map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
     let owners = ferrocache_topology::map::SlotTable::build(&map).map_err(|e| CliError::failed(e.to_string()))?.owners();
     let moves = ferrocache_topology::placement::rebalance(&owners, &shard_weights(&map)).map_err(|e| CliError::failed(e.to_string()))?;
     let addr = |shard: Option<usize>| shard.and_then(|s| map.node(&map.shards[s].primary)).map_or("(unassigned)".to_string(), |n| n.addr.clone());
@@ -528,11 +568,8 @@ async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) ->
     let before = moved_so_far(&map).await;
     let mut done = 0;
     for chunk in moves.chunks(parallel) {
-        let (revision, map) = read_map(&seed.client).await?;
-        let map = map.ok_or_else(|| CliError::failed("the cluster map disappeared"))?;
-        let wanted: Vec<(u16, NodeId)> = chunk.iter().map(|m| (m.slot, map.shards[m.to].primary.clone())).collect();
-        let next = map.start_migrations(&wanted).map_err(|e| CliError::failed(format!("cannot start the migrations: {e} (the map changed meanwhile?)")))?;
-        write_map(&seed.client, &next, revision).await?;
+        let targets: Vec<(u16, NodeId)> = chunk.iter().map(|m| (m.slot, map.shards[m.to].primary.clone())).collect();
+        let next = start_chunk(&seed.client, &targets).await?;
         let slots: Vec<u16> = chunk.iter().map(|m| m.slot).collect();
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ferrocache_control::MapAccess;
 use ferrocache_server::Shared;
-use ferrocache_topology::map::NodeId;
+use ferrocache_topology::map::{Node, NodeId, NodeState, Shard};
 
 const ID_FILE: &str = "node-id";
 
@@ -36,10 +36,18 @@ pub fn raft_id(id: &NodeId) -> u64 {
     u64::from_str_radix(&id.as_str()[..15], 16).map_or(1, |n| n.max(1))
 }
 
+/// How this node is reached: its client address and admin URL.
+pub struct Addresses {
+    pub client: String,
+    pub admin: String,
+}
+
 /// Hands the node's identity and admin URL to the data plane, then every new map; moves the
 /// slots the map migrates away from this node and asks the control plane to give each drained
-/// slot to its new owner.
-pub fn serve(shared: &Arc<Shared>, maps: MapAccess, admin_url: &str, id: NodeId) {
+/// slot to its new owner. A node that joined with `--join` also enters itself in the map, as a
+/// primary without slots (`ferrocache cluster rebalance` gives it its share).
+pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, joined: bool) {
+    let admin_url = at.admin.as_str();
     let Some(cluster) = &shared.cluster else { return };
     cluster.set_identity(id.clone());
     cluster.set_admin_url(admin_url.to_string());
@@ -52,7 +60,36 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, admin_url: &str, id: NodeId)
     });
     let (drained_tx, drained) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(ferrocache_server::migrate::run(shared.clone(), drained_tx));
+    if joined {
+        tokio::spawn(enter_map(maps.clone(), id.clone(), at));
+    }
     tokio::spawn(finish_drained(maps, id, drained));
+}
+
+/// Adds this node to the map (once it has the cluster's state), unless it is there already.
+async fn enter_map(maps: MapAccess, me: NodeId, at: Addresses) {
+    let actor = format!("node {me}");
+    loop {
+        match maps.current() {
+            Ok(Some((_, map))) if map.node(&me).is_some() => return,
+            Ok(Some((revision, mut map))) => {
+                map.nodes.push(Node { id: me.clone(), addr: at.client.clone(), admin: at.admin.clone(), zone: None, weight: 1, state: NodeState::Up });
+                map.shards.push(Shard { primary: me.clone(), replicas: Vec::new(), slots: Vec::new() });
+                map.epoch += 1;
+                match maps.propose(&actor, &map, revision).await {
+                    Ok(()) => {
+                        tracing::info!("entered the cluster map at epoch {} as a primary without slots", map.epoch);
+                        return;
+                    }
+                    Err(e) => tracing::debug!("entering the cluster map: {}", e.message),
+                }
+            }
+            // Not caught up with the cluster yet, or it has no map (not created yet).
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Gives drained slots to their targets: each report (and any that queued up meanwhile) is one

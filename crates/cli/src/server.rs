@@ -90,6 +90,8 @@ struct ControlStart {
     required: bool,
     /// In cluster mode: this node's identity.
     identity: Option<ferrocache_topology::map::NodeId>,
+    /// Started with `--join`.
+    joined: bool,
 }
 
 impl ServerArgs {
@@ -181,7 +183,7 @@ impl ServerArgs {
             || self.node_id.is_some()
             || self.token_file.is_some()
             || self.admin_tls_cert.is_some();
-        Ok(Some(ControlStart { config, required, identity }))
+        Ok(Some(ControlStart { config, required, identity, joined: self.join.is_some() }))
     }
 }
 
@@ -219,13 +221,20 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Where other nodes and clients reach this one (loopback for a wildcard bind).
+        let client_addr = {
+            let local = server.local_addr();
+            let ip = if local.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { local.ip() };
+            std::net::SocketAddr::new(ip, local.port()).to_string()
+        };
         let control = match control {
             Some(start) => match ControlNode::start(start.config).await {
                 Ok(handle) => {
                     tracing::info!("admin API and control plane on {}", handle.url());
                     if let Some(id) = start.identity {
                         tracing::info!("cluster node {id}");
-                        crate::cluster_node::serve(&server.shared(), handle.maps(), handle.url(), id);
+                        let at = crate::cluster_node::Addresses { client: client_addr.clone(), admin: handle.url().to_string() };
+                        crate::cluster_node::serve(&server.shared(), handle.maps(), at, id, start.joined);
                     }
                     Some(handle)
                 }

@@ -37,8 +37,8 @@ pub struct MigrationStats {
 /// Keys per batch, and the payload bytes after which a batch is closed.
 const BATCH_KEYS: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
-/// How long a peer may take to answer a batch.
-const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a peer may take to answer a batch (the batch's lock shard waits as long).
+const PEER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the mover looks for new work, and resends a drained slot the map still lists.
 const POLL: Duration = Duration::from_millis(20);
 const RESEND: Duration = Duration::from_secs(1);
@@ -114,7 +114,7 @@ fn move_slot(shared: &Shared, conn: &mut Option<BlockingPeer>, slot: u16, target
     let stats = &shared.cluster.as_ref().expect("cluster mode").stats;
     let db = &shared.dbs[0];
     let mut moved = 0;
-    loop {
+    while !shared.shutdown.is_requested() {
         let now = ferrocache_store::clock::now_ms();
         let sent = db.move_slot_batch(slot, BATCH_KEYS, BATCH_BYTES, now, |batch| send(peer, batch))?;
         if sent.keys == 0 {
@@ -124,6 +124,7 @@ fn move_slot(shared: &Shared, conn: &mut Option<BlockingPeer>, slot: u16, target
         stats.keys.fetch_add(sent.keys as u64, Ordering::Relaxed);
         stats.bytes.fetch_add(sent.bytes as u64, Ordering::Relaxed);
     }
+    Err(PeerError("shutting down".into()))
 }
 
 /// Restores `batch` on the target, pipelined; every reply must be OK.
