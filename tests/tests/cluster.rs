@@ -305,7 +305,7 @@ fn a_rebalance_survives_kill_9_of_the_control_plane_leader_which_is_also_a_sourc
 
     // The first node formed the control plane, so it leads it; it also gives slots away.
     let mut rebalance = Command::new(ferrocache_e2e::ferrocache_bin());
-    rebalance.args(["cluster", "rebalance", &seed, "--parallel", "16"]);
+    rebalance.args(["cluster", "rebalance", &seed]);
     rebalance.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let running = rebalance.spawn().expect("ferrocache cluster rebalance runs");
     std::thread::sleep(Duration::from_millis(1500));

@@ -178,6 +178,11 @@ fn a_migrating_slot_asks_for_keys_it_no_longer_has() {
     let mut map = nodes.map(2);
     map.migrations.push(Migration { slot: 5061, from: id(0), to: id(1) });
     nodes.install(&map);
+    // Until the source knows the target has this map, it keeps serving the whole slot (the
+    // target would answer MOVED back); its mover marks the slot once the target caught up.
+    assert_eq!(source.cmd(&["GET", "{bar}x"]), nil());
+    assert_eq!(source.cmd(&["MGET", "bar", "{bar}x"]), arr(vec![bulk("here"), nil()]));
+    nodes.servers[0].shared.cluster.as_ref().unwrap().set_ask_ready(5061, true);
     let ask = err(&format!("ASK 5061 {}", nodes.addr(1)));
     let tryagain = err("TRYAGAIN Multiple keys request during rehashing of slot");
     assert_eq!(source.cmd(&["GET", "bar"]), bulk("here"), "still here: served");

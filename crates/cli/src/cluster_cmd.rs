@@ -89,7 +89,7 @@ enum ClusterCmd {
         #[arg(long)]
         dry_run: bool,
         /// Slots migrating at once.
-        #[arg(long, default_value_t = 64, value_name = "N")]
+        #[arg(long, default_value_t = 256, value_name = "N")]
         parallel: usize,
     },
     /// Set a primary's weight (its relative share of slots; 0 empties it at the next rebalance).
@@ -406,7 +406,7 @@ async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Optio
 async fn remove_node(ctx: &Ctx, name: &str, existing: &str, drain: bool) -> Result<(), CliError> {
     if drain {
         set_weight(ctx, name, 0, existing).await?;
-        rebalance(ctx, existing, false, 64).await?;
+        rebalance(ctx, existing, false, 256).await?;
     }
     let seed = ctx.probe(existing).await?;
     let (revision, map) = read_map(&seed.client).await?;
@@ -566,25 +566,28 @@ async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) ->
     }
     let started = std::time::Instant::now();
     let before = moved_so_far(&map).await;
-    let mut done = 0;
-    for chunk in moves.chunks(parallel) {
-        let targets: Vec<(u16, NodeId)> = chunk.iter().map(|m| (m.slot, map.shards[m.to].primary.clone())).collect();
-        let next = start_chunk(&seed.client, &targets).await?;
-        let slots: Vec<u16> = chunk.iter().map(|m| m.slot).collect();
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let (_, now) = read_map(&seed.client).await?;
-            let left = now.as_ref().map_or(0, |m| m.migrations.iter().filter(|x| slots.contains(&x.slot)).count());
-            bar.set_position((done + slots.len() - left) as u64);
-            let moved = moved_so_far(&next).await;
-            let (keys, bytes) = (moved.0.saturating_sub(before.0), moved.1.saturating_sub(before.1));
-            let secs = started.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!("{keys} keys, {:.1} MB, {:.1} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs));
-            if left == 0 {
-                break;
-            }
+    // A sliding window: up to `parallel` slots migrate at once, topped up as soon as half of
+    // them are done, so the sources never wait for the slowest slot of a batch.
+    let mut queued = moves.iter().map(|m| (m.slot, map.shards[m.to].primary.clone())).collect::<std::collections::VecDeque<_>>();
+    let mut in_flight: Vec<u16> = Vec::new();
+    let mut current = map.clone();
+    while !queued.is_empty() || !in_flight.is_empty() {
+        if in_flight.len() * 2 <= parallel && !queued.is_empty() {
+            let take = (parallel - in_flight.len()).min(queued.len());
+            let starting: Vec<(u16, NodeId)> = queued.drain(..take).collect();
+            current = start_chunk(&seed.client, &starting).await?;
+            in_flight.extend(starting.iter().map(|(slot, _)| *slot));
         }
-        done += slots.len();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let (_, Some(now)) = read_map(&seed.client).await? {
+            in_flight.retain(|slot| now.migration(*slot).is_some());
+            current = now;
+        }
+        bar.set_position((moves.len() - queued.len() - in_flight.len()) as u64);
+        let moved = moved_so_far(&current).await;
+        let (keys, bytes) = (moved.0.saturating_sub(before.0), moved.1.saturating_sub(before.1));
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!("{keys} keys, {:.1} MB, {:.1} MB/s", bytes as f64 / 1e6, bytes as f64 / 1e6 / secs));
     }
     bar.finish();
     let (_, after) = read_map(&seed.client).await?;

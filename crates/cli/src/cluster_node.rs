@@ -97,6 +97,8 @@ async fn enter_map(maps: MapAccess, me: NodeId, at: Addresses) {
 async fn finish_drained(maps: MapAccess, me: NodeId, mut drained: tokio::sync::mpsc::UnboundedReceiver<u16>) {
     let actor = format!("node {me}");
     while let Some(first) = drained.recv().await {
+        // Slots drain in quick succession: gather a few for one new epoch.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let mut slots = vec![first];
         while let Ok(more) = drained.try_recv() {
             slots.push(more);

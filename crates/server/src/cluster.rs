@@ -44,11 +44,13 @@ pub struct Cluster {
     admin_url: RwLock<String>,
     /// What this node has moved out in slot migrations (INFO `ferrocache_migrated_*`).
     pub stats: crate::migrate::MigrationStats,
+    /// Slots migrating away whose target is known to import them (see [`Cluster::ask_ready`]).
+    ask_ready: parking_lot::Mutex<std::collections::HashSet<u16>>,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default() }
     }
 }
 
@@ -127,6 +129,25 @@ impl Cluster {
             *cached = None;
         }
         cached.get_or_insert_with(|| self.view())
+    }
+
+    /// Whether clients may be sent on with ASK for `slot`: only once the migration's target
+    /// has the map that lists it, since until then it would answer MOVED back here and the
+    /// client would bounce between the two. Before that the source still serves the whole slot
+    /// (new keys included: the mover takes them along).
+    pub fn ask_ready(&self, slot: u16) -> bool {
+        self.ask_ready.lock().contains(&slot)
+    }
+
+    /// Marks (or, with `false`, unmarks) `slot` as [`ask_ready`](Self::ask_ready).
+    pub fn set_ask_ready(&self, slot: u16, ready: bool) {
+        let mut set = self.ask_ready.lock();
+        if ready { set.insert(slot) } else { set.remove(&slot) };
+    }
+
+    /// Keeps only the ASK-ready marks of `slots` (those still migrating away).
+    pub fn retain_ask_ready(&self, slots: &[u16]) {
+        self.ask_ready.lock().retain(|s| slots.contains(s));
     }
 
     /// Where this node's admin API listens (INFO `ferrocache_admin_url`).
@@ -411,7 +432,12 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
     let Client { asking, readonly, cluster_view, multi, .. } = client;
     let view = cluster.view_for(cluster_view);
     let db = &shared.dbs[0];
-    let exists = |key: &[u8]| db.lock(key, now).get(key).is_some();
+    // Only keys of a moving slot are looked up; remember that slot for the ASK-ready check.
+    let moving = std::cell::Cell::new(None);
+    let exists = |key: &[u8]| {
+        moving.set(Some(key_slot(key)));
+        db.lock(key, now).get(key).is_some()
+    };
     // RESTORE-ASKING carries its own ASKING: a migrating node sends its keys with it.
     let asking = *asking || spec.has(flags::ASKING);
     let req = Request { write: spec.has(flags::WRITE), asking, readonly: *readonly, shard_channels: spec.has(flags::PUBSUB) };
@@ -427,7 +453,14 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
         }
         _ => route(view, keys_of(spec, args), req, exists),
     };
-    decided.error().map_or(Ok(()), Err)
+    match decided {
+        // Not yet: the target does not know it imports the slot, so this node serves it whole.
+        Route::Ask { slot, .. } if !cluster.ask_ready(slot) => Ok(()),
+        Route::TryAgain if moving.get().is_some_and(|slot| matches!(view.slot(slot), SlotRoute::Migrating { .. }) && !cluster.ask_ready(slot)) => {
+            Ok(())
+        }
+        _ => decided.error().map_or(Ok(()), Err),
+    }
 }
 
 #[cfg(test)]

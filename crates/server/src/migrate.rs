@@ -67,6 +67,7 @@ fn mover(shared: &Shared, drained: &UnboundedSender<u16>) {
             .filter_map(|m| Some((m.slot, map.node(&m.to)?.addr.clone())))
             .collect();
         reported.retain(|(slot, _)| work.iter().any(|(s, _)| s == slot));
+        cluster.retain_ask_ready(&work.iter().map(|(s, _)| *s).collect::<Vec<_>>());
         let mut idle = true;
         for (slot, target) in work {
             if reported.iter().any(|(s, at)| *s == slot && at.elapsed() < RESEND) {
@@ -111,7 +112,16 @@ fn move_slot(shared: &Shared, conn: &mut Option<BlockingPeer>, slot: u16, target
         *conn = Some(BlockingPeer::connect(target, PEER_TIMEOUT)?);
     }
     let peer = conn.as_mut().expect("connected above");
-    let stats = &shared.cluster.as_ref().expect("cluster mode").stats;
+    let cluster = shared.cluster.as_ref().expect("cluster mode");
+    if !cluster.ask_ready(slot) {
+        let epoch = cluster.map().epoch;
+        let theirs = peer_epoch(peer)?;
+        if theirs < epoch {
+            return Err(PeerError(format!("{target} is at epoch {theirs}, not yet {epoch}: MOVED until it catches up")));
+        }
+        cluster.set_ask_ready(slot, true);
+    }
+    let stats = &cluster.stats;
     let db = &shared.dbs[0];
     let mut moved = 0;
     while !shared.shutdown.is_requested() {
@@ -125,6 +135,15 @@ fn move_slot(shared: &Shared, conn: &mut Option<BlockingPeer>, slot: u16, target
         stats.bytes.fetch_add(sent.bytes as u64, Ordering::Relaxed);
     }
     Err(PeerError("shutting down".into()))
+}
+
+/// The map epoch the peer serves (CLUSTER INFO `cluster_current_epoch`).
+fn peer_epoch(peer: &mut BlockingPeer) -> Result<u64, PeerError> {
+    let reply = peer.pipeline(&Frame::command(&[b"CLUSTER", b"INFO"]), 1)?;
+    let text = reply.first().and_then(Frame::as_bytes).map(String::from_utf8_lossy).unwrap_or_default();
+    crate::peer::info_field(&text, "cluster_current_epoch")
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| PeerError(format!("{}: no epoch in CLUSTER INFO", peer.addr())))
 }
 
 /// Restores `batch` on the target, pipelined; every reply must be OK.
