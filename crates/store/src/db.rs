@@ -678,7 +678,8 @@ impl Db {
 
     /// Deletes `key` if it still holds what [`Db::dump_slot_batch`]
     /// returned for it (the same value, as its payload says, and the same
-    /// expiry). Returns whether it deleted it.
+    /// expiry). Returns whether it deleted it. The check encodes the
+    /// value again, so a key costs two encodings on its way out.
     pub fn delete_if_unchanged(&self, key: &[u8], payload: &[u8], expire_at: Option<u64>, now: u64) -> bool {
         let mut g = self.lock(key, now);
         let unchanged = g.get(key).is_some_and(|e| e.expire_at() == expire_at && dump::encode(&e.value) == payload);
