@@ -16,7 +16,7 @@ if [[ -z "${FERROCACHE_BIN:-}" ]]; then
   export FERROCACHE_BIN="$target/release/ferrocache"
 fi
 cargo test --release -q -p ferrocache-e2e --test dump -- --ignored --nocapture dump_restore_throughput_beside_redis 2>&1 \
-  | grep -v -e '^running' -e '^test ' -e '^$' -e 'test result'
+  | grep -v -e '^running' -e '^test ' -e '^$' -e 'test result' -e '^\.$'
 echo
 echo "codec and slot batches (one thread, no network, system allocator):"
 cargo run --release -q -p ferrocache-store --example dump_bench "${CODEC_KEYS:-1000000}"

@@ -152,6 +152,21 @@ impl Conn {
 
 /// Waits until `addr` answers PING with PONG (or NOAUTH, when the server
 /// wants a password), or `within` passes.
+/// Waits until INFO reports `n` blocked clients (a blocking command sent
+/// on another connection has reached the server).
+pub fn await_blocked(c: &mut Conn, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    for _ in 0..500 {
+        if let Frame::Bulk(b) = c.cmd(&["INFO", "clients"])
+            && String::from_utf8_lossy(&b).contains(&want)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("never saw {want}");
+}
+
 pub fn wait_for_ping(addr: SocketAddr, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {

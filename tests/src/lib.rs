@@ -23,7 +23,7 @@ mod inproc;
 mod process;
 pub mod reply;
 
-pub use conn::{show_args, wait_for_ping, Conn, Drained, READ_TIMEOUT};
+pub use conn::{await_blocked, show_args, wait_for_ping, Conn, Drained, READ_TIMEOUT};
 pub use ferrocache_resp::Frame;
 pub use inproc::{start, start_with, TestServer};
 pub use process::{

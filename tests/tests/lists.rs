@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ferrocache_e2e::reply::*;
-use ferrocache_e2e::{start, start_with, Conn, Frame};
+use ferrocache_e2e::{await_blocked, start, start_with, Conn, Frame};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -14,20 +14,6 @@ fn ints(v: &[i64]) -> Frame {
 
 fn range(c: &mut Conn, key: &str) -> Frame {
     c.cmd(&["LRANGE", key, "0", "-1"])
-}
-
-/// Waits until INFO reports `n` blocked clients (the blocking command
-/// has reached the server).
-fn await_blocked(c: &mut Conn, n: usize) {
-    let want = format!("blocked_clients:{n}\r\n");
-    for _ in 0..500 {
-        if let Frame::Bulk(b) = c.cmd(&["INFO", "clients"])
-            && String::from_utf8_lossy(&b).contains(&want) {
-                return;
-            }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("never saw {want}");
 }
 
 #[test]
