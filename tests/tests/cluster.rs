@@ -173,7 +173,7 @@ from redis.cluster import RedisCluster
 rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
 acked = 0
 unknown_ask = 0
-while not os.path.exists(sys.argv[2]) or acked < 30000:
+while not os.path.exists(sys.argv[2]) or acked < 5000:
     try:
         rc.set(f"key:{acked}", f"value:{acked}")
     except AttributeError:
