@@ -144,6 +144,21 @@ fn a_node_started_with_join_enters_the_map_as_an_empty_primary() {
 }
 
 #[test]
+fn weights_decide_each_primarys_share() {
+    let cluster = LocalCluster::create(3, 0);
+    let seed = cluster.addrs()[2].clone();
+    let out = cluster.cli(&["set-weight", &cluster.addrs()[0], "2", &seed]);
+    assert!(out.status.success(), "{}", text(&out));
+    // 2:1:1 of 16384 is 8192/4096/4096: the others give 1366 and 1365 slots to the first.
+    let plan = text(&cluster.cli(&["rebalance", &seed, "--dry-run"]));
+    assert!(plan.starts_with("2731 slot(s) to move"), "{plan}");
+    assert!(plan.contains(&format!("{} -> {}: 1366 slot(s)", cluster.addrs()[1], cluster.addrs()[0])), "{plan}");
+    assert!(plan.contains(&format!("{} -> {}: 1365 slot(s)", cluster.addrs()[2], cluster.addrs()[0])), "{plan}");
+    let out = cluster.cli(&["set-weight", "no-such-node", "1", &seed]);
+    assert!(!out.status.success() && text(&out).contains("no node no-such-node in the cluster"), "{}", text(&out));
+}
+
+#[test]
 fn create_refuses_bad_requests_with_what_to_do() {
     let cluster = LocalCluster::start(2);
     let addrs = cluster.addrs();
