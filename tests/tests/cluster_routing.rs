@@ -478,3 +478,27 @@ fn cluster_replies_have_the_shapes_of_a_real_redis_cluster() {
     assert!(their_info.iter().all(|f| my_info.contains(f) || f.starts_with("cluster_stats_messages_")), "{their_info:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_client_blocked_on_a_slot_that_moves_away_is_sent_on() {
+    let nodes = three();
+    let mut blocked = nodes.conn(0);
+    blocked.send(&["BLPOP", "bar", "0"]);
+    let mut other = nodes.conn(0);
+    ferrocache_e2e::await_blocked(&mut other, 1);
+    // Slot 5061 (bar) goes to shard 1 in the next epoch.
+    let mut map = nodes.map(2);
+    for shard in &mut map.shards {
+        shard.slots.retain(|r| !r.contains(5061));
+    }
+    map.shards[0].slots = vec![
+        ferrocache_topology::placement::SlotRange { start: 0, end: 5060 },
+        ferrocache_topology::placement::SlotRange { start: 5062, end: 5460 },
+    ];
+    map.shards[1].slots.push(ferrocache_topology::placement::SlotRange { start: 5061, end: 5061 });
+    nodes.install(&map);
+    let shared = &nodes.servers[0].shared;
+    assert_eq!(ferrocache_server::cluster::redirect_blocked(shared), 1);
+    assert_eq!(blocked.read_frame(), Some(err(&format!("MOVED 5061 {}", nodes.addr(1)))));
+    assert_eq!(ferrocache_server::cluster::redirect_blocked(shared), 0, "nobody left waiting");
+}

@@ -56,6 +56,7 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, j
         if let Some(cluster) = &follower.cluster {
             tracing::info!("cluster map epoch {}: {} node(s), {} shard(s)", map.epoch, map.nodes.len(), map.shards.len());
             cluster.install(map);
+            ferrocache_server::cluster::redirect_blocked(&follower);
         }
     });
     let (drained_tx, drained) = tokio::sync::mpsc::unbounded_channel();

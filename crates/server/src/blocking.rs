@@ -206,6 +206,20 @@ impl Blocking {
         }
     }
 
+    /// Ends, with the error `redirect` gives, the wait of every client whose keys it names
+    /// (a cluster node no longer serving their slot); returns how many.
+    pub fn redirect(&self, redirect: impl Fn(&[Bytes]) -> Option<String>) -> usize {
+        if !self.any() {
+            return 0;
+        }
+        let waiters: Vec<Arc<Waiter>> = self.inner.lock().by_client.values().cloned().collect();
+        waiters
+            .iter()
+            .filter_map(|w| Some((w, redirect(&w.keys)?)))
+            .filter(|(w, error)| self.finish(w, |out| out.error(error)))
+            .count()
+    }
+
     fn waiter_of(&self, id: u64) -> Option<Arc<Waiter>> {
         self.inner.lock().by_client.get(&id).cloned()
     }

@@ -415,6 +415,21 @@ pub fn route<'v, 'k>(view: &'v View, keys: impl IntoIterator<Item = &'k [u8]>, r
     }
 }
 
+/// After a new map: clients blocked (BLPOP, ...) on keys whose slot this node no longer serves
+/// are sent on with MOVED (or CLUSTERDOWN), as Redis does, instead of waiting here for pushes
+/// that now go to the new owner.
+pub fn redirect_blocked(shared: &Shared) -> usize {
+    let Some(cluster) = &shared.cluster else { return 0 };
+    let view = cluster.view();
+    shared.blocking.redirect(|keys| {
+        let req = Request { write: true, asking: false, readonly: false, shard_channels: false };
+        match route(&view, keys.iter().map(|k| &k[..]), req, |_| true) {
+            decided @ (Route::Moved { .. } | Route::Down | Route::Unbound) => decided.error().map(|e| String::from_utf8_lossy(&e.bytes()).into_owned()),
+            _ => None,
+        }
+    })
+}
+
 /// The keys `spec` names in `args`, without allocating.
 fn keys_of<'a>(spec: &Spec, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> {
     spec.key_positions(args).into_iter().flatten().filter_map(|i| args.get(i)).map(|a| &a[..])
