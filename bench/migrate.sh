@@ -5,9 +5,9 @@
 # empty primary joins, and a third of the slots (half from each old primary) moves to it
 # while a light read/write load (LOAD_RATE requests/s through redis-py's RedisCluster) runs:
 #   Ferrocache: `ferrocache cluster add-node` + `ferrocache cluster rebalance --parallel P`
-#               (the source nodes stream RESTORE-ASKING batches; the CLI starts P slot
-#               migrations at a time and waits for all P before the next P), once with the
-#               CLI's default P = 64 and once with 1024;
+#               (the source nodes stream RESTORE-ASKING batches; the CLI keeps up to P
+#               slots migrating at once), once with the CLI's default P = 1024 and once
+#               with every slot at once;
 #   Redis:      `redis-cli --cluster add-node` + `redis-cli --cluster reshard --cluster-from
 #               A,B --cluster-to C --cluster-slots S` (MIGRATE, --cluster-pipeline keys per
 #               call), S being the number of slots Ferrocache's rebalance moved, once with
@@ -19,8 +19,10 @@
 # Environment: SIZE (64 bytes), LOAD_RATE (500 requests/s during the move; 0 for none),
 #              REDIS_PIPELINES ("10 100": one Redis run per --cluster-pipeline value; 10 is
 #              redis-cli's default), IO_THREADS (1, as in bench/cluster.sh; "default" for one
-#              event loop per CPU), PARALLEL ("64 1024": one Ferrocache run per
-#              `rebalance --parallel` value; 64 is the CLI's default),
+#              event loop per CPU), PARALLEL ("1024 16384": one Ferrocache run per
+#              `rebalance --parallel` value; 1024 is the CLI's default); PARALLEL or
+#              REDIS_PIPELINES may be empty to skip that system (Redis moves as many slots
+#              as the first Ferrocache run did, 5461 without one),
 #              FERROCACHE_ARGS (more server flags), FERROCACHE_BIN (default
 #              target/release/ferrocache, built by this script).
 #
@@ -34,9 +36,9 @@ SCRIPT=migrate.sh
 KEYS="${1:-${KEYS:-1000000}}"
 SIZE="${SIZE:-64}"
 LOAD_RATE="${LOAD_RATE:-500}"
-REDIS_PIPELINES="${REDIS_PIPELINES:-10 100}"
+REDIS_PIPELINES="${REDIS_PIPELINES-10 100}"
 IO_THREADS="${IO_THREADS:-1}"
-PARALLEL="${PARALLEL:-64 1024}"
+PARALLEL="${PARALLEL-1024 16384}"
 if [ "$IO_THREADS" != default ]; then
   FERROCACHE_ARGS="--set io-threads=$IO_THREADS ${FERROCACHE_ARGS:-}"
 fi
@@ -160,6 +162,7 @@ for par in $PARALLEL; do
 done
 
 # --- Redis Cluster ----------------------------------------------------------------------
+SLOTS="${SLOTS:-5461}"  # a third of the slots, as Ferrocache's rebalance moves
 for pipe in $REDIS_PIPELINES; do
   log "redis: 2 masters, $KEYS keys, then a third master and \`redis-cli --cluster reshard\` of $SLOTS slots, --cluster-pipeline $pipe"
   start_redis_cluster 2

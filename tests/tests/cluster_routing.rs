@@ -218,6 +218,31 @@ fn a_migrating_slot_asks_for_keys_it_no_longer_has() {
     assert!(text(&target.cmd(&["CLUSTER", "NODES"])).contains(&format!(" [5061-<-{}]\n", id(0))));
     assert_eq!(nodes.conn(2).cmd(&["GET", "bar"]), moved, "other shards send clients to the owner");
     assert_eq!(source.cmd(&["RESET"]), simple("RESET"));
+
+    // The source has moved every key and hands the slot over, target first: from then on the
+    // target serves the slot to everyone, before the map that gives it the slot arrives.
+    let setslot = |slot: &str, node: usize| ["CLUSTER", "SETSLOT", slot, "NODE", id(node).as_str()].map(String::from);
+    let refused = err("ERR slot 5062 is not migrating to this node in the cluster map it has");
+    assert_eq!(target.cmd_bytes(&setslot("5062", 1)), refused);
+    assert_eq!(nodes.conn(2).cmd_bytes(&setslot("5061", 2)), err("ERR slot 5061 is not migrating to this node in the cluster map it has"));
+    assert_eq!(target.cmd_bytes(&setslot("16384", 1)), err("ERR Invalid or out of range slot"));
+    assert_eq!(target.cmd_bytes(&setslot("5061", 1)), ok());
+    assert_eq!(target.cmd(&["GET", "{bar}x"]), bulk("moved"), "no ASKING needed any more");
+    assert_eq!(target.cmd(&["MGET", "{bar}x", "bar"]), arr(vec![bulk("moved"), nil()]), "every key is here: no TRYAGAIN");
+    assert_eq!(target.cmd(&["GET", "foo"]), err(&format!("MOVED 12182 {}", nodes.addr(2))), "other slots are routed as before");
+    // The mark lasts while the map lists the slot as importing; a map without the migration ends it.
+    let mut next = map.clone();
+    next.epoch = 3;
+    nodes.install(&next);
+    assert_eq!(target.cmd(&["GET", "{bar}x"]), bulk("moved"));
+    next.epoch = 4;
+    next.migrations.clear();
+    nodes.install(&next);
+    assert_eq!(target.cmd(&["GET", "{bar}x"]), moved);
+    next.epoch = 5;
+    next.migrations.push(Migration { slot: 5061, from: id(0), to: id(1) });
+    nodes.install(&next);
+    assert_eq!(target.cmd(&["GET", "{bar}x"]), moved, "a new migration of the slot starts unadopted");
 }
 
 #[test]

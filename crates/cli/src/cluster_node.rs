@@ -121,10 +121,12 @@ async fn finish_drained(maps: MapAccess, me: NodeId, mut drained: tokio::sync::m
                     tracing::info!("{} slot(s) handed over at epoch {}", mine.len(), next.epoch);
                     break;
                 }
-                // The map changed meanwhile (or no leader yet): read it again.
+                // The map changed meanwhile (or no leader yet): read it again, after a pause of
+                // 5-25 ms that differs between sources, which otherwise collide again.
                 Err(e) => {
                     tracing::debug!("handing over slots: {}", e.message);
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let jitter = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() % 20);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 + u64::from(jitter))).await;
                 }
             }
         }

@@ -46,11 +46,13 @@ pub struct Cluster {
     pub stats: crate::migrate::MigrationStats,
     /// Slots migrating away whose target is known to import them (see [`Cluster::ask_ready`]).
     ask_ready: parking_lot::Mutex<std::collections::HashSet<u16>>,
+    /// Importing slots the source has handed over (see [`Cluster::adopt`]).
+    adopted: parking_lot::Mutex<std::collections::HashSet<u16>>,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default() }
     }
 }
 
@@ -107,6 +109,7 @@ impl Cluster {
 
     fn replace(&self, current: &mut Arc<View>, next: View) {
         let version = next.version;
+        self.adopted.lock().retain(|&slot| matches!(next.slot(slot), SlotRoute::Importing { .. }));
         *current = Arc::new(next);
         self.version.store(version, Ordering::Release);
     }
@@ -148,6 +151,29 @@ impl Cluster {
     /// Keeps only the ASK-ready marks of `slots` (those still migrating away).
     pub fn retain_ask_ready(&self, slots: &[u16]) {
         self.ask_ready.lock().retain(|s| slots.contains(s));
+    }
+
+    /// Takes over `slot`, which is being imported here, before the map says so: its source has
+    /// moved every key and is about to hand the slot over in the next epoch (`CLUSTER SETSLOT
+    /// slot NODE <this node>`, sent target first as in Redis). From now on this node serves
+    /// the slot to every client, not only after ASKING; otherwise, once the source has the new
+    /// map and this node not yet, each would send clients to the other with MOVED. The mark
+    /// goes when a map no longer lists the slot as importing. Refused (false) unless the
+    /// current map migrates `slot` to this node or already gives it to this node.
+    pub fn adopt(&self, slot: u16) -> bool {
+        let view = self.view.read();
+        match view.slot(slot) {
+            SlotRoute::Importing { .. } => {
+                self.adopted.lock().insert(slot);
+                true
+            }
+            route => route == SlotRoute::Mine,
+        }
+    }
+
+    /// Whether `slot` was [adopted](Self::adopt) and is still importing.
+    pub fn adopted(&self, slot: u16) -> bool {
+        self.adopted.lock().contains(&slot)
     }
 
     /// Where this node's admin API listens (INFO `ferrocache_admin_url`).
@@ -468,12 +494,16 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
         }
         _ => route(view, keys_of(spec, args), req, exists),
     };
+    let importing_adopted = |slot: u16| matches!(view.slot(slot), SlotRoute::Importing { .. }) && cluster.adopted(slot);
     match decided {
         // Not yet: the target does not know it imports the slot, so this node serves it whole.
         Route::Ask { slot, .. } if !cluster.ask_ready(slot) => Ok(()),
         Route::TryAgain if moving.get().is_some_and(|slot| matches!(view.slot(slot), SlotRoute::Migrating { .. }) && !cluster.ask_ready(slot)) => {
             Ok(())
         }
+        // Handed over by its source: every key of the slot is here.
+        Route::Moved { slot, .. } if importing_adopted(slot) => Ok(()),
+        Route::TryAgain if moving.get().is_some_and(importing_adopted) => Ok(()),
         _ => decided.error().map_or(Ok(()), Err),
     }
 }

@@ -15,12 +15,14 @@
 //! holding the lock stalls no event loop, and depends on no runtime whose workers might be the
 //! ones waiting for that lock.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferrocache_resp::Frame;
 use ferrocache_store::db::DumpedKey;
+use ferrocache_topology::map::NodeId;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
@@ -39,102 +41,193 @@ const BATCH_KEYS: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
 /// How long a peer may take to answer a batch (the batch's lock shard waits as long).
 const PEER_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the mover looks for new work, and resends a drained slot the map still lists.
+/// How often the mover looks for new work when idle, and resends a drained slot the map still lists.
 const POLL: Duration = Duration::from_millis(20);
 const RESEND: Duration = Duration::from_secs(1);
 
 /// Moves the slots this node is migrating away, one at a time, until the server shuts down;
-/// each slot left empty is sent on `drained` (again every second while the map still lists
-/// it, in case the first report was lost). Needs a tokio runtime with a blocking pool.
+/// each slot left empty is handed to its target and sent on `drained` (again every second
+/// while the map still lists it, in case the first report was lost). Needs a tokio runtime
+/// with a blocking pool.
 pub async fn run(shared: Arc<Shared>, drained: UnboundedSender<u16>) {
-    let worker = tokio::task::spawn_blocking(move || mover(&shared, &drained));
+    let worker = tokio::task::spawn_blocking(move || {
+        if shared.cluster.is_some() {
+            Mover { shared: &shared, drained: &drained, conn: None, reported: HashMap::new(), seen_at: HashMap::new(), target_epoch: HashMap::new() }.run();
+        }
+    });
     if let Err(e) = worker.await {
         warn!("the slot mover stopped: {e}");
     }
 }
 
-fn mover(shared: &Shared, drained: &UnboundedSender<u16>) {
-    let Some(cluster) = &shared.cluster else { return };
-    let mut conn: Option<BlockingPeer> = None;
-    let mut reported: Vec<(u16, std::time::Instant)> = Vec::new();
-    while !shared.shutdown.is_requested() {
-        let map = cluster.map();
-        let me = cluster.my_id();
-        let work: Vec<(u16, String)> = map
-            .migrations
-            .iter()
-            .filter(|m| Some(&m.from) == me.as_ref())
-            .filter_map(|m| Some((m.slot, map.node(&m.to)?.addr.clone())))
-            .collect();
-        reported.retain(|(slot, _)| work.iter().any(|(s, _)| s == slot));
-        cluster.retain_ask_ready(&work.iter().map(|(s, _)| *s).collect::<Vec<_>>());
-        let mut idle = true;
-        for (slot, target) in work {
-            if reported.iter().any(|(s, at)| *s == slot && at.elapsed() < RESEND) {
-                continue;
-            }
-            idle = false;
-            match move_slot(shared, &mut conn, slot, &target) {
-                Ok(keys) => {
-                    if keys > 0 {
-                        info!(slot, keys, target, "slot drained");
-                    }
-                    reported.retain(|(s, _)| *s != slot);
-                    reported.push((slot, std::time::Instant::now()));
-                    if drained.send(slot).is_err() {
-                        return;
-                    }
-                }
-                // The target may not have seen the migration's epoch yet: it answers MOVED.
-                Err(e) if e.0.contains("MOVED") => {
-                    tracing::debug!(slot, target, "the target is not importing yet: {e}");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => {
-                    warn!(slot, target, "moving the slot failed, will retry: {e}");
-                    conn = None;
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            }
-            if shared.shutdown.is_requested() {
-                return;
-            }
-        }
-        if idle {
-            std::thread::sleep(POLL);
-        }
+/// Slots handed over per pipelined `CLUSTER SETSLOT` round trip.
+const HANDOVER_BATCH: usize = 64;
+
+struct Mover<'a> {
+    shared: &'a Shared,
+    drained: &'a UnboundedSender<u16>,
+    conn: Option<BlockingPeer>,
+    /// Slots reported drained, and when.
+    reported: HashMap<u16, Instant>,
+    /// The epoch at which this node first saw each of its migrations: a target serving that
+    /// epoch or a later one knows it imports the slot (or already owns it).
+    seen_at: HashMap<u16, u64>,
+    /// The newest epoch each target (by address) was seen serving.
+    target_epoch: HashMap<String, u64>,
+}
+
+/// Why a target's slots were put off until the next pass.
+enum Skip {
+    /// The target does not have the migration's epoch yet.
+    NotReady,
+    Failed(PeerError),
+}
+
+impl From<PeerError> for Skip {
+    fn from(e: PeerError) -> Skip {
+        Skip::Failed(e)
     }
 }
 
-/// Moves `slot`'s keys to `target` until none is left; returns how many moved.
-fn move_slot(shared: &Shared, conn: &mut Option<BlockingPeer>, slot: u16, target: &str) -> Result<u64, PeerError> {
-    if conn.as_ref().is_none_or(|c| c.addr() != target) {
-        *conn = Some(BlockingPeer::connect(target, PEER_TIMEOUT)?);
+impl Mover<'_> {
+    fn cluster(&self) -> &crate::cluster::Cluster {
+        self.shared.cluster.as_ref().expect("checked in run")
     }
-    let peer = conn.as_mut().expect("connected above");
-    let cluster = shared.cluster.as_ref().expect("cluster mode");
-    if !cluster.ask_ready(slot) {
-        let epoch = cluster.map().epoch;
-        let theirs = peer_epoch(peer)?;
-        if theirs < epoch {
-            return Err(PeerError(format!("{target} is at epoch {theirs}, not yet {epoch}: MOVED until it catches up")));
+
+    fn run(&mut self) {
+        while !self.shared.shutdown.is_requested() {
+            let map = self.cluster().map();
+            let me = self.cluster().my_id();
+            let mut work: Vec<(&NodeId, &str, u16)> =
+                map.migrations.iter().filter(|m| Some(&m.from) == me.as_ref()).filter_map(|m| Some((&m.to, map.node(&m.to)?.addr.as_str(), m.slot))).collect();
+            work.sort_unstable();
+            self.reported.retain(|slot, _| work.iter().any(|w| w.2 == *slot));
+            self.seen_at.retain(|slot, _| work.iter().any(|w| w.2 == *slot));
+            for w in &work {
+                self.seen_at.entry(w.2).or_insert(map.epoch);
+            }
+            self.cluster().retain_ask_ready(&work.iter().map(|w| w.2).collect::<Vec<_>>());
+            let mut busy = false;
+            for group in work.chunk_by(|a, b| a.0 == b.0) {
+                let (to, target) = (group[0].0, group[0].1);
+                let due: Vec<u16> = group.iter().map(|w| w.2).filter(|s| self.reported.get(s).is_none_or(|at| at.elapsed() >= RESEND)).collect();
+                if due.is_empty() {
+                    continue;
+                }
+                match self.move_slots(to, target, &due) {
+                    Ok(moved) => busy |= moved > 0,
+                    Err(Skip::NotReady) => tracing::debug!(target, "the target does not import the slots yet"),
+                    Err(Skip::Failed(e)) => {
+                        warn!(target, "moving slots failed, will retry: {e}");
+                        self.conn = None;
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+                if self.shared.shutdown.is_requested() || self.drained.is_closed() {
+                    return;
+                }
+            }
+            if !busy {
+                std::thread::sleep(POLL);
+            }
         }
-        cluster.set_ask_ready(slot, true);
     }
-    let stats = &cluster.stats;
-    let db = &shared.dbs[0];
-    let mut moved = 0;
-    while !shared.shutdown.is_requested() {
-        let now = ferrocache_store::clock::now_ms();
-        let sent = db.move_slot_batch(slot, BATCH_KEYS, BATCH_BYTES, now, |batch| send(peer, batch))?;
-        if sent.keys == 0 {
-            return Ok(moved);
+
+    /// Moves `slots` to `target` one after the other, handing them over in batches; returns
+    /// how many slots were handed over.
+    fn move_slots(&mut self, to: &NodeId, target: &str, slots: &[u16]) -> Result<usize, Skip> {
+        if self.conn.as_ref().is_none_or(|c| c.addr() != target) {
+            self.conn = Some(BlockingPeer::connect(target, PEER_TIMEOUT)?);
         }
-        moved += sent.keys as u64;
-        stats.keys.fetch_add(sent.keys as u64, Ordering::Relaxed);
-        stats.bytes.fetch_add(sent.bytes as u64, Ordering::Relaxed);
+        let mut empty = Vec::new();
+        let mut handed = 0;
+        for &slot in slots {
+            if !self.ask_ready(slot, target)? {
+                break;
+            }
+            let keys = self.move_slot(slot)?;
+            if keys > 0 {
+                info!(slot, keys, target, "slot drained");
+            }
+            empty.push(slot);
+            if empty.len() == HANDOVER_BATCH {
+                handed += self.hand_over(to, &mut empty)?;
+            }
+        }
+        handed += self.hand_over(to, &mut empty)?;
+        if handed == 0 && !slots.is_empty() && !self.cluster().ask_ready(slots[0]) {
+            return Err(Skip::NotReady);
+        }
+        Ok(handed)
     }
-    Err(PeerError("shutting down".into()))
+
+    /// Whether the target is known to import `slot`; asks it for its epoch when that is not
+    /// yet known. Marks the slot so that clients are sent on with ASK from now on.
+    fn ask_ready(&mut self, slot: u16, target: &str) -> Result<bool, PeerError> {
+        let cluster = self.shared.cluster.as_ref().expect("checked in run");
+        if cluster.ask_ready(slot) {
+            return Ok(true);
+        }
+        let needed = self.seen_at.get(&slot).copied().unwrap_or(u64::MAX);
+        if self.target_epoch.get(target).is_none_or(|&e| e < needed) {
+            let peer = self.conn.as_mut().expect("connected");
+            let theirs = peer_epoch(peer)?;
+            self.target_epoch.insert(target.to_string(), theirs);
+        }
+        let ready = self.target_epoch[target] >= needed;
+        if ready {
+            cluster.set_ask_ready(slot, true);
+        }
+        Ok(ready)
+    }
+
+    /// Moves `slot`'s keys until none is left; returns how many moved.
+    fn move_slot(&mut self, slot: u16) -> Result<u64, PeerError> {
+        let cluster = self.shared.cluster.as_ref().expect("checked in run");
+        let peer = self.conn.as_mut().expect("connected");
+        let db = &self.shared.dbs[0];
+        let mut moved = 0;
+        while !self.shared.shutdown.is_requested() {
+            let now = ferrocache_store::clock::now_ms();
+            let sent = db.move_slot_batch(slot, BATCH_KEYS, BATCH_BYTES, now, |batch| send(peer, batch))?;
+            if sent.keys == 0 {
+                return Ok(moved);
+            }
+            moved += sent.keys as u64;
+            cluster.stats.keys.fetch_add(sent.keys as u64, Ordering::Relaxed);
+            cluster.stats.bytes.fetch_add(sent.bytes as u64, Ordering::Relaxed);
+        }
+        Err(PeerError("shutting down".into()))
+    }
+
+    /// Tells the target (`CLUSTER SETSLOT slot NODE target`, pipelined) that it holds every key
+    /// of the `empty` slots and may serve them before its map says so, then reports them
+    /// drained, so that this node hands them over in the next epoch. Without this the target,
+    /// until it had that epoch, would send clients back here with MOVED, and this node,
+    /// having it, would send them there. Returns how many were handed over.
+    fn hand_over(&mut self, to: &NodeId, empty: &mut Vec<u16>) -> Result<usize, PeerError> {
+        if empty.is_empty() {
+            return Ok(0);
+        }
+        let peer = self.conn.as_mut().expect("connected");
+        let mut requests = Vec::new();
+        for slot in empty.iter() {
+            requests.extend_from_slice(&Frame::command(&[b"CLUSTER", b"SETSLOT", slot.to_string().as_bytes(), b"NODE", to.as_str().as_bytes()]));
+        }
+        let replies = peer.pipeline(&requests, empty.len())?;
+        let mut handed = 0;
+        for (&slot, reply) in empty.iter().zip(&replies) {
+            if !matches!(reply, Frame::Simple(s) if &s[..] == b"OK") {
+                warn!(slot, target = peer.addr(), "CLUSTER SETSLOT answered {reply:?}; will retry");
+                continue;
+            }
+            handed += 1;
+            self.reported.insert(slot, Instant::now());
+            let _ = self.drained.send(slot);
+        }
+        empty.clear();
+        Ok(handed)
+    }
 }
 
 /// The map epoch the peer serves (CLUSTER INFO `cluster_current_epoch`).

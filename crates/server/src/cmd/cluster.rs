@@ -58,7 +58,7 @@ static SUBCOMMANDS: &[Spec] = &[
     spec("delslots", -3, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Sets hash slots as unbound for a node.", decided_elsewhere),
     spec("delslotsrange", -4, TOPOLOGY, (0, 0, 0), "cluster", "7.0.0", "Sets hash slot ranges as unbound for a node.", decided_elsewhere),
     spec("flushslots", 2, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Deletes all slots information from a node.", decided_elsewhere),
-    spec("setslot", -4, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Binds a hash slot to a node.", decided_elsewhere),
+    spec("setslot", -4, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Binds a hash slot to a node.", setslot),
     spec("set-config-epoch", 3, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Sets the configuration epoch for a new node.", decided_elsewhere),
     spec("bumpepoch", 2, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Advances the cluster config epoch.", decided_elsewhere),
     spec("saveconfig", 2, TOPOLOGY, (0, 0, 0), "cluster", "3.0.0", "Forces a node to save the cluster configuration to disk.", decided_elsewhere),
@@ -120,6 +120,24 @@ fn decided_elsewhere(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         "CLUSTER {} is decided by the control plane in Ferrocache: use 'ferrocache cluster {command}'",
         name.to_ascii_uppercase()
     )))
+}
+
+/// `CLUSTER SETSLOT slot NODE <this node's id>` on the node a slot is migrating to: the
+/// source sends it once it has moved every key of the slot, just before it hands the slot over
+/// in the map (the target-first order of Redis's resharding), and this node serves the slot
+/// from then on (see [`Cluster::adopt`]). Every other form is the control plane's business.
+fn setslot(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let cluster = enabled(ctx)?;
+    let mine = cluster.my_id().is_some_and(|id| args.len() == 5 && args[4][..] == *id.as_str().as_bytes());
+    if !(mine && args[3].eq_ignore_ascii_case(b"node")) {
+        return decided_elsewhere(ctx, args);
+    }
+    let slot = int(&args[2]).ok().and_then(|s| u16::try_from(s).ok()).filter(|&s| s < SLOT_COUNT).ok_or_else(|| CmdError::err("Invalid or out of range slot"))?;
+    if !cluster.adopt(slot) {
+        return Err(CmdError::err(format!("slot {slot} is not migrating to this node in the cluster map it has")));
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// `CLUSTER INFO`: Redis 7.0's fields. There is no cluster bus, so the
@@ -450,7 +468,9 @@ mod tests {
 
     #[test]
     fn every_topology_subcommand_names_its_ferrocache_command() {
-        let refused: Vec<&str> = SUBCOMMANDS.iter().filter(|s| std::ptr::fn_addr_eq(s.handler, decided_elsewhere as crate::command::Handler)).map(|s| s.name).collect();
+        // SETSLOT refuses every form but the one a migration's source sends.
+        let refusing = [decided_elsewhere as crate::command::Handler, setslot];
+        let refused: Vec<&str> = SUBCOMMANDS.iter().filter(|s| refusing.iter().any(|&h| std::ptr::fn_addr_eq(s.handler, h))).map(|s| s.name).collect();
         let named: Vec<&str> = DECIDED_BY.iter().map(|(name, _)| *name).collect();
         assert_eq!(refused.len(), 14);
         assert!(refused.iter().all(|s| named.contains(s)) && named.iter().all(|s| refused.contains(s)), "{refused:?} vs {named:?}");
