@@ -11,7 +11,7 @@ use clap::Subcommand;
 use ferrocache_control::client::{Client, PutOptions};
 use ferrocache_control::cluster_map::MAP_KEY;
 use ferrocache_control::command::ContentType;
-use ferrocache_server::peer::{PeerConn, info_field};
+use ferrocache_server::peer::{info_field, map_epoch, PeerConn, CLUSTER_INFO};
 use ferrocache_topology::map::{ClusterMap, Node, NodeId, NodeState, Shard};
 use ferrocache_topology::placement::{SlotRange, assign_replicas, split};
 
@@ -339,8 +339,7 @@ async fn settle(map: &ClusterMap) -> Result<(), CliError> {
 /// The map epoch a node serves (CLUSTER INFO `cluster_current_epoch`).
 async fn node_epoch(addr: &str) -> Option<u64> {
     let mut conn = PeerConn::connect(addr, Duration::from_secs(1)).await.ok()?;
-    let info = conn.call_text(&[b"CLUSTER", b"INFO"]).await.ok()?;
-    info_field(&info, "cluster_current_epoch")?.parse().ok()
+    map_epoch(&conn.call_text(CLUSTER_INFO).await.ok()?)
 }
 
 /// Adds `node` to the control plane through `client`, waiting out a membership change still

@@ -232,11 +232,9 @@ impl Mover<'_> {
 
 /// The map epoch the peer serves (CLUSTER INFO `cluster_current_epoch`).
 fn peer_epoch(peer: &mut BlockingPeer) -> Result<u64, PeerError> {
-    let reply = peer.pipeline(&Frame::command(&[b"CLUSTER", b"INFO"]), 1)?;
+    let reply = peer.pipeline(&Frame::command(crate::peer::CLUSTER_INFO), 1)?;
     let text = reply.first().and_then(Frame::as_bytes).map(String::from_utf8_lossy).unwrap_or_default();
-    crate::peer::info_field(&text, "cluster_current_epoch")
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(|| PeerError(format!("{}: no epoch in CLUSTER INFO", peer.addr())))
+    crate::peer::map_epoch(&text).ok_or_else(|| PeerError(format!("{}: no epoch in CLUSTER INFO", peer.addr())))
 }
 
 /// Restores `batch` on the target, pipelined; every reply must be OK.

@@ -144,6 +144,14 @@ impl BlockingPeer {
     }
 }
 
+/// The command that asks a node for [`map_epoch`].
+pub const CLUSTER_INFO: &[&[u8]] = &[b"CLUSTER", b"INFO"];
+
+/// The cluster map epoch a node serves, from its CLUSTER INFO reply (`cluster_current_epoch`).
+pub fn map_epoch(cluster_info: &str) -> Option<u64> {
+    info_field(cluster_info, "cluster_current_epoch")?.parse().ok()
+}
+
 /// The value of `field` in an INFO reply (`field:value` lines).
 pub fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
     info.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':')).map(str::trim_end)
