@@ -28,20 +28,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCRIPT=cluster.sh
 
-N="${1:-${N:-200000}}"
-CLIENTS="${CLIENTS:-50}"
-SIZE="${SIZE:-64}"
-KEYSPACE="${KEYSPACE:-100000}"
-PIPELINES="${PIPELINES:-1 16}"
-ROUNDS="${ROUNDS:-1}"
-TESTS="${TESTS:-set get}"
-IO_THREADS="${IO_THREADS:-1}"
-if [ "$IO_THREADS" != default ]; then
-  FERROCACHE_ARGS="--set io-threads=$IO_THREADS ${FERROCACHE_ARGS:-}"
-fi
-
 # shellcheck source=bench/cluster-lib.sh
 . bench/cluster-lib.sh
+ratio_table_settings "$@"
 
 start_redis_cluster 3
 start_ferro_cluster 3
@@ -51,56 +40,29 @@ read -r FERRO_SEED _ <<<"$FERRO_PORTS"
 log "redis cluster on ports $REDIS_PORTS vs ferrocache cluster on ports $FERRO_PORTS (io-threads: $IO_THREADS)"
 log "$N requests per test, $CLIENTS clients, $SIZE-byte values, $KEYSPACE random keys, $(nproc) CPUs, load average $(loadavg)"
 
-# Runs one `redis-benchmark --cluster` test against the cluster whose first port is $1 and
-# whose nodes are on ports $2 (space-separated); prints "ops/s p50_ms p99_ms
-# cpu_s_per_million_ops" (CPU of all the cluster's nodes together).
+# Runs one `redis-benchmark --cluster` test ($2) at pipeline depth $3 against the cluster $1
+# (REDIS or FERRO, through its first node); prints "ops/s p50_ms p99_ms cpu_s_per_million_ops"
+# (see benchmark_csv_row; CPU of all the cluster's nodes together).
 measure() {
-  local seed="$1" ports="$2" test="$3" pipeline="$4" before after csv out
+  local seed_var="${1}_SEED" ports_var="${1}_PORTS" test="$2" pipeline="$3" seed ports before after csv out
+  seed="${!seed_var}" ports="${!ports_var}"
   # shellcheck disable=SC2086
-  before="$(cpu_ticks $ports)"
+  before="$(nodes_cpu_ticks $ports)"
   # stderr kept in a file: redis-benchmark reports errors (MOVED, -ERR ...) there.
   out="$BENCH_TMP/bench.err"
   csv="$(redis-benchmark --cluster -h 127.0.0.1 -p "$seed" -t "$test" -c "$CLIENTS" -d "$SIZE" \
     -r "$KEYSPACE" -n "$N" -P "$pipeline" -q --csv 2>"$out")" || true
   # shellcheck disable=SC2086
-  after="$(cpu_ticks $ports)"
+  after="$(nodes_cpu_ticks $ports)"
   if grep -qi error "$out"; then
     log "redis-benchmark -t $test -P $pipeline on port $seed reported: $(sort "$out" | uniq -c | sort -rn | head -3)"
   fi
   # In cluster mode redis-benchmark first prints the masters it found: keep the CSV lines.
   csv="$(grep '^"' <<<"$csv" || true)"
   [ "$(wc -l <<<"$csv")" -ge 2 ] || die "redis-benchmark --cluster -t $test -P $pipeline on port $seed printed no result: $csv $(head -3 "$out")"
-  # Columns: test, rps, avg, min, p50, p95, p99, max (quoted).
-  awk -F, -v ticks=$((after - before)) -v hz="$TICKS_PER_SEC" -v n="$N" '
-    NR == 2 { gsub(/"/, ""); printf "%.0f %s %s %.3f\n", $2, $5, $7, ticks / hz / n * 1e6 }' <<<"$csv"
+  benchmark_csv_row "$csv" $((after - before))
 }
 
-printf '\n%-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s\n' \
-  test pipe "redis op/s" "ferro op/s" ratio "r p50" "f p50" "r p99" "f p99" "r cpu/M" "f cpu/M"
-printf '%s\n' "------------------------------------------------------------------------------------------------"
-for pipeline in $PIPELINES; do
-  for test in $TESTS; do
-    rows=()
-    ratios=""
-    for round in $(seq 1 "$ROUNDS"); do
-      # Alternate which cluster goes first, so neither always gets the warmer machine.
-      if [ $((round % 2)) = 1 ]; then
-        read -r r_ops r_p50 r_p99 r_cpu <<<"$(measure "$REDIS_SEED" "$REDIS_PORTS" "$test" "$pipeline")"
-        read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_SEED" "$FERRO_PORTS" "$test" "$pipeline")"
-      else
-        read -r f_ops f_p50 f_p99 f_cpu <<<"$(measure "$FERRO_SEED" "$FERRO_PORTS" "$test" "$pipeline")"
-        read -r r_ops r_p50 r_p99 r_cpu <<<"$(measure "$REDIS_SEED" "$REDIS_PORTS" "$test" "$pipeline")"
-      fi
-      [ -n "$r_ops" ] && [ -n "$f_ops" ] || die "a benchmark failed (see above)"
-      ratio="$(awk -v f="$f_ops" -v r="$r_ops" 'BEGIN { printf "%.2f", (r > 0 ? f / r : 0) }')"
-      ratios="$ratios $ratio"
-      rows+=("$(printf '%s %-9s %3s | %10s %10s %6s | %7s %7s | %7s %7s | %9s %9s' \
-        "$ratio" "$test" "$pipeline" "$r_ops" "$f_ops" "$ratio" "$r_p50" "$f_p50" "$r_p99" "$f_p99" "$r_cpu" "$f_cpu")")
-    done
-    # The round with the median ratio.
-    printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p" | cut -d' ' -f2-
-    [ "$ROUNDS" = 1 ] || printf '%13s ratios of the %s rounds:%s\n' '' "$ROUNDS" "$ratios"
-  done
-done
+print_ratio_table measure
 log "load average at the end: $(loadavg)"
 printf '\nratio = ferrocache ops/s / redis ops/s (3 primaries each); latencies in ms; cpu/M = CPU seconds (user+system) of the 3 nodes together per million requests.\n'

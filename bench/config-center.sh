@@ -16,6 +16,7 @@
 #              KEEP_DATA=1 keeps the data dirs and logs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SCRIPT=config-center.sh
 
 SECS="${SECS:-10}"
 WRITERS="${WRITERS:-1 64}"
@@ -24,8 +25,8 @@ FC_WATCHERS="${FC_WATCHERS:-100 1000}"
 EVENTS="${EVENTS:-200}"
 INTERVAL_MS="${INTERVAL_MS:-20}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'config-center.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   log "installing etcd-server and etcd-client (Debian packages)"
@@ -35,35 +36,11 @@ if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; th
     $SUDO apt-get update >/dev/null && $SUDO apt-get install -y etcd-server etcd-client >/dev/null
   } || die "cannot install etcd-server and etcd-client"
 fi
-command -v curl >/dev/null 2>&1 || die "curl is missing"
-
-if [ -z "${FERROCACHE_BIN:-}" ] || [ -z "${BENCH_BIN:-}" ]; then
-  log "building ferrocache and ferrocache-bench-cc (release)"
-  cargo build --release -p ferrocache -p ferrocache-bench-cc
-fi
-FERROCACHE_BIN="${FERROCACHE_BIN:-target/release/ferrocache}"
-BENCH_BIN="${BENCH_BIN:-target/release/ferrocache-bench-cc}"
-for bin in "$FERROCACHE_BIN" "$BENCH_BIN"; do
-  [ -x "$bin" ] || die "$bin is not an executable"
-done
+require_tools "" curl
+release_bins FERROCACHE_BIN=ferrocache BENCH_BIN=ferrocache-bench-cc
 
 # Data on the same disk as the checkout (not tmpfs), so that fsync costs what it costs.
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/config-center-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "${KEEP_DATA:-0}" = 1 ]; then
-    log "data and logs kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
+make_tmp_dir config-center-bench
 
 read -r -a PORTS <<< "$("$BENCH_BIN" ports 9)"
 [ "${#PORTS[@]}" = 9 ] || die "cannot find free ports"
@@ -81,7 +58,7 @@ wait_for() {
     fi
     sleep 0.1
   done
-  die "timed out waiting for $what (logs in $WORK)"
+  die "timed out waiting for $what (logs in $BENCH_TMP)"
 }
 
 log "starting a 3-member etcd $(etcd --version | head -1 | awk '{print $3}')"
@@ -90,11 +67,11 @@ for i in 0 1 2; do
   CLUSTER+="${CLUSTER:+,}e$i=http://127.0.0.1:${ETCD_PEER[$i]}"
 done
 for i in 0 1 2; do
-  etcd --name "e$i" --data-dir "$WORK/etcd$i" \
+  etcd --name "e$i" --data-dir "$BENCH_TMP/etcd$i" \
     --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT[$i]}" --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT[$i]}" \
     --listen-peer-urls "http://127.0.0.1:${ETCD_PEER[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER[$i]}" \
     --initial-cluster "$CLUSTER" --initial-cluster-state new --initial-cluster-token config-center-bench \
-    >"$WORK/etcd$i.log" 2>&1 &
+    >"$BENCH_TMP/etcd$i.log" 2>&1 &
   PIDS+=($!)
 done
 ETCD_ENDPOINTS="http://127.0.0.1:${ETCD_CLIENT[0]},http://127.0.0.1:${ETCD_CLIENT[1]},http://127.0.0.1:${ETCD_CLIENT[2]}"
@@ -104,8 +81,8 @@ log "starting a 3-voter ferrocache control plane"
 start_fc() {
   local i="$1"
   shift
-  "$FERROCACHE_BIN" server --port 0 --admin-port "${FC_ADMIN[$i]}" --data-dir "$WORK/fc$i" --node-id "$((i + 1))" "$@" \
-    >"$WORK/fc$i.log" 2>&1 &
+  "$FERROCACHE_BIN" server --port 0 --admin-port "${FC_ADMIN[$i]}" --data-dir "$BENCH_TMP/fc$i" --node-id "$((i + 1))" "$@" \
+    >"$BENCH_TMP/fc$i.log" 2>&1 &
   PIDS+=($!)
 }
 start_fc 0
@@ -115,7 +92,7 @@ start_fc 2 --join "http://127.0.0.1:${FC_ADMIN[0]}"
 wait_for "three ferrocache voters" sh -c "curl -sf http://127.0.0.1:${FC_ADMIN[0]}/v1/status | grep -o '\"voter\":true' | wc -l | grep -qx 3"
 FC_ENDPOINTS="http://127.0.0.1:${FC_ADMIN[0]},http://127.0.0.1:${FC_ADMIN[1]},http://127.0.0.1:${FC_ADMIN[2]}"
 
-RESULTS="$WORK/results"
+RESULTS="$BENCH_TMP/results"
 : >"$RESULTS"
 bench() {
   log "$*"

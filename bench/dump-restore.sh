@@ -9,12 +9,13 @@
 #              FERROCACHE_BIN (default target/release/ferrocache, built here).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SCRIPT=dump-restore.sh
 
-target="${CARGO_TARGET_DIR:-target}"
-if [[ -z "${FERROCACHE_BIN:-}" ]]; then
-  cargo build --release -p ferrocache
-  export FERROCACHE_BIN="$target/release/ferrocache"
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+release_bins FERROCACHE_BIN=ferrocache
+# The test starts this binary.
+export FERROCACHE_BIN
 cargo test --release -q -p ferrocache-e2e --test dump -- --ignored --nocapture dump_restore_throughput_beside_redis 2>&1 \
   | grep -v -e '^running' -e '^test ' -e '^$' -e 'test result' -e '^\.$'
 echo

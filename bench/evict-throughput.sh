@@ -7,6 +7,9 @@
 #   (REDIS_POLICY: redis-server's policy when POLICY is Ferrocache's own,
 #   default allkeys-lru)
 set -euo pipefail
+SCRIPT=evict-throughput.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FC=${1:-target/release/ferrocache}
 POLICY=${POLICY:-allkeys-lru}
 case $POLICY in
@@ -18,16 +21,14 @@ N=${N:-2000000}
 CLIENTS=${CLIENTS:-50}
 PIPELINE=${PIPELINE:-16}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-
 bench() {
     local name=$1 port
     shift
-    port=$(free_port)
+    free_port
+    port=$PORT
     "$@" --port "$port" >/dev/null 2>&1 &
     local pid=$!
-    wait_up "$port"
+    wait_ready "$port" "$pid" || die "$name did not start"
     printf '%-28s %s\n' "$name" "$(redis-benchmark -p "$port" -t set -r 10000000 -n "$N" -c "$CLIENTS" -P "$PIPELINE" -q | tr '\r' '\n' | grep -a 'requests per second' | tail -1)"
     kill "$pid"
     wait "$pid" 2>/dev/null || true

@@ -12,6 +12,9 @@
 # Prints per server: name, keys, RSS before/after, RSS bytes per key, then
 # a few MEMORY STATS fields as the server reports them.
 set -euo pipefail
+SCRIPT=memory.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${1:-1000000}
 shift || true
@@ -37,14 +40,12 @@ if [ ! -s "$LOAD" ]; then
     }' > "$LOAD"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
 
 # measure NAME PORT PID
 measure() {
     local name=$1 port=$2 pid=$3
-    wait_up "$port"
+    wait_ready "$port" "$pid" || die "server on $port did not start"
     local before after keys
     before=$(rss "$pid")
     # "errors: 0, replies: N" on the last line; count the keys stored.
@@ -64,12 +65,14 @@ measure() {
 }
 
 if [ "${REDIS:-1}" != 0 ]; then
-    port=$(free_port)
+    free_port
+    port=$PORT
     redis-server --port "$port" --save '' --appendonly no --daemonize no >/dev/null &
     measure "redis-server $(redis-server --version | awk '{print $3}')" "$port" $!
 fi
 for bin in "${BINS[@]}"; do
-    port=$(free_port)
+    free_port
+    port=$PORT
     "$bin" server --port "$port" --log-level warn &
     measure "$(basename "$bin")" "$port" $!
 done

@@ -37,11 +37,7 @@ KEYS="${1:-${KEYS:-1000000}}"
 SIZE="${SIZE:-64}"
 LOAD_RATE="${LOAD_RATE:-500}"
 REDIS_PIPELINES="${REDIS_PIPELINES-10 100}"
-IO_THREADS="${IO_THREADS:-1}"
 PARALLEL="${PARALLEL-1024 16384}"
-if [ "$IO_THREADS" != default ]; then
-  FERROCACHE_ARGS="--set io-threads=$IO_THREADS ${FERROCACHE_ARGS:-}"
-fi
 
 # shellcheck source=bench/cluster-lib.sh
 . bench/cluster-lib.sh
@@ -51,15 +47,8 @@ now() { date +%s.%N; }
 
 # Stops the nodes on ports $@ (and forgets their pids).
 stop_nodes() {
-  local port pid keep=() p
-  for port in "$@"; do
-    pid="$(node_pid "$port")"
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-    keep=()
-  done
+  local port
+  for port in "$@"; do stop_pids "$(node_pid "$port")"; done
 }
 
 # Starts the background load against the cluster at port $1; sets TRAFFIC_PID.
@@ -84,15 +73,11 @@ start_traffic() {
 # Sets LOAD_STATS to "requests errors p99_ms max_ms lost_writes/keys_written" (not printed:
 # a $(...) subshell could not wait for the load).
 stop_traffic() {
-  local keep=() p
   if [ -z "$TRAFFIC_PID" ]; then
     LOAD_STATS="- - - - -"
     return
   fi
-  kill -TERM "$TRAFFIC_PID" 2>/dev/null || true
-  wait "$TRAFFIC_PID" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [ "$p" = "$TRAFFIC_PID" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
+  stop_pids "$TRAFFIC_PID"  # SIGTERM: the load checks its writes, then exits
   TRAFFIC_PID=""
   [ -s "$BENCH_TMP/traffic.json" ] || die "the background load left no statistics: $(tail -3 "$BENCH_TMP/traffic.err")"
   LOAD_STATS="$(python3 -c '
@@ -142,12 +127,12 @@ for par in $PARALLEL; do
   wait_cluster_ok "$F_A" "$F_B" "$F_C"
   F_PER_KEY="$("${HELPER[@]}" entry-bytes "127.0.0.1:$F_A" "$(python3 -c 'print("key:%09d" % 0)')")"
   start_traffic "$F_A"
-  cpu_before="$(cpu_ticks "$F_A" "$F_B" "$F_C")"
+  cpu_before="$(nodes_cpu_ticks "$F_A" "$F_B" "$F_C")"
   t0="$(now)"
   "$FERROCACHE_BIN" cluster rebalance "127.0.0.1:$F_A" --parallel "$par" >"$BENCH_TMP/rebalance.log" 2>&1 \
     || die "ferrocache cluster rebalance failed: $(tail -5 "$BENCH_TMP/rebalance.log")"
   t1="$(now)"
-  cpu_after="$(cpu_ticks "$F_A" "$F_B" "$F_C")"
+  cpu_after="$(nodes_cpu_ticks "$F_A" "$F_B" "$F_C")"
   stop_traffic
   f_load="$LOAD_STATS"
   ok_line="$(grep '^\[OK\] moved' "$BENCH_TMP/rebalance.log")" || die "no [OK] line from rebalance: $(tail -5 "$BENCH_TMP/rebalance.log")"
@@ -177,13 +162,13 @@ for pipe in $REDIS_PIPELINES; do
   to="$(redis-cli -h 127.0.0.1 -p "$R_C" CLUSTER MYID | tr -d '\r')"
   R_PER_KEY="$("${HELPER[@]}" entry-bytes "127.0.0.1:$R_A" "$(python3 -c 'print("key:%09d" % 0)')")"
   start_traffic "$R_A"
-  cpu_before="$(cpu_ticks "$R_A" "$R_B" "$R_C")"
+  cpu_before="$(nodes_cpu_ticks "$R_A" "$R_B" "$R_C")"
   t0="$(now)"
   redis-cli --cluster reshard "127.0.0.1:$R_A" --cluster-from "$ids" --cluster-to "$to" \
     --cluster-slots "$SLOTS" --cluster-yes --cluster-pipeline "$pipe" >"$BENCH_TMP/reshard.log" 2>&1 \
     || die "redis-cli --cluster reshard failed: $(grep -v '^Moving' "$BENCH_TMP/reshard.log" | tail -5)"
   t1="$(now)"
-  cpu_after="$(cpu_ticks "$R_A" "$R_B" "$R_C")"
+  cpu_after="$(nodes_cpu_ticks "$R_A" "$R_B" "$R_C")"
   stop_traffic
   r_load="$LOAD_STATS"
   if grep -q '\[ERR\]' "$BENCH_TMP/reshard.log"; then

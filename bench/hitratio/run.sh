@@ -12,6 +12,9 @@
 # after a 20% warm-up, and how many keys the server held at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
+SCRIPT=hitratio/run.sh
+# shellcheck source=bench/lib.sh
+. ../lib.sh
 FC=$(realpath "${1:-../../target/release/ferrocache}")
 MAXMEMORY=${MAXMEMORY:-64mb}
 KEYS=${KEYS:-10000000}
@@ -24,17 +27,15 @@ REDIS_POLICIES=${REDIS_POLICIES-"allkeys-lru allkeys-lfu"}
 cargo build --release --quiet
 TOOL=target/release/hitratio
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-
 # one NAME POLICY WORKLOAD COMMAND...: runs the workload against a fresh server.
 one() {
     local name=$1 policy=$2 workload=$3 port
     shift 3
-    port=$(free_port)
+    free_port
+    port=$PORT
     "$@" --port "$port" >/dev/null 2>&1 &
     local pid=$!
-    wait_up "$port"
+    wait_ready "$port" "$pid" || die "$name did not start"
     local ratio
     ratio=$("$TOOL" --port "$port" --workload "$workload" --keys "$KEYS" --requests "$REQUESTS" --value "$VALUE" | awk '{print $2}')
     local keys
