@@ -33,6 +33,10 @@ pub async fn run(shared: Arc<Shared>) {
 
 /// One active expiry tick over all databases.
 pub fn expire_cycle(shared: &Shared, now: u64) {
+    // A replica's keys expire when its primary's stream deletes them, never on its own clock.
+    if shared.repl.is_replica() {
+        return;
+    }
     let start = Instant::now();
     for db in shared.dbs.iter() {
         loop {

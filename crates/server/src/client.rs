@@ -52,6 +52,13 @@ pub struct Client {
     /// The cluster view this connection routes by, replaced when the node
     /// installs a newer one ([`crate::cluster::Cluster::view_for`]).
     pub cluster_view: Option<Arc<crate::cluster::View>>,
+    /// This is the link from this node's primary: it applies the replication stream (it may
+    /// write on a replica, and is not replicated itself).
+    pub master: bool,
+    /// Sent PSYNC: once the reply is out, the connection feeds this replica.
+    pub sync: Option<crate::repl::primary::SyncRequest>,
+    /// REPLCONF listening-port of a replica before its PSYNC.
+    pub replica_port: u16,
 }
 
 impl Client {
@@ -73,6 +80,9 @@ impl Client {
             asking: false,
             readonly: false,
             cluster_view: None,
+            master: false,
+            sync: None,
+            replica_port: 0,
         }
     }
 
@@ -138,6 +148,17 @@ pub struct ClientMeta {
     pub subs: [usize; 3],
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub blocked: bool,
+    /// A replica being fed (flag `S`) or this replica's primary (flag `M`).
+    pub link: LinkKind,
+}
+
+/// What a connection is in replication (CLIENT LIST flags, CLIENT KILL TYPE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LinkKind {
+    #[default]
+    None,
+    Replica,
+    Master,
 }
 
 impl ClientHandle {
@@ -150,12 +171,29 @@ impl ClientHandle {
         self.killed.load(Ordering::Relaxed)
     }
 
+    /// The client's class for CLIENT KILL TYPE and CLIENT LIST TYPE: normal, replica,
+    /// master or pubsub.
+    pub fn kind(&self) -> &'static str {
+        let m = self.meta.lock();
+        match m.link {
+            LinkKind::Replica => "replica",
+            LinkKind::Master => "master",
+            LinkKind::None if m.subs.iter().any(|&n| n > 0) => "pubsub",
+            LinkKind::None => "normal",
+        }
+    }
+
     /// One CLIENT LIST line (without the newline), with Redis's fields.
     pub fn info_line(&self, now: u64) -> String {
         let m = self.meta.lock().clone();
         let age = now.saturating_sub(self.created) / 1000;
         let idle = now.saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
         let mut flags = String::new();
+        match m.link {
+            LinkKind::Replica => flags.push('S'),
+            LinkKind::Master => flags.push('M'),
+            LinkKind::None => {}
+        }
         if m.subs.iter().any(|&n| n > 0) {
             flags.push('P');
         }

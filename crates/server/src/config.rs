@@ -15,6 +15,8 @@ pub struct Config {
     pub databases: usize,
     pub maxclients: usize,
     pub proto_max_bulk_len: u64,
+    /// Bytes of the replication stream kept for partial resyncs (`repl-backlog-size`).
+    pub repl_backlog_size: u64,
     pub log_level: String,
     /// Close clients idle this many seconds (0 = never).
     pub timeout: u64,
@@ -62,6 +64,7 @@ impl Default for Config {
             databases: 16,
             maxclients: 10000,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            repl_backlog_size: 1024 * 1024,
             log_level: "info".into(),
             timeout: 0,
             hz: 10,
@@ -188,6 +191,17 @@ pub static PARAMS: &[Param] = &[
                 return Err(format!("argument must be between {MIN} and {} inclusive", i64::MAX));
             }
             c.proto_max_bulk_len = n;
+            Ok(())
+        },
+    },
+    Param {
+        name: "repl-backlog-size",
+        aliases: &[],
+        mutable: true,
+        accepts: "a size of at least 16kb, e.g. 1048576 or 1mb",
+        get: |c| c.repl_backlog_size.to_string(),
+        set: |c, v| {
+            c.repl_backlog_size = parse_memory(v)?.max(16 * 1024);
             Ok(())
         },
     },

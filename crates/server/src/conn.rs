@@ -46,6 +46,8 @@ enum End {
     OutputLimit,
     /// To the event loop with this number (see [`crate::affinity`]).
     Move(usize),
+    /// Sent PSYNC: the connection now feeds a replica.
+    Replica(crate::repl::primary::SyncRequest),
 }
 
 /// Serves one accepted connection until it ends (or moves to another
@@ -94,6 +96,11 @@ async fn serve_conn(shared: Arc<Shared>, mut stream: TcpStream, mut conn: Conn) 
     let registered = Registered { shared: &shared, id: conn.client.id };
     let end = run(&shared, &mut stream, &mut conn).await;
     debug!(id = conn.client.id, addr = %conn.client.handle.addr, reason = ?end, "client closed");
+    if let End::Replica(request) = end {
+        conn.client.handle.meta.lock().link = crate::client::LinkKind::Replica;
+        crate::repl::primary::feed(shared.clone(), stream, request, conn.client.handle.clone()).await;
+        return close(&shared, conn.client);
+    }
     let End::Move(to) = end else {
         return close(&shared, conn.client);
     };
@@ -174,6 +181,12 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                     }
                     if client.close {
                         break;
+                    }
+                    if let Some(request) = client.sync.take() {
+                        return match flush(shared, stream, &mut out, obuf, &client.handle).await {
+                            Ok(()) => End::Replica(request),
+                            Err(end) => end,
+                        };
                     }
                     if client.blocked.is_some() {
                         client.handle.inbox.drain_into(&mut out);

@@ -46,7 +46,13 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     {
         return redirect(shared, client, out, &args, e);
     }
+    if spec.has(flags::WRITE) && !client.master && shared.repl.is_replica() {
+        return reject(shared, client, out, &args, CmdError::msg("READONLY You can't write against a read only replica."));
+    }
+    // A replica keeps what its primary sends whatever its own maxmemory (as Redis's
+    // replica-ignore-maxmemory): evicting here would make it differ from the primary.
     if spec.has(flags::DENYOOM)
+        && !client.master
         && let Err(e) = crate::evict::make_room(shared, now) {
             return reject(shared, client, out, &args, e);
         }
@@ -88,7 +94,20 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
 /// server logs it and keeps serving.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     let mark = ctx.out.len();
+    let replicated = spec.has(flags::WRITE) && ctx.shared.repl.active();
+    if replicated {
+        crate::repl::propagate::begin(ctx.client.db, args, ctx.now);
+    }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, args)));
+    // What no keyspace guard took: a keyless write (FLUSHALL, SWAPDB) that succeeded is
+    // replicated as it is; a keyed command left it because it changed nothing.
+    if replicated
+        && let Some((db, args)) = crate::repl::propagate::take_current()
+        && !spec.has_keys()
+        && matches!(result, Ok(Ok(())))
+    {
+        ctx.shared.repl.append(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
+    }
     match result {
         Ok(Ok(())) => crate::blocking::after_write(ctx, spec, args),
         Ok(Err(e)) => ctx.out.error_bytes(&e.bytes()),

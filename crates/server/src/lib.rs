@@ -22,6 +22,7 @@ pub mod float80;
 pub mod migrate;
 pub mod peer;
 pub mod pubsub;
+pub mod repl;
 pub mod shared;
 pub mod signal;
 pub mod table;
@@ -73,6 +74,7 @@ impl Server {
             }
         }
         let shared = Arc::new(Shared::new(config));
+        repl::install(&shared);
         evict::sync_tuning(&shared);
         let port = groups[0][0].local_addr()?.port();
         shared.port.store(port as u64, std::sync::atomic::Ordering::Relaxed);

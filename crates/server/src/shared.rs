@@ -39,6 +39,8 @@ pub struct Shared {
     /// The cluster view and this node's place in it; Some iff the
     /// `cluster-enabled` setting is on (see [`crate::cluster`]).
     pub cluster: Option<crate::cluster::Cluster>,
+    /// This node's replication: its stream, its replicas, its primary.
+    pub repl: crate::repl::Replication,
 }
 
 impl Shared {
@@ -46,7 +48,8 @@ impl Shared {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let maxmemory = AtomicU64::new(config.maxmemory);
         let cluster = config.cluster_enabled.then(crate::cluster::Cluster::default);
-        let run_id = (0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap()).collect();
+        let run_id = crate::repl::new_replid();
+        let repl = crate::repl::Replication::new(config.repl_backlog_size);
         Shared {
             dbs,
             config: RwLock::new(config),
@@ -62,6 +65,7 @@ impl Shared {
             loops: std::sync::OnceLock::new(),
             maxmemory,
             cluster,
+            repl,
         }
     }
 }

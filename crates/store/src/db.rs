@@ -184,6 +184,8 @@ fn charge(shard_bytes: &mut usize, usage: &Usage, bytes: usize, keys: usize, add
 pub struct Usage {
     bytes: AtomicUsize,
     keys: AtomicUsize,
+    /// Whether changes are reported to the database's observer (see [`Db::observe`]).
+    observed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -200,6 +202,8 @@ struct Shard {
     expire_cursor: usize,
     /// S3-FIFO's recently evicted keys.
     ghost: Ghost,
+    /// Keys expired or evicted since the observer was last told (only while observed).
+    reclaimed: Vec<Box<[u8]>>,
 }
 
 impl Shard {
@@ -231,6 +235,13 @@ impl Shard {
 
     fn signal(&mut self, key: &[u8], by_expiry: bool) {
         signal_watchers(&self.watched, key, by_expiry);
+    }
+
+    /// Notes a key that left by expiry or eviction, for the observer.
+    fn note_reclaimed(&mut self, key: &[u8]) {
+        if self.usage.observed.load(Ordering::Relaxed) {
+            self.reclaimed.push(key.into());
+        }
     }
 
     /// Removes `key` from table `t`, keeping the counters right.
@@ -280,6 +291,9 @@ impl Shard {
                 self.keys -= 1;
                 self.stats.expired += 1;
                 signal_watchers(&self.watched, key, true);
+                if self.usage.observed.load(Ordering::Relaxed) {
+                    self.reclaimed.push(key.into());
+                }
                 // The table shrinks at its next `take` (borrowing rules
                 // keep it out of this single-lookup path).
                 charge(&mut self.bytes, &self.usage, entry_bytes(node.key(), &node.entry), 1, false);
@@ -298,6 +312,7 @@ impl Shard {
             self.take(t, key);
             self.stats.expired += 1;
             self.signal(key, true);
+            self.note_reclaimed(key);
         }
         expired
     }
@@ -382,7 +397,20 @@ pub struct Db {
     /// The best eviction candidates sampled so far (LRU, LFU, TTL), one
     /// pool per event-loop thread (see [`Db::pool`]).
     pools: Box<[Mutex<Vec<Candidate>>]>,
+    observer: std::sync::OnceLock<Observer>,
 }
+
+/// What a database tells its observer (replication) about a change, with the changed keys'
+/// shards still locked, so that changes are reported in the order they were made.
+pub struct Change<'a> {
+    /// Keys that expired or were evicted (not deleted by a command), oldest first.
+    pub reclaimed: &'a [Box<[u8]>],
+    /// Whether the command holding the lock changed the database.
+    pub by_command: bool,
+}
+
+/// See [`Db::observe`].
+pub type Observer = Box<dyn Fn(Change<'_>) + Send + Sync>;
 
 /// The oldest key S3-FIFO sampled from one queue, found again by the
 /// address of its bytes (copying every candidate key costs cache misses).
@@ -448,6 +476,30 @@ impl Db {
             tuning: AtomicU64::new(Tuning::default().pack()),
             evicted: AtomicU64::new(0),
             pools: (0..POOLS).map(|_| Mutex::new(Vec::with_capacity(POOL_SIZE))).collect(),
+            observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Installs the function told of every change while [`set_observed`](Self::set_observed)
+    /// is on: a guard that changed something calls it as it is released, and expiry and
+    /// eviction call it for the keys they reclaim. Only the first observer is kept.
+    pub fn observe(&self, observer: Observer) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Turns reporting to the observer on or off (off costs one relaxed load per guard).
+    pub fn set_observed(&self, on: bool) {
+        self.usage.observed.store(on, Ordering::Relaxed);
+    }
+
+    /// Tells the observer about `shard`'s reclaimed keys (its lock held by the caller).
+    fn report_reclaimed(&self, shard: &mut Shard) {
+        if shard.reclaimed.is_empty() {
+            return;
+        }
+        let reclaimed = std::mem::take(&mut shard.reclaimed);
+        if let Some(observer) = self.observer.get() {
+            observer(Change { reclaimed: &reclaimed, by_command: false });
         }
     }
 
@@ -468,7 +520,7 @@ impl Db {
         if let Guards::One(s, _) = &guards {
             LAST_SHARD.set(*s);
         }
-        DbGuard { now, tuning: self.tuning(), pending: None, guards }
+        DbGuard { now, tuning: self.tuning(), pending: None, guards, db: self, wrote: false }
     }
 
     /// Locks the shard of `key`.
@@ -769,9 +821,11 @@ impl Db {
                     shard.take(t, &k);
                     shard.stats.expired += 1;
                     shard.signal(&k, true);
+                    shard.note_reclaimed(&k);
                     expired += 1;
                 }
             }
+            self.report_reclaimed(&mut shard);
         }
         (examined, expired)
     }
@@ -856,6 +910,7 @@ impl Shard {
     fn evict(&mut self, t: usize, key: &[u8]) -> Option<(usize, Entry)> {
         let e = self.take(t, key)?;
         self.signal(key, false);
+        self.note_reclaimed(key);
         Some((entry_bytes(key, &e), e))
     }
 }
@@ -905,6 +960,7 @@ impl Db {
                 continue;
             }
             let victim = shard.evict(tb, &c.key);
+            self.report_reclaimed(&mut shard);
             drop(shard);
             return victim.map(|v| self.count_evicted(v));
         }
@@ -922,6 +978,7 @@ impl Db {
             let mut key: Option<(usize, Box<[u8]>)> = None;
             shard.sample(1, t.policy.volatile_only(), |tb, k, _| key = Some((tb, k.into())));
             if let Some(v) = key.and_then(|(tb, k)| shard.evict(tb, &k)) {
+                self.report_reclaimed(&mut shard);
                 drop(shard);
                 return Some(self.count_evicted(v));
             }
@@ -975,6 +1032,7 @@ impl Db {
                         }
                     }
                     let victim = shard.evict(t, &key);
+                    self.report_reclaimed(&mut shard);
                     drop(shard);
                     return victim.map(|v| self.count_evicted(v));
                 }
@@ -1063,6 +1121,28 @@ pub struct DbGuard<'a> {
     /// can charge an in-place size change.
     pending: Option<(usize, usize)>,
     guards: Guards<'a>,
+    db: &'a Db,
+    /// Whether this guard changed the database (reported to the observer on release).
+    wrote: bool,
+}
+
+impl Drop for DbGuard<'_> {
+    /// Reports the change, if any, to the observer while the shards are still locked.
+    fn drop(&mut self) {
+        if !self.db.usage.observed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut reclaimed = Vec::new();
+        match &mut self.guards {
+            Guards::One(_, g) => reclaimed.append(&mut g.reclaimed),
+            Guards::Many(v) => v.iter_mut().for_each(|(_, g)| reclaimed.append(&mut g.reclaimed)),
+        }
+        if let Some(observer) = self.db.observer.get()
+            && (self.wrote || !reclaimed.is_empty())
+        {
+            observer(Change { reclaimed: &reclaimed, by_command: self.wrote });
+        }
+    }
 }
 
 impl DbGuard<'_> {
@@ -1119,6 +1199,7 @@ impl DbGuard<'_> {
     /// is returned (to free it outside the lock if it is large).
     pub fn modified(&mut self, key: &[u8]) -> Option<Entry> {
         let pending = self.pending.take();
+        self.wrote = true;
         let (shard, t) = self.shard(key);
         let e = shard.tables.get(t).and_then(|tb| tb.map.get(key))?;
         let emptied = e.value.is_empty_collection();
@@ -1145,6 +1226,7 @@ impl DbGuard<'_> {
     /// One hash lookup; an existing key keeps its allocation.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
         self.pending = None;
+        self.wrote = true;
         let (now, tuning) = (self.now, self.tuning);
         entry.access = (now / 1000) as u32;
         let new_volatile = entry.expire_at != 0;
@@ -1237,6 +1319,7 @@ impl DbGuard<'_> {
         if e.is_some() && !shard.watched.is_empty() {
             shard.signal(key, false);
         }
+        self.wrote |= e.is_some();
         e
     }
 
@@ -1270,6 +1353,7 @@ impl DbGuard<'_> {
         if !shard.watched.is_empty() {
             shard.signal(key, false);
         }
+        self.wrote = true;
         true
     }
 }

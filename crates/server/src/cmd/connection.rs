@@ -269,6 +269,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut skipme = true;
+    let mut kind = None;
     for pair in args[2..].chunks(2) {
         let (k, v) = (&pair[0], &pair[1]);
         if is(k, "id") {
@@ -285,8 +286,15 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             } else {
                 return Err(CmdError::Syntax);
             };
-        } else if is(k, "type") || is(k, "user") || is(k, "maxage") {
-            // Accepted filters; every client here is a normal one of the default user.
+        } else if is(k, "type") {
+            let class = text(v).to_ascii_lowercase();
+            kind = Some(match class.as_str() {
+                "normal" | "master" | "replica" | "pubsub" => class,
+                "slave" => "replica".to_string(),
+                _ => return Err(CmdError::err(format!("Unknown client type '{}'", text(v)))),
+            });
+        } else if is(k, "user") || is(k, "maxage") {
+            // Accepted filters; every client here is of the default user.
         } else {
             return Err(CmdError::Syntax);
         }
@@ -295,7 +303,8 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for c in ctx.shared.clients.all() {
         let matches = id.is_none_or(|i| c.id == i)
             && addr.as_ref().is_none_or(|a| c.addr.to_string() == *a)
-            && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a);
+            && laddr.as_ref().is_none_or(|a| c.laddr.to_string() == *a)
+            && kind.as_ref().is_none_or(|k| c.kind() == k);
         if matches && !(skipme && c.id == ctx.client.id) {
             kill(ctx, &c);
             killed += 1;

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod lists;
 pub mod memory;
 pub mod pubsub;
+pub mod replication;
 pub mod scan;
 pub mod server;
 pub mod sets;
@@ -28,6 +29,7 @@ pub static FAMILIES: &[&[Spec]] = &[
     lists::COMMANDS,
     memory::COMMANDS,
     pubsub::COMMANDS,
+    replication::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,

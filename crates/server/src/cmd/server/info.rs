@@ -161,6 +161,10 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("instantaneous_ops_per_sec", s.ops_per_sec());
     i.field("total_net_input_bytes", load(&s.net_input_bytes));
     i.field("total_net_output_bytes", load(&s.net_output_bytes));
+    let repl = &shared.repl;
+    i.field("sync_full", load(&repl.sync_full));
+    i.field("sync_partial_ok", load(&repl.sync_partial_ok));
+    i.field("sync_partial_err", load(&repl.sync_partial_err));
     i.field("rejected_connections", load(&c.rejected));
     i.field("expired_keys", keyspace.expired);
     i.field("evicted_keys", crate::evict::evicted_keys(ctx.shared));
@@ -173,19 +177,50 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("client_output_buffer_limit_disconnections", load(&s.obuf_closed));
 }
 
-/// A lone master. Until replication exists, the replication id is the run id.
+/// Redis's fields, in its order: a replica's link first, then the replicas attached here,
+/// then the stream.
 fn replication(ctx: &Ctx, i: &mut Info) {
-    i.field("role", "master");
-    i.field("connected_slaves", 0);
+    let repl = &ctx.shared.repl;
+    let now = ferrocache_store::clock::now_ms();
+    let link = repl.link.lock().clone();
+    let offset = match &link {
+        Some(link) => {
+            let up = link.up.load(Ordering::Relaxed);
+            let offset = link.offset.load(Ordering::Relaxed);
+            i.field("role", "slave");
+            i.field("master_host", &link.host);
+            i.field("master_port", link.port);
+            i.field("master_link_status", if up { "up" } else { "down" });
+            i.field("master_last_io_seconds_ago", if up { (now.saturating_sub(link.last_io.load(Ordering::Relaxed)) / 1000) as i64 } else { -1 });
+            i.field("master_sync_in_progress", u8::from(!up));
+            i.field("slave_read_repl_offset", offset);
+            i.field("slave_repl_offset", offset);
+            i.field("slave_priority", 100);
+            i.field("slave_read_only", 1);
+            i.field("replica_announced", 1);
+            offset
+        }
+        None => {
+            i.field("role", "master");
+            repl.offset()
+        }
+    };
+    let replicas = repl.replicas.lock().clone();
+    i.field("connected_slaves", replicas.len());
+    for (n, r) in replicas.iter().enumerate() {
+        let lag = now.saturating_sub(r.acked_at.load(Ordering::Relaxed)) / 1000;
+        i.field(&format!("slave{n}"), format_args!("ip={},port={},state=online,offset={},lag={lag}", r.ip, r.port, r.acked.load(Ordering::Relaxed)));
+    }
+    let backlog = repl.backlog.lock();
     i.field("master_failover_state", "no-failover");
-    i.field("master_replid", &ctx.shared.run_id);
+    i.field("master_replid", repl.replid());
     i.field("master_replid2", "0".repeat(40));
-    i.field("master_repl_offset", 0);
+    i.field("master_repl_offset", offset);
     i.field("second_repl_offset", -1);
-    i.field("repl_backlog_active", 0);
-    i.field("repl_backlog_size", 1048576);
-    i.field("repl_backlog_first_byte_offset", 0);
-    i.field("repl_backlog_histlen", 0);
+    i.field("repl_backlog_active", u8::from(repl.active()));
+    i.field("repl_backlog_size", backlog.capacity());
+    i.field("repl_backlog_first_byte_offset", backlog.start() + 1);
+    i.field("repl_backlog_histlen", backlog.len());
 }
 
 fn cpu(_: &Ctx, i: &mut Info) {

@@ -1,0 +1,117 @@
+//! Replication family: REPLICAOF/SLAVEOF and ROLE for operators, REPLCONF and PSYNC/SYNC for
+//! the replica's link to its primary (see [`crate::repl`]).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::args::{is, text};
+use crate::command::{flags::*, spec, CmdError, CmdResult, Ctx, Spec};
+use crate::repl::primary::SyncRequest;
+use crate::repl::replica::Link;
+
+pub static COMMANDS: &[Spec] = &[
+    spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", replicaof),
+    spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof),
+    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "server", "2.8.12", "Returns the replication role.", role),
+    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "3.0.0", "An internal command for configuring the replication stream.", replconf),
+    spec("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", "2.8.0", "An internal command used in replication.", psync),
+    spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", "1.0.0", "An internal command used in replication.", psync),
+];
+
+/// `REPLICAOF host port` follows a primary (dropping this node's data for its copy);
+/// `REPLICAOF NO ONE` stops following and makes this node a primary with its data.
+fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.shared.cluster.is_some() {
+        return Err(CmdError::err("REPLICAOF not allowed in cluster mode."));
+    }
+    let repl = &ctx.shared.repl;
+    if is(&args[1], "no") && is(&args[2], "one") {
+        if let Some(link) = repl.link.lock().take() {
+            link.stopped.store(true, Ordering::Relaxed);
+            // A new stream starts here: this node's data from now on is its own.
+            repl.set_replid(crate::repl::new_replid());
+            tracing::info!("no longer a replica of {}:{}", link.host, link.port);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let port = text(&args[2]).parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| CmdError::err("Invalid master port"))?;
+    let host = text(&args[1]).to_string();
+    let mut current = repl.link.lock();
+    if current.as_ref().is_some_and(|l| l.host == host && l.port == port) {
+        ctx.out.simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    if let Some(old) = current.take() {
+        old.stopped.store(true, Ordering::Relaxed);
+    }
+    let link = Arc::new(Link::new(host, port));
+    *current = Some(link.clone());
+    drop(current);
+    let shared = repl.shared().ok_or_else(|| CmdError::err("replication is not available on this server"))?;
+    tokio::spawn(crate::repl::replica::run(shared, link));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `ROLE`: master with its replicas' offsets, or slave with its primary and link state.
+fn role(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let repl = &ctx.shared.repl;
+    let out = &mut *ctx.out;
+    if let Some(link) = repl.link.lock().clone() {
+        out.array(5);
+        out.bulk(b"slave");
+        out.bulk(link.host.as_bytes());
+        out.int(i64::from(link.port));
+        out.bulk(if link.up.load(Ordering::Relaxed) { b"connected" } else { b"connect" });
+        out.int(link.offset.load(Ordering::Relaxed) as i64);
+        return Ok(());
+    }
+    let replicas = repl.replicas.lock().clone();
+    out.array(3);
+    out.bulk(b"master");
+    out.int(repl.offset() as i64);
+    out.array(replicas.len());
+    for r in replicas {
+        out.array(3);
+        out.bulk(r.ip.as_bytes());
+        out.bulk(r.port.to_string().as_bytes());
+        out.bulk(r.acked.load(Ordering::Relaxed).to_string().as_bytes());
+    }
+    Ok(())
+}
+
+/// `REPLCONF option value ...` from a replica before PSYNC: its listening port is kept for
+/// INFO; the other options (capa, ip-address) are accepted. ACKs go to the feeder directly.
+fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        if is(&pair[0], "listening-port") {
+            ctx.client.replica_port = text(&pair[1]).parse().map_err(|_| CmdError::err("value is not an integer or out of range"))?;
+        } else if is(&pair[0], "ack") || is(&pair[0], "getack") {
+            return Ok(());
+        } else if !(is(&pair[0], "capa") || is(&pair[0], "ip-address")) {
+            return Err(CmdError::err(format!("Unrecognized REPLCONF option: {}", text(&pair[0]))));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `PSYNC replid offset` (or `SYNC`): after this reply-less command the connection feeds the
+/// replica (see [`crate::repl::primary::feed`]).
+fn psync(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.shared.repl.is_replica() {
+        return Err(CmdError::err("a replica of a replica is not supported yet: replicate its primary"));
+    }
+    let (replid, from) = match args {
+        [_, id, from] => (text(id).to_string(), text(from).parse().unwrap_or(-1)),
+        _ => ("?".to_string(), -1),
+    };
+    ctx.client.sync = Some(SyncRequest { replid, from, port: ctx.client.replica_port });
+    Ok(())
+}

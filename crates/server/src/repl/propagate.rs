@@ -1,0 +1,156 @@
+//! What a write command is replicated as.
+//!
+//! Dispatch names the running command ([`begin`]) before its handler runs; the keyspace
+//! takes it ([`take_current`]) when the command's lock guard is released having changed
+//! something, so a command that changed nothing (SET NX on an existing key, DEL of a missing
+//! one) is not replicated, as in Redis. Commands whose effect depends on the moment they run
+//! are replicated in a form that does not: relative expiries become absolute ones (EXPIRE ->
+//! PEXPIREAT, SETEX -> SET ... PXAT), so that a replica applying them later, or a replica
+//! resynchronising, sets the same expiry.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+
+thread_local! {
+    /// The write command this thread is running: (database, arguments as replicated).
+    static CURRENT: RefCell<Option<(usize, Vec<Bytes>)>> = const { RefCell::new(None) };
+}
+
+/// Names the write command about to run in database `db` (at `now`, Unix ms).
+pub fn begin(db: usize, args: &[Bytes], now: u64) {
+    let args = rewrite(args, now).unwrap_or_else(|| args.to_vec());
+    CURRENT.with(|c| *c.borrow_mut() = Some((db, args)));
+}
+
+/// Replaces what the running command is replicated as (a handler whose effect is not
+/// repeatable from its arguments calls this before releasing its keys).
+pub fn replicate_as(db: usize, args: Vec<Bytes>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some((db, args)));
+}
+
+/// The running command, once: the first guard that changed something takes it.
+pub fn take_current() -> Option<(usize, Vec<Bytes>)> {
+    CURRENT.with(|c| c.borrow_mut().take())
+}
+
+fn is(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+fn int(arg: &[u8]) -> Option<i64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+fn b(s: impl ToString) -> Bytes {
+    Bytes::from(s.to_string())
+}
+
+/// The time-independent form of `args`, if it differs. Arguments that do not parse are left
+/// alone: the command fails the same way on the replica, or did not change anything.
+fn rewrite(args: &[Bytes], now: u64) -> Option<Vec<Bytes>> {
+    let name = &args[0];
+    let now = now as i64;
+    let abs = |amount: i64, ms: bool| -> Option<i64> { if ms { now.checked_add(amount) } else { amount.checked_mul(1000)?.checked_add(now) } };
+    if is(name, "expire") || is(name, "pexpire") || is(name, "expireat") {
+        let n = int(args.get(2)?)?;
+        let at = if is(name, "expireat") { n.checked_mul(1000)? } else { abs(n, is(name, "pexpire"))? };
+        let mut out = vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), b(at)];
+        out.extend_from_slice(&args[3..]);
+        return Some(out);
+    }
+    if is(name, "setex") || is(name, "psetex") {
+        let at = abs(int(args.get(2)?)?, is(name, "psetex"))?;
+        return Some(vec![Bytes::from_static(b"SET"), args[1].clone(), args.get(3)?.clone(), Bytes::from_static(b"PXAT"), b(at)]);
+    }
+    if is(name, "set") || is(name, "getex") {
+        let first = if is(name, "set") { 3 } else { 2 };
+        let mut out = args.to_vec();
+        let mut changed = false;
+        let mut i = first;
+        while i < out.len() {
+            let opt = out[i].clone();
+            let at = if is(&opt, "ex") || is(&opt, "px") {
+                abs(int(out.get(i + 1)?)?, is(&opt, "px"))
+            } else if is(&opt, "exat") {
+                int(out.get(i + 1)?)?.checked_mul(1000)
+            } else {
+                i += 1;
+                continue;
+            };
+            out[i] = Bytes::from_static(b"PXAT");
+            out[i + 1] = b(at?);
+            changed = true;
+            i += 2;
+        }
+        if is(name, "getex") {
+            // GETEX with an expiry is PEXPIREAT; with PERSIST, PERSIST.
+            if changed {
+                let at = out.iter().position(|a| is(a, "pxat")).and_then(|p| out.get(p + 1))?.clone();
+                return Some(vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at]);
+            }
+            if args[2..].iter().any(|a| is(a, "persist")) {
+                return Some(vec![Bytes::from_static(b"PERSIST"), args[1].clone()]);
+            }
+            if let Some(p) = args.iter().position(|a| is(a, "pxat")) {
+                return Some(vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), args.get(p + 1)?.clone()]);
+            }
+            return None;
+        }
+        return changed.then_some(out);
+    }
+    if is(name, "restore") && !args.iter().skip(4).any(|a| is(a, "absttl")) {
+        let ttl = int(args.get(2)?)?;
+        if ttl == 0 {
+            return None;
+        }
+        let mut out = args.to_vec();
+        out[2] = b(now.checked_add(ttl)?);
+        out.push(Bytes::from_static(b"ABSTTL"));
+        return Some(out);
+    }
+    if is(name, "restore-asking") {
+        let mut out = args.to_vec();
+        out[0] = Bytes::from_static(b"RESTORE");
+        return Some(rewrite(&out, now as u64).unwrap_or(out));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<Bytes> {
+        text.split(' ').map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    fn rewritten(text: &str) -> String {
+        let out = rewrite(&args(text), 1_000_000).unwrap_or_else(|| args(text));
+        out.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn relative_expiries_become_absolute() {
+        assert_eq!(rewritten("EXPIRE k 10"), "PEXPIREAT k 1010000");
+        assert_eq!(rewritten("pexpire k 10 NX"), "PEXPIREAT k 1000010 NX");
+        assert_eq!(rewritten("EXPIREAT k 5"), "PEXPIREAT k 5000");
+        assert_eq!(rewritten("PEXPIREAT k 5"), "PEXPIREAT k 5");
+        assert_eq!(rewritten("SETEX k 10 v"), "SET k v PXAT 1010000");
+        assert_eq!(rewritten("PSETEX k 10 v"), "SET k v PXAT 1000010");
+        assert_eq!(rewritten("SET k v EX 10 NX"), "SET k v PXAT 1010000 NX");
+        assert_eq!(rewritten("SET k v px 10 GET"), "SET k v PXAT 1000010 GET");
+        assert_eq!(rewritten("SET k v EXAT 7"), "SET k v PXAT 7000");
+        assert_eq!(rewritten("SET k ex"), "SET k ex", "the value 'ex' is not an option");
+        assert_eq!(rewritten("SET k v KEEPTTL"), "SET k v KEEPTTL");
+        assert_eq!(rewritten("GETEX k EX 1"), "PEXPIREAT k 1001000");
+        assert_eq!(rewritten("GETEX k PERSIST"), "PERSIST k");
+        assert_eq!(rewritten("GETEX k PXAT 9"), "PEXPIREAT k 9");
+        assert_eq!(rewritten("RESTORE k 10 payload"), "RESTORE k 1000010 payload ABSTTL");
+        assert_eq!(rewritten("RESTORE k 0 payload REPLACE"), "RESTORE k 0 payload REPLACE");
+        assert_eq!(rewritten("RESTORE k 10 payload ABSTTL"), "RESTORE k 10 payload ABSTTL");
+        assert_eq!(rewritten("RESTORE-ASKING k 7 p REPLACE ABSTTL"), "RESTORE k 7 p REPLACE ABSTTL");
+        assert_eq!(rewritten("EXPIRE k notanumber"), "EXPIRE k notanumber");
+        assert_eq!(rewritten("SET k v EX 99999999999999999"), "SET k v EX 99999999999999999", "overflow: left to fail");
+    }
+}
