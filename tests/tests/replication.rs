@@ -81,7 +81,7 @@ fn writes(c: &mut Conn, round: usize) {
     for i in 0..200 {
         let k = format!("k{}", (i * 7 + round) % 50);
         let n = i.to_string();
-        let cmd: Vec<String> = match i % 17 {
+        let cmd: Vec<String> = match i % 23 {
             0 => vec!["SET".into(), k, n],
             1 => vec!["INCR".into(), format!("counter{}", i % 3)],
             2 => vec!["RPUSH".into(), format!("list{}", i % 4), n.clone(), n],
@@ -98,7 +98,14 @@ fn writes(c: &mut Conn, round: usize) {
             13 => vec!["RENAME".into(), format!("set{}", i % 4), format!("set{}", (i + 1) % 4)],
             14 => vec!["SET".into(), format!("gone{i}"), n, "PX".into(), "1".into()],
             15 => vec!["ZINCRBY".into(), format!("zset{}", i % 4), "1.5".into(), "m".into()],
-            _ => vec!["HINCRBY".into(), "hcount".into(), "f".into(), "3".into()],
+            16 => vec!["HINCRBY".into(), "hcount".into(), "f".into(), "3".into()],
+            // Random or computed effects: replicated as what they did.
+            17 => vec!["SPOP".into(), format!("set{}", i % 4)],
+            18 => vec!["SPOP".into(), format!("set{}", (i + 2) % 4), "2".into()],
+            19 => vec!["INCRBYFLOAT".into(), "float".into(), "0.1".into()],
+            20 => vec!["HINCRBYFLOAT".into(), "hfloat".into(), "f".into(), "1.1e-3".into()],
+            21 => vec!["BLPOP".into(), format!("list{}", i % 4), "list9".into(), "0.01".into()],
+            _ => vec!["BZPOPMIN".into(), format!("zset{}", i % 4), "0.01".into()],
         };
         c.cmd(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
     }
@@ -174,6 +181,27 @@ fn concurrent_writers_on_the_same_keys_replicate_in_the_order_they_ran() {
     caught_up(&mut p, &mut r);
     same_data(&mut p, &mut r);
     assert_eq!(r.cmd(&["GET", "sum"]), bulk("2000"));
+}
+
+#[test]
+fn pops_served_to_blocked_clients_reach_the_replica() {
+    let (primary, replica) = (start(), start());
+    let (mut p, mut r) = replicate(&replica, &primary);
+    let mut waiters: Vec<Conn> = (0..3).map(|_| primary.conn()).collect();
+    waiters[0].send(&["BLPOP", "queue", "0"]);
+    waiters[1].send(&["BLMOVE", "queue", "moved", "LEFT", "RIGHT", "0"]);
+    waiters[2].send(&["BZPOPMAX", "scores", "0"]);
+    ferrocache_e2e::await_blocked(&mut p, 3);
+    assert_eq!(p.cmd(&["RPUSH", "queue", "a", "b", "c"]), int(3));
+    assert_eq!(p.cmd(&["ZADD", "scores", "1", "x", "2", "y"]), int(2));
+    assert_eq!(waiters[0].read_frame(), Some(arr(vec![bulk("queue"), bulk("a")])));
+    assert_eq!(waiters[1].read_frame(), Some(bulk("b")));
+    assert!(waiters[2].read_frame().is_some());
+    caught_up(&mut p, &mut r);
+    same_data(&mut p, &mut r);
+    assert_eq!(r.cmd(&["LRANGE", "queue", "0", "-1"]), arr(vec![bulk("c")]));
+    assert_eq!(r.cmd(&["LRANGE", "moved", "0", "-1"]), arr(vec![bulk("b")]));
+    assert_eq!(r.cmd(&["ZRANGE", "scores", "0", "-1"]), arr(vec![bulk("x")]));
 }
 
 #[test]

@@ -58,6 +58,25 @@ pub struct Serving<'g, 'a> {
     /// waited-on key now holding another type is then skipped, not an
     /// error, as Redis 7.0 does.
     pub waited: bool,
+    /// The database served, and whether the replication stream is kept.
+    pub db: usize,
+    pub replicated: bool,
+}
+
+impl Serving<'_, '_> {
+    /// What the serve did, as the stream should have it (LPOP for BLPOP, ...): in place of
+    /// the blocking command on its first try, after the command that woke the client otherwise.
+    pub fn replicate(&self, args: &[&[u8]]) {
+        if !self.replicated {
+            return;
+        }
+        let args = crate::repl::propagate::command(args);
+        if self.waited {
+            crate::repl::propagate::also(self.db, args);
+        } else {
+            crate::repl::propagate::replicate_as(args);
+        }
+    }
 }
 
 /// One blocked client.
@@ -285,7 +304,7 @@ pub fn wake(shared: &Shared, locked: &mut Locked, key: &[u8]) {
     }
     let mut work = vec![Bytes::copy_from_slice(key)];
     while let Some(k) = work.pop() {
-        if !serve_queue(blocking, &mut locked.guard, &locked.covered, locked.db, &k, &mut work) {
+        if !serve_queue(shared, &mut locked.guard, &locked.covered, locked.db, &k, &mut work) {
             blocking.defer(locked.db, &k);
         }
     }
@@ -294,7 +313,9 @@ pub fn wake(shared: &Shared, locked: &mut Locked, key: &[u8]) {
 /// Serves `key`'s waiters in order while they can be served. Returns
 /// false if the next waiter needs a key outside `covered`. Keys served
 /// serves pushed to are added to `work`.
-fn serve_queue(blocking: &Blocking, guard: &mut DbGuard, covered: &[Bytes], db: usize, key: &[u8], work: &mut Vec<Bytes>) -> bool {
+fn serve_queue(shared: &Shared, guard: &mut DbGuard, covered: &[Bytes], db: usize, key: &[u8], work: &mut Vec<Bytes>) -> bool {
+    let blocking = &shared.blocking;
+    let replicated = shared.repl.active();
     while let Some(w) = blocking.front(db, key) {
         if !w.also.iter().all(|k| &k[..] == key || covered.contains(k)) {
             return false;
@@ -307,7 +328,7 @@ fn serve_queue(blocking: &Blocking, guard: &mut DbGuard, covered: &[Bytes], db: 
         }
         let mut out = ReplyBuf::new();
         out.resp3 = w.resp3;
-        let mut sv = Serving { guard, out: &mut out, pushed: Vec::new(), waited: true };
+        let mut sv = Serving { guard, out: &mut out, pushed: Vec::new(), waited: true, db, replicated };
         match (w.serve)(&mut sv, key) {
             Ok(false) => return true,
             Ok(true) => {}
@@ -355,7 +376,7 @@ fn serve_with_fresh_locks(shared: &Shared, db: usize, key: Bytes) {
         covered.extend(w.also.iter().cloned());
         let now = ferrocache_store::clock::now_ms();
         let mut guard = shared.dbs[db].lock_many(covered.iter().map(|c| &c[..]), now);
-        if !serve_queue(&shared.blocking, &mut guard, &covered, db, &k, &mut work) {
+        if !serve_queue(shared, &mut guard, &covered, db, &k, &mut work) {
             work.push(k);
         }
     }
@@ -393,7 +414,8 @@ pub fn block(
     all.extend(also.iter().filter(|a| !keys.contains(a)).cloned());
     let mut locked = lock(ctx, &all);
     for key in keys {
-        let mut sv = Serving { guard: &mut locked.guard, out: &mut *ctx.out, pushed: Vec::new(), waited: false };
+        let replicated = ctx.shared.repl.active();
+        let mut sv = Serving { guard: &mut locked.guard, out: &mut *ctx.out, pushed: Vec::new(), waited: false, db: ctx.client.db, replicated };
         if serve(&mut sv, key)? {
             for p in std::mem::take(&mut sv.pushed) {
                 wake(ctx.shared, &mut locked, &p);

@@ -101,12 +101,11 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, args)));
     // What no keyspace guard took: a keyless write (FLUSHALL, SWAPDB) that succeeded is
     // replicated as it is; a keyed command left it because it changed nothing.
-    if replicated
-        && let Some((db, args)) = crate::repl::propagate::take_current()
-        && !spec.has_keys()
-        && matches!(result, Ok(Ok(())))
-    {
-        ctx.shared.repl.append(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
+    if replicated {
+        let left = crate::repl::propagate::take_current();
+        if !left.is_empty() && !spec.has_keys() && matches!(result, Ok(Ok(()))) {
+            ctx.shared.repl.append(left);
+        }
     }
     match result {
         Ok(Ok(())) => crate::blocking::after_write(ctx, spec, args),

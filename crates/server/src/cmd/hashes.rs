@@ -248,6 +248,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let text = update_hash(ctx, &args[1], |h| {
         let text = float80::hincr_by_float(h.get(&args[2]).unwrap_or(b"0"), by)?;
         h.set(&args[2], text.as_bytes());
+        crate::repl::propagate::replicate_as(crate::repl::propagate::command(&[b"HSET", &args[1], &args[2], text.as_bytes()]));
         Ok((text, true))
     })?;
     ctx.out.bulk(text.as_bytes());

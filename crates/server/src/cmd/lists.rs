@@ -439,6 +439,8 @@ fn pop_serve(end: End, count: usize, multi: bool) -> Box<blocking::Serve> {
             return Ok(false);
         }
         let Some(v) = pop_n(sv.guard, key, end, count)? else { return Ok(false) };
+        let name: &[u8] = if end == End::Head { b"LPOP" } else { b"RPOP" };
+        sv.replicate(&[name, key, v.len().to_string().as_bytes()]);
         if multi {
             key_and_elems(sv.out, key, &v);
         } else {
@@ -479,6 +481,8 @@ fn bmove(ctx: &mut Ctx, args: &[Bytes], from: End, to: End, timeout: &[u8]) -> C
             return Ok(false);
         }
         let Some(e) = move_one(sv.guard, key, &dst, from, to)? else { return Ok(false) };
+        let side = |end: End| -> &'static [u8] { if end == End::Head { b"LEFT" } else { b"RIGHT" } };
+        sv.replicate(&[b"LMOVE", key, &dst, side(from), side(to)]);
         sv.out.bulk(&e);
         sv.pushed.push(dst.clone());
         Ok(true)

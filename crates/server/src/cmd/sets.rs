@@ -120,6 +120,9 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 let changed = m.is_some();
                 Ok((m, changed))
             })?;
+            if let Some(Some(m)) = &popped {
+                crate::repl::propagate::replicate_as(crate::repl::propagate::command(&[b"SREM", key, m]));
+            }
             match popped.flatten() {
                 Some(m) => ctx.out.bulk(&m),
                 None => ctx.out.null(),
@@ -146,13 +149,17 @@ fn pop_count(ctx: &Ctx, key: &[u8], count: usize) -> Result<Vec<Vec<u8>>, CmdErr
         return Ok(Vec::new());
     }
     if count >= len {
+        crate::repl::propagate::replicate_as(crate::repl::propagate::command(&[b"DEL", key]));
         return Ok(match g.remove(key).map(|e| e.value) {
             Some(Value::Set(s)) => s.iter().map(|m| m.to_vec()).collect(),
             _ => Vec::new(),
         });
     }
-    let popped = update(&mut g, key, || None, |s: &mut Set| Ok(((0..count).filter_map(|_| s.pop()).collect(), true)))?;
-    Ok(popped.unwrap_or_default())
+    let popped: Vec<Vec<u8>> = update(&mut g, key, || None, |s: &mut Set| Ok(((0..count).filter_map(|_| s.pop()).collect(), true)))?.unwrap_or_default();
+    let mut srem: Vec<&[u8]> = vec![b"SREM", key];
+    srem.extend(popped.iter().map(Vec::as_slice));
+    crate::repl::propagate::replicate_as(crate::repl::propagate::command(&srem));
+    Ok(popped)
 }
 
 fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

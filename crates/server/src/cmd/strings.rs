@@ -382,6 +382,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let result = crate::float80::incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])?;
     // Redis stores the result with createStringObject: never int-encoded.
     let value = StrValue::plain(result.as_bytes());
+    crate::repl::propagate::replicate_as(crate::repl::propagate::command(&[b"SET", key, result.as_bytes(), b"KEEPTTL"]));
     match str_mut(&mut g, key)? {
         Some(s) => {
             *s = value;

@@ -707,6 +707,8 @@ fn pop_serve(max: bool, count: usize, multi: bool) -> Box<blocking::Serve> {
             return Ok(false);
         }
         let Some(items) = pop(sv.guard, key, max, count)?.filter(|items| !items.is_empty()) else { return Ok(false) };
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        sv.replicate(&[name, key, items.len().to_string().as_bytes()]);
         if multi {
             reply_mpop(sv.out, key, &items);
         } else {

@@ -97,15 +97,15 @@ impl Replication {
     /// `db`, then the running command (see [`propagate`]) if it changed something. Called with
     /// the changed shards locked.
     pub fn on_change(&self, db: usize, change: ferrocache_store::db::Change<'_>) {
-        let command = if change.by_command { propagate::take_current() } else { None };
-        if change.reclaimed.is_empty() && command.is_none() {
+        let commands = if change.by_command { propagate::take_current() } else { Vec::new() };
+        if change.reclaimed.is_empty() && commands.is_empty() {
             return;
         }
         let mut backlog = self.backlog.lock();
         for key in change.reclaimed {
             backlog.append_command(db, &[b"DEL", key]);
         }
-        if let Some((db, args)) = command {
+        for (db, args) in commands {
             backlog.append_command(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
         }
         let end = backlog.end();
@@ -113,11 +113,13 @@ impl Replication {
         self.grew.send_replace(end);
     }
 
-    /// Appends a command that changed the data without a keyspace guard (FLUSHALL, SWAPDB).
-    pub fn append(&self, db: usize, args: &[&[u8]]) {
+    /// Appends commands that changed the data without a keyspace guard (FLUSHALL, SWAPDB).
+    pub fn append(&self, commands: Vec<propagate::Entry>) {
         let end = {
             let mut backlog = self.backlog.lock();
-            backlog.append_command(db, args);
+            for (db, args) in commands {
+                backlog.append_command(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
+            }
             backlog.end()
         };
         self.grew.send_replace(end);

@@ -12,26 +12,46 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 
+/// A command as it goes into the stream: (database, arguments).
+pub type Entry = (usize, Vec<Bytes>);
+
 thread_local! {
-    /// The write command this thread is running: (database, arguments as replicated).
-    static CURRENT: RefCell<Option<(usize, Vec<Bytes>)>> = const { RefCell::new(None) };
+    /// What the lock guard being released on this thread will append: the running write
+    /// command, and the pops served to blocked clients under that guard.
+    static CURRENT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Names the write command about to run in database `db` (at `now`, Unix ms).
 pub fn begin(db: usize, args: &[Bytes], now: u64) {
     let args = rewrite(args, now).unwrap_or_else(|| args.to_vec());
-    CURRENT.with(|c| *c.borrow_mut() = Some((db, args)));
+    CURRENT.with(|c| *c.borrow_mut() = vec![(db, args)]);
 }
 
-/// Replaces what the running command is replicated as (a handler whose effect is not
-/// repeatable from its arguments calls this before releasing its keys).
-pub fn replicate_as(db: usize, args: Vec<Bytes>) {
-    CURRENT.with(|c| *c.borrow_mut() = Some((db, args)));
+/// Replaces what the running command is replicated as, when its effect cannot be repeated
+/// from its arguments (SPOP's random members, INCRBYFLOAT's rounding, BLPOP's served key).
+/// Called before the command releases its keys; does nothing if no write command is named.
+pub fn replicate_as(args: Vec<Bytes>) {
+    CURRENT.with(|c| {
+        if let Some(last) = c.borrow_mut().last_mut() {
+            last.1 = args;
+        }
+    });
 }
 
-/// The running command, once: the first guard that changed something takes it.
-pub fn take_current() -> Option<(usize, Vec<Bytes>)> {
-    CURRENT.with(|c| c.borrow_mut().take())
+/// Adds a command to what the guard being released appends (a pop served to a client that
+/// was blocked, under another command's guard). Only while the stream is kept.
+pub fn also(db: usize, args: Vec<Bytes>) {
+    CURRENT.with(|c| c.borrow_mut().push((db, args)));
+}
+
+/// What the guard being released appends, once.
+pub fn take_current() -> Vec<Entry> {
+    CURRENT.with(|c| std::mem::take(&mut *c.borrow_mut()))
+}
+
+/// Builds an argument list from anything byte-like.
+pub fn command(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
 fn is(arg: &[u8], name: &str) -> bool {
