@@ -101,22 +101,22 @@ impl Replication {
         if change.reclaimed.is_empty() && commands.is_empty() {
             return;
         }
-        let mut backlog = self.backlog.lock();
-        for key in change.reclaimed {
-            backlog.append_command(db, &[b"DEL", key]);
-        }
-        for (db, args) in commands {
-            backlog.append_command(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
-        }
-        let end = backlog.end();
-        drop(backlog);
-        self.grew.send_replace(end);
+        self.append_after(db, change.reclaimed, commands);
     }
 
     /// Appends commands that changed the data without a keyspace guard (FLUSHALL, SWAPDB).
     pub fn append(&self, commands: Vec<propagate::Entry>) {
+        self.append_after(0, &[], commands);
+    }
+
+    /// Appends a DEL for each of `deleted` (keys of database `db`), then `commands`, and wakes
+    /// the feeders.
+    fn append_after(&self, db: usize, deleted: &[Box<[u8]>], commands: Vec<propagate::Entry>) {
         let end = {
             let mut backlog = self.backlog.lock();
+            for key in deleted {
+                backlog.append_command(db, &[b"DEL", key]);
+            }
             for (db, args) in commands {
                 backlog.append_command(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
             }
@@ -146,6 +146,11 @@ pub fn install(shared: &Arc<Shared>) {
             }
         }));
     }
+}
+
+/// Whether `args` is `REPLCONF <sub> ...` (`sub` in lower case).
+fn is_replconf(args: &[bytes::Bytes], sub: &[u8]) -> bool {
+    args.len() >= 2 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(sub)
 }
 
 /// 40 random hex digits.

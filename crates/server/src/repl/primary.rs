@@ -110,7 +110,7 @@ async fn stream_to(shared: &Shared, stream: &mut TcpStream, offset: &mut u64, at
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
                     while let Ok(Some(args)) = parser.parse(&mut input, &Limits::default()) {
-                        let ack = args.len() == 3 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(b"ack");
+                        let ack = args.len() == 3 && super::is_replconf(&args, b"ack");
                         if let Some(n) = ack.then(|| std::str::from_utf8(&args[2]).ok()?.parse().ok()).flatten() {
                             attached.acked.store(n, Ordering::Relaxed);
                             attached.acked_at.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);

@@ -3,13 +3,12 @@
 //! copy), applies what arrives as a client of its own that may write, and acknowledges its
 //! offset every second. A lost connection is retried every second until REPLICAOF NO ONE.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use ferrocache_resp::{Frame, Limits, ReplyBuf, RequestParser};
-use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
@@ -30,12 +29,12 @@ pub struct Link {
     /// Set by REPLICAOF NO ONE or another REPLICAOF: the link task stops.
     pub stopped: AtomicBool,
     /// The database the stream's commands run in (kept across reconnects, as the stream is).
-    db: Mutex<usize>,
+    db: AtomicUsize,
 }
 
 impl Link {
     pub fn new(host: String, port: u16) -> Self {
-        Link { host, port, up: AtomicBool::new(false), offset: AtomicU64::new(0), last_io: AtomicU64::new(0), stopped: AtomicBool::new(false), db: Mutex::new(0) }
+        Link { host, port, up: AtomicBool::new(false), offset: AtomicU64::new(0), last_io: AtomicU64::new(0), stopped: AtomicBool::new(false), db: AtomicUsize::new(0) }
     }
 }
 
@@ -66,6 +65,7 @@ async fn follow(shared: &Arc<Shared>, link: &Link) -> Result<(), String> {
     let from = (offset + 1).to_string();
     let psync: [&[u8]; 3] = if offset == 0 { [b"PSYNC", b"?", b"-1"] } else { [b"PSYNC", replid.as_bytes(), from.as_bytes()] };
     let handshake: [&[&[u8]]; 4] = [&[b"PING"], &[b"REPLCONF", b"listening-port", port.as_bytes()], &[b"REPLCONF", b"capa", b"psync2"], &psync];
+    let mut master = MasterClient::new(shared, link);
     for command in handshake {
         stream.write_all(&Frame::command(command)).await.map_err(|e| e.to_string())?;
         let line = read_line(&mut stream, &mut input).await?;
@@ -85,7 +85,7 @@ async fn follow(shared: &Arc<Shared>, link: &Link) -> Result<(), String> {
             }
             (Some("+FULLRESYNC"), Some(id), Some(at)) => {
                 let at: u64 = at.parse().map_err(|_| format!("bad FULLRESYNC offset in {line:?}"))?;
-                take_copy(shared, link, &mut stream, &mut input).await?;
+                take_copy(&mut master, &mut stream, &mut input).await?;
                 shared.repl.set_replid(id.to_string());
                 link.offset.store(at, Ordering::Relaxed);
                 info!(primary = %addr, offset = at, "took a full copy");
@@ -94,7 +94,7 @@ async fn follow(shared: &Arc<Shared>, link: &Link) -> Result<(), String> {
         }
     }
     link.up.store(true, Ordering::Relaxed);
-    apply_stream(shared, link, &mut stream, &mut input).await
+    apply_stream(&mut master, &mut stream, &mut input).await
 }
 
 /// Reads one `+...`/`-...` line of the handshake.
@@ -118,54 +118,69 @@ async fn read_more(stream: &mut TcpStream, input: &mut BytesMut) -> Result<usize
     }
 }
 
-/// The master's client on this node: it may write, and its replies go nowhere.
-fn master_client(shared: &Shared, link: &Link) -> Client {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], link.port));
-    let handle = shared.clients.register(addr, addr, ferrocache_store::clock::now_ms(), usize::MAX).expect("no client limit");
-    handle.meta.lock().link = crate::client::LinkKind::Master;
-    let mut client = Client::new(handle, true);
-    client.master = true;
-    client.db = *link.db.lock();
-    client
+/// The master's client on this node: it may write, its replies go nowhere, and it leaves the
+/// client list (keeping its database for the next connection) when the connection ends.
+struct MasterClient<'a> {
+    shared: &'a Shared,
+    link: &'a Link,
+    client: Client,
+    out: ReplyBuf,
+}
+
+impl<'a> MasterClient<'a> {
+    fn new(shared: &'a Shared, link: &'a Link) -> Self {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], link.port));
+        let handle = shared.clients.register(addr, addr, ferrocache_store::clock::now_ms(), usize::MAX).expect("no client limit");
+        handle.meta.lock().link = crate::client::LinkKind::Master;
+        let mut client = Client::new(handle, true);
+        client.master = true;
+        client.db = link.db.load(Ordering::Relaxed);
+        MasterClient { shared, link, client, out: ReplyBuf::new() }
+    }
+
+    /// Runs one command of the primary's.
+    fn apply(&mut self, args: Vec<bytes::Bytes>) {
+        crate::dispatch::execute(self.shared, &mut self.client, &mut self.out, args, ferrocache_store::clock::now_ms());
+        self.out.clear();
+    }
+}
+
+impl Drop for MasterClient<'_> {
+    fn drop(&mut self) {
+        self.link.db.store(self.client.db, Ordering::Relaxed);
+        self.shared.clients.unregister(self.client.id);
+    }
+}
+
+/// The primary's commands may carry values of any size.
+fn limits() -> Limits {
+    Limits { max_bulk_len: u64::MAX, ..Limits::default() }
 }
 
 /// Receives the full copy (`$<length>\r\n` then RESTORE commands) into emptied databases.
-async fn take_copy(shared: &Shared, link: &Link, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
+async fn take_copy(master: &mut MasterClient<'_>, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
     let header = read_line(stream, input).await?;
     let len: usize = header.strip_prefix('$').and_then(|n| n.parse().ok()).ok_or_else(|| format!("bad copy header {header:?}"))?;
     while input.len() < len {
         read_more(stream, input).await?;
     }
     let mut copy = input.split_to(len);
-    for db in shared.dbs.iter() {
+    for db in master.shared.dbs.iter() {
         drop(db.flush());
     }
-    let mut client = master_client(shared, link);
     let mut parser = RequestParser::new();
-    let limits = Limits { max_bulk_len: u64::MAX, ..Limits::default() };
-    let mut out = ReplyBuf::new();
-    let now = ferrocache_store::clock::now_ms();
+    let limits = limits();
     while let Some(args) = parser.parse(&mut copy, &limits).map_err(|e| format!("bad copy: {e}"))? {
-        crate::dispatch::execute(shared, &mut client, &mut out, args, now);
-        out.clear();
+        master.apply(args);
     }
-    *link.db.lock() = 0;
-    shared.clients.unregister(client.id);
     Ok(())
 }
 
 /// Applies the stream as it comes, counting its bytes, and acknowledges every second.
-async fn apply_stream(shared: &Shared, link: &Link, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
-    let mut client = master_client(shared, link);
-    let result = apply_with(shared, link, &mut client, stream, input).await;
-    shared.clients.unregister(client.id);
-    result
-}
-
-async fn apply_with(shared: &Shared, link: &Link, client: &mut Client, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
+async fn apply_stream(master: &mut MasterClient<'_>, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
+    let link = master.link;
     let mut parser = RequestParser::new();
-    let limits = Limits { max_bulk_len: u64::MAX, ..Limits::default() };
-    let mut out = ReplyBuf::new();
+    let limits = limits();
     let mut tick = tokio::time::interval(TICK);
     // Bytes of a command the parser has taken in but not completed: they count once it is.
     let mut partial = 0u64;
@@ -179,11 +194,9 @@ async fn apply_with(shared: &Shared, link: &Link, client: &mut Client, stream: &
             partial += (before - input.len()) as u64;
             let Some(args) = parsed else { break };
             let consumed = std::mem::take(&mut partial);
-            let ack = args.len() >= 2 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(b"getack");
+            let ack = super::is_replconf(&args, b"getack");
             if !ack {
-                crate::dispatch::execute(shared, client, &mut out, args, ferrocache_store::clock::now_ms());
-                out.clear();
-                *link.db.lock() = client.db;
+                master.apply(args);
             }
             let offset = link.offset.fetch_add(consumed, Ordering::Relaxed) + consumed;
             if ack {
