@@ -52,6 +52,7 @@ impl Nodes {
                 zone: None,
                 weight: 1,
                 state: NodeState::Up,
+                boot: None,
             })
             .collect();
         let runs = split(&[1, 1, 1]).unwrap();
@@ -385,7 +386,7 @@ fn info_tells_cluster_mode_and_the_admin_url() {
     let nodes = Nodes::start(1);
     nodes.servers[0].shared.cluster.as_ref().unwrap().set_admin_url("http://127.0.0.1:17000".into());
     let mut c = nodes.conn(0);
-    assert_eq!(text(&c.cmd(&["INFO", "cluster"])), "# Cluster\r\ncluster_enabled:1\r\nferrocache_admin_url:http://127.0.0.1:17000\r\nferrocache_migrated_keys:0\r\nferrocache_migrated_bytes:0\r\n");
+    assert_eq!(text(&c.cmd(&["INFO", "cluster"])), "# Cluster\r\ncluster_enabled:1\r\nferrocache_admin_url:http://127.0.0.1:17000\r\nferrocache_lease_held:1\r\nferrocache_migrated_keys:0\r\nferrocache_migrated_bytes:0\r\n");
     assert!(text(&c.cmd(&["INFO", "server"])).contains("redis_mode:cluster\r\n"));
     let port = nodes.servers[0].addr.port();
     assert_eq!(text(&c.cmd(&["CLUSTER", "NODES"])), format!("{} :{port}@17000 myself,master - 0 0 0 connected\n", id(0)));

@@ -143,6 +143,9 @@ struct Probe {
     addr: String,
     id: NodeId,
     admin: String,
+    /// Its run (INFO `ferrocache_boot`), recorded in the map so that it need not wait for the
+    /// control plane to record it before it serves.
+    boot: Option<String>,
     raft_id: u64,
     /// Whether its control plane already belongs to a cluster.
     member: bool,
@@ -162,9 +165,10 @@ impl Ctx {
         let admin = info_field(&info, "ferrocache_admin_url")
             .ok_or_else(|| CliError::failed(format!("{addr} runs without its control plane (no admin URL in INFO cluster)")))?
             .to_string();
+        let boot = info_field(&info, "ferrocache_boot").map(str::to_string);
         let client = self.client(&admin)?;
         let status = client.status().await?;
-        Ok(Probe { addr: addr.to_string(), id, admin, raft_id: status.node_id, member: !status.members.is_empty(), client })
+        Ok(Probe { addr: addr.to_string(), id, admin, boot, raft_id: status.node_id, member: !status.members.is_empty(), client })
     }
 
     fn client(&self, admin: &str) -> Result<Client, CliError> {
@@ -216,7 +220,7 @@ fn host(addr: &str) -> &str {
 }
 
 fn new_node(p: &Probe, weight: u32) -> Node {
-    Node { id: p.id.clone(), addr: p.addr.clone(), admin: p.admin.clone(), zone: None, weight, state: NodeState::Up }
+    Node { id: p.id.clone(), addr: p.addr.clone(), admin: p.admin.clone(), zone: None, weight, state: NodeState::Up, boot: p.boot.clone() }
 }
 
 /// The first map of a cluster: `nodes.len() / (replicas + 1)` primaries in the order given, the
@@ -319,7 +323,7 @@ async fn settle(map: &ClusterMap) -> Result<(), CliError> {
     let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
     for node in map.nodes.iter().filter(|n| n.state == NodeState::Up) {
         loop {
-            if node_epoch(&node.addr).await.is_some_and(|e| e >= map.epoch) {
+            if node_epoch(&node.addr).await.is_some_and(|e| e >= map.epoch) && lease_held(&node.addr).await {
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -340,6 +344,12 @@ async fn settle(map: &ClusterMap) -> Result<(), CliError> {
 async fn node_epoch(addr: &str) -> Option<u64> {
     let mut conn = PeerConn::connect(addr, Duration::from_secs(1)).await.ok()?;
     map_epoch(&conn.call_text(CLUSTER_INFO).await.ok()?)
+}
+
+/// Whether a node holds its lease and may serve as a primary (INFO `ferrocache_lease_held`).
+async fn lease_held(addr: &str) -> bool {
+    let Ok(mut conn) = PeerConn::connect(addr, Duration::from_secs(1)).await else { return false };
+    conn.call_text(&[b"INFO", b"cluster"]).await.is_ok_and(|info| info_field(&info, "ferrocache_lease_held") == Some("1"))
 }
 
 /// Adds `node` to the control plane through `client`, waiting out a membership change still
@@ -669,7 +679,7 @@ mod tests {
     use super::*;
 
     fn node(addr: &str) -> Node {
-        Node { id: NodeId::random(), addr: addr.into(), admin: String::new(), zone: None, weight: 1, state: NodeState::Up }
+        Node { id: NodeId::random(), addr: addr.into(), admin: String::new(), zone: None, weight: 1, state: NodeState::Up, boot: None }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ferrocache_control::MapAccess;
+use ferrocache_control::liveness::{Alive, LeaseTimes};
 use ferrocache_server::Shared;
 use ferrocache_topology::map::{Node, NodeId, NodeState, Shard};
 
@@ -46,35 +47,49 @@ pub struct Addresses {
 /// slots the map migrates away from this node and asks the control plane to give each drained
 /// slot to its new owner. A node that joined with `--join` also enters itself in the map, as a
 /// primary without slots (`ferrocache cluster rebalance` gives it its share).
-pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, joined: bool) {
+pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, joined: bool, lease: LeaseTimes) {
     let admin_url = at.admin.as_str();
     let Some(cluster) = &shared.cluster else { return };
     cluster.set_identity(id.clone());
     cluster.set_admin_url(admin_url.to_string());
+    let boot = ferrocache_server::repl::new_replid();
+    cluster.fence.enable(boot.clone());
     let follower = shared.clone();
     maps.follow(move |map| {
         if let Some(cluster) = &follower.cluster {
             tracing::info!("cluster map epoch {}: {} node(s), {} shard(s)", map.epoch, map.nodes.len(), map.shards.len());
             cluster.install(map);
+            ferrocache_server::repl::roles::follow_map(&follower, &cluster.map());
             ferrocache_server::cluster::redirect_blocked(&follower);
         }
+    });
+    let (holder, me) = (shared.clone(), id.to_string());
+    let (lease_maps, alive) = (maps.clone(), Alive { boot: boot.clone() });
+    tokio::spawn(async move {
+        lease_maps
+            .hold_lease(&me, alive, lease, move |until| {
+                if let Some(cluster) = &holder.cluster {
+                    cluster.fence.held_until(until);
+                }
+            })
+            .await
     });
     let (drained_tx, drained) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(ferrocache_server::migrate::run(shared.clone(), drained_tx));
     if joined {
-        tokio::spawn(enter_map(maps.clone(), id.clone(), at));
+        tokio::spawn(enter_map(maps.clone(), id.clone(), at, boot.clone()));
     }
     tokio::spawn(finish_drained(maps, id, drained));
 }
 
 /// Adds this node to the map (once it has the cluster's state), unless it is there already.
-async fn enter_map(maps: MapAccess, me: NodeId, at: Addresses) {
+async fn enter_map(maps: MapAccess, me: NodeId, at: Addresses, boot: String) {
     let actor = format!("node {me}");
     loop {
         match maps.current() {
             Ok(Some((_, map))) if map.node(&me).is_some() => return,
             Ok(Some((revision, mut map))) => {
-                map.nodes.push(Node { id: me.clone(), addr: at.client.clone(), admin: at.admin.clone(), zone: None, weight: 1, state: NodeState::Up });
+                map.nodes.push(Node { id: me.clone(), addr: at.client.clone(), admin: at.admin.clone(), zone: None, weight: 1, state: NodeState::Up, boot: Some(boot.clone()) });
                 map.shards.push(Shard { primary: me.clone(), replicas: Vec::new(), slots: Vec::new() });
                 map.epoch += 1;
                 match maps.propose(&actor, &map, revision).await {

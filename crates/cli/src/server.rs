@@ -75,6 +75,13 @@ pub struct ServerArgs {
     /// and its data dir to ferrocache-data/<port>.
     #[arg(long)]
     cluster: bool,
+    /// Cluster mode: how long this node's lease on the control plane lives without renewal.
+    /// A primary stops taking writes before it can end; the control plane fails it over after.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    lease_ttl_ms: u64,
+    /// Cluster mode: how often the lease is renewed (at most a third of --lease-ttl-ms).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    lease_renew_ms: u64,
 }
 
 const DEFAULT_ADMIN_PORT: u16 = 7379;
@@ -92,6 +99,7 @@ struct ControlStart {
     identity: Option<ferrocache_topology::map::NodeId>,
     /// Started with `--join`.
     joined: bool,
+    lease: ferrocache_control::liveness::LeaseTimes,
 }
 
 impl ServerArgs {
@@ -183,7 +191,17 @@ impl ServerArgs {
             || self.node_id.is_some()
             || self.token_file.is_some()
             || self.admin_tls_cert.is_some();
-        Ok(Some(ControlStart { config, required, identity, joined: self.join.is_some() }))
+        if self.lease_renew_ms == 0 || self.lease_renew_ms.saturating_mul(3) > self.lease_ttl_ms {
+            return Err(format!(
+                "--lease-renew-ms {} must be at least 1 and at most a third of --lease-ttl-ms {}, so that a missed renewal does not fence the node",
+                self.lease_renew_ms, self.lease_ttl_ms
+            ));
+        }
+        let lease = ferrocache_control::liveness::LeaseTimes {
+            ttl: std::time::Duration::from_millis(self.lease_ttl_ms),
+            renew: std::time::Duration::from_millis(self.lease_renew_ms),
+        };
+        Ok(Some(ControlStart { config, required, identity, joined: self.join.is_some(), lease }))
     }
 }
 
@@ -234,7 +252,7 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
                     if let Some(id) = start.identity {
                         tracing::info!("cluster node {id}");
                         let at = crate::cluster_node::Addresses { client: client_addr.clone(), admin: handle.url().to_string() };
-                        crate::cluster_node::serve(&server.shared(), handle.maps(), at, id, start.joined);
+                        crate::cluster_node::serve(&server.shared(), handle.maps(), at, id, start.joined, start.lease);
                     }
                     Some(handle)
                 }

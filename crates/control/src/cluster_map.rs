@@ -71,7 +71,7 @@ mod tests {
 
     fn map(epoch: u64) -> ClusterMap {
         let id = NodeId::try_from("a".repeat(40)).unwrap();
-        let node = Node { id: id.clone(), addr: "127.0.0.1:7000".into(), admin: "http://127.0.0.1:8000".into(), zone: None, weight: 1, state: NodeState::Up };
+        let node = Node { id: id.clone(), addr: "127.0.0.1:7000".into(), admin: "http://127.0.0.1:8000".into(), zone: None, weight: 1, state: NodeState::Up, boot: None };
         let shard = Shard { primary: id, replicas: vec![], slots: vec![SlotRange { start: 0, end: 16383 }] };
         ClusterMap { epoch, nodes: vec![node], shards: vec![shard], migrations: vec![] }
     }

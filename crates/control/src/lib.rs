@@ -12,6 +12,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod error;
+mod failover;
 mod housekeeping;
 mod http;
 mod node;
@@ -21,6 +22,7 @@ pub mod schema;
 pub mod state;
 pub mod tls;
 pub mod cluster_map;
+pub mod liveness;
 mod validate;
 pub mod watch;
 

@@ -226,6 +226,7 @@ impl ControlNode {
             handle.stop().await;
             return Err(e);
         }
+        handle.tasks.push(tokio::spawn(crate::failover::run(node.clone())));
         handle.tasks.push(tokio::spawn(crate::housekeeping::run(node)));
         Ok(handle)
     }
@@ -304,7 +305,7 @@ impl ControlHandle {
 /// and usable after the handle moved on (see [`ControlHandle::maps`]).
 #[derive(Clone)]
 pub struct MapAccess {
-    node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
 }
 
 impl MapAccess {

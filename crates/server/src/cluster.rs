@@ -48,11 +48,13 @@ pub struct Cluster {
     ask_ready: parking_lot::Mutex<std::collections::HashSet<u16>>,
     /// Importing slots the source has handed over (see [`Cluster::adopt`]).
     adopted: parking_lot::Mutex<std::collections::HashSet<u16>>,
+    /// Whether this node may act as a primary now (its lease, its run in the map).
+    pub fence: crate::fence::Fence,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default(), fence: Default::default() }
     }
 }
 
@@ -109,6 +111,8 @@ impl Cluster {
 
     fn replace(&self, current: &mut Arc<View>, next: View) {
         let version = next.version;
+        let me = self.me.get().and_then(|id| next.map.node(id));
+        self.fence.saw_map(me.and_then(|n| n.boot.as_deref()));
         self.adopted.lock().retain(|&slot| matches!(next.slot(slot), SlotRoute::Importing { .. }));
         *current = Arc::new(next);
         self.version.store(version, Ordering::Release);
@@ -467,7 +471,8 @@ fn keys_of<'a>(spec: &Spec, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]>
 /// if all its keys share one slot served here.
 pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spec, args: &[Bytes], now: u64) -> Result<(), CmdError> {
     let exec = !spec.has_keys() && spec.name == "exec" && client.multi.is_some();
-    if !spec.has_keys() && !exec {
+    // The primary's stream is applied whatever the slots: it is this shard's data.
+    if (!spec.has_keys() && !exec) || client.master {
         return Ok(());
     }
     let Client { asking, readonly, cluster_view, multi, .. } = client;
@@ -482,7 +487,7 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
     // RESTORE-ASKING carries its own ASKING: a migrating node sends its keys with it.
     let asking = *asking || spec.has(flags::ASKING);
     let req = Request { write: spec.has(flags::WRITE), asking, readonly: *readonly, shard_channels: spec.has(flags::PUBSUB) };
-    let decided = match multi {
+    let (decided, write) = match multi {
         Some(m) if exec => {
             let queued = || m.queued.iter().map(|(s, a)| (*s, a));
             let req = Request {
@@ -490,20 +495,29 @@ pub fn check(shared: &Shared, cluster: &Cluster, client: &mut Client, spec: &Spe
                 shard_channels: queued().any(|(s, _)| s.has(flags::PUBSUB) && s.has_keys()),
                 ..req
             };
-            route(view, queued().flat_map(|(s, a)| keys_of(s, a)), req, exists)
+            (route(view, queued().flat_map(|(s, a)| keys_of(s, a)), req, exists), req.write)
         }
-        _ => route(view, keys_of(spec, args), req, exists),
+        _ => (route(view, keys_of(spec, args), req, exists), req.write),
     };
+    let routed = routed_here(cluster, view, decided, moving.get());
+    if routed.is_ok() && write && !cluster.fence.open() {
+        return Err(CmdError::msg(crate::fence::FENCED));
+    }
+    routed
+}
+
+/// `decided`, except where this node serves a moving slot itself (see [`check`]).
+fn routed_here(cluster: &Cluster, view: &View, decided: Route<'_>, moving: Option<u16>) -> Result<(), CmdError> {
     let importing_adopted = |slot: u16| matches!(view.slot(slot), SlotRoute::Importing { .. }) && cluster.adopted(slot);
     match decided {
         // Not yet: the target does not know it imports the slot, so this node serves it whole.
         Route::Ask { slot, .. } if !cluster.ask_ready(slot) => Ok(()),
-        Route::TryAgain if moving.get().is_some_and(|slot| matches!(view.slot(slot), SlotRoute::Migrating { .. }) && !cluster.ask_ready(slot)) => {
+        Route::TryAgain if moving.is_some_and(|slot| matches!(view.slot(slot), SlotRoute::Migrating { .. }) && !cluster.ask_ready(slot)) => {
             Ok(())
         }
         // Handed over by its source: every key of the slot is here.
         Route::Moved { slot, .. } if importing_adopted(slot) => Ok(()),
-        Route::TryAgain if moving.get().is_some_and(importing_adopted) => Ok(()),
+        Route::TryAgain if moving.is_some_and(importing_adopted) => Ok(()),
         _ => decided.error().map_or(Ok(()), Err),
     }
 }
@@ -526,6 +540,7 @@ mod tests {
                 zone: None,
                 weight: 1,
                 state: NodeState::Up,
+                boot: None,
             })
             .collect();
         let runs = split(&[1, 1, 1]).unwrap();

@@ -18,6 +18,7 @@ pub mod config;
 pub mod conn;
 pub mod dispatch;
 pub mod evict;
+pub mod fence;
 pub mod float80;
 pub mod migrate;
 pub mod peer;

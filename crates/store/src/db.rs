@@ -237,7 +237,7 @@ impl Shard {
         signal_watchers(&self.watched, key, by_expiry);
     }
 
-    /// Notes a key that left by expiry or eviction, for the observer.
+    /// Notes a key that left by expiry, eviction or migration, for the observer.
     fn note_reclaimed(&mut self, key: &[u8]) {
         if self.usage.observed.load(Ordering::Relaxed) {
             self.reclaimed.push(key.into());
@@ -757,6 +757,8 @@ impl Db {
         for (key, _, _) in &batch {
             if let Some(old) = g.remove(key) {
                 crate::lazyfree::drop_entry(old, LAZYFREE_BYTES);
+                // The source's replicas drop the key too (a DEL in its stream).
+                g.shard(key).0.note_reclaimed(key);
             }
         }
         Ok(MovedBatch { keys: batch.len(), bytes })
@@ -1699,6 +1701,27 @@ mod tests {
         assert_eq!(dst.used_bytes(), recount(&dst));
         assert_eq!(src.used_bytes(), recount(&src));
         assert_eq!(src.key_count(), 1 + 13, "the other slot's key and the expired ones");
+    }
+
+    #[test]
+    fn keys_moved_out_of_a_slot_are_reported_as_reclaimed() {
+        let src = Db::new();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let sink = seen.clone();
+        src.observe(Box::new(move |change| sink.lock().extend(change.reclaimed.iter().map(|k| k.to_vec()))));
+        let keys = slot_keys(20);
+        for k in &keys {
+            src.lock(k.as_bytes(), 0).set(k.as_bytes(), s("v"));
+        }
+        src.set_observed(true);
+        let slot = key_slot(keys[0].as_bytes());
+        let sent = src.move_slot_batch(slot, 100, usize::MAX, 1, |_| Ok::<(), ()>(())).unwrap();
+        assert_eq!(sent.keys, 20);
+        let mut reported = seen.lock().clone();
+        reported.sort();
+        let mut expected: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        expected.sort();
+        assert_eq!(reported, expected, "the source's replicas must delete what left");
     }
 
     /// One key in another slot, which a slot's batches must not touch.

@@ -80,6 +80,12 @@ pub struct Node {
     /// Share of slots when it is a primary (relative; 0 owns none).
     pub weight: u32,
     pub state: NodeState,
+    /// The run of the process the control plane last saw renewing this node's lease (random
+    /// per start). A node holds no data across a restart, so a new run of a primary must not
+    /// serve as that primary again: the control plane hands its shard to a replica first, and
+    /// the node accepts writes only once the map names its current run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
 }
 
 /// A primary, its replicas, and the slots they serve.
@@ -163,6 +169,27 @@ impl ClusterMap {
         next.migrations.retain(|m| !slots.contains(&m.slot));
         next.epoch += 1;
         Some(next)
+    }
+
+    /// The next epoch of the map with `replica` made the primary of its shard in place of the
+    /// current one, which becomes the last of its replicas (a failover). Migrations the old
+    /// primary had under way now name the new one, which holds the same keys.
+    pub fn promote(&self, replica: &NodeId) -> Result<ClusterMap, MapError> {
+        let mut next = self.clone();
+        let shard = next.shards.iter_mut().find(|s| s.replicas.contains(replica)).ok_or_else(|| MapError::NotAReplica(replica.clone()))?;
+        let old = std::mem::replace(&mut shard.primary, replica.clone());
+        shard.replicas.retain(|r| r != replica);
+        shard.replicas.push(old.clone());
+        for m in &mut next.migrations {
+            for end in [&mut m.from, &mut m.to] {
+                if *end == old {
+                    *end = replica.clone();
+                }
+            }
+        }
+        next.epoch += 1;
+        next.validate()?;
+        Ok(next)
     }
 
     /// The migration of `slot`, if one is under way.
@@ -272,6 +299,7 @@ pub enum MapError {
     BadRange(SlotRange),
     SlotTwice(u16),
     BadMigration(u16, &'static str),
+    NotAReplica(NodeId),
 }
 
 impl std::fmt::Display for MapError {
@@ -284,6 +312,7 @@ impl std::fmt::Display for MapError {
             MapError::BadRange(r) => write!(f, "slot range {}-{} is not within 0-{}", r.start, r.end, SLOT_COUNT - 1),
             MapError::SlotTwice(s) => write!(f, "slot {s} is owned by two shards"),
             MapError::BadMigration(s, why) => write!(f, "the migration of slot {s} {why}"),
+            MapError::NotAReplica(id) => write!(f, "node {id} is no shard's replica"),
         }
     }
 }
@@ -348,7 +377,7 @@ mod tests {
     use crate::placement::split;
 
     fn node(zone: &str) -> Node {
-        Node { id: NodeId::random(), addr: "127.0.0.1:7000".into(), admin: "127.0.0.1:8000".into(), zone: Some(zone.into()), weight: 1, state: NodeState::Up }
+        Node { id: NodeId::random(), addr: "127.0.0.1:7000".into(), admin: "127.0.0.1:8000".into(), zone: Some(zone.into()), weight: 1, state: NodeState::Up, boot: None }
     }
 
     fn three_shards() -> ClusterMap {
@@ -369,6 +398,21 @@ mod tests {
         assert_eq!((table.shard_of(0), table.shard_of(5461), table.shard_of(16383)), (Some(0), Some(1), Some(2)));
         assert_eq!(table.shard_of(crate::key_slot(b"foo")), Some(2), "foo is slot 12182");
         assert_eq!(table.shard_of(16384), None, "not a slot");
+    }
+
+    #[test]
+    fn promoting_a_replica_swaps_it_with_its_primary() {
+        let mut map = three_shards();
+        let (old, new) = (map.shards[0].primary.clone(), map.shards[0].replicas[0].clone());
+        let third = map.shards[2].primary.clone();
+        map = map.start_migrations(&[(0, third.clone()), (5461, old.clone())]).unwrap();
+        let next = map.promote(&new).unwrap();
+        assert_eq!(next.epoch, map.epoch + 1);
+        assert_eq!((&next.shards[0].primary, &next.shards[0].replicas), (&new, &vec![old.clone()]));
+        assert_eq!(next.shards[0].slots, map.shards[0].slots, "the shard keeps its slots");
+        assert_eq!(next.migration(0).map(|m| (&m.from, &m.to)), Some((&new, &third)));
+        assert_eq!(next.migration(5461).map(|m| &m.to), Some(&new));
+        assert_eq!(map.promote(&old), Err(MapError::NotAReplica(old)), "a primary is no replica");
     }
 
     #[test]

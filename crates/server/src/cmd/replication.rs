@@ -2,14 +2,11 @@
 //! the replica's link to its primary (see [`crate::repl`]).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::args::{is, text};
 use crate::command::{flags::*, spec, CmdError, CmdResult, Ctx, Spec};
 use crate::repl::primary::SyncRequest;
-use crate::repl::replica::Link;
 
 pub static COMMANDS: &[Spec] = &[
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", replicaof),
@@ -26,33 +23,18 @@ fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.shared.cluster.is_some() {
         return Err(CmdError::err("REPLICAOF not allowed in cluster mode."));
     }
-    let repl = &ctx.shared.repl;
     if is(&args[1], "no") && is(&args[2], "one") {
-        if let Some(link) = repl.link.lock().take() {
-            link.stopped.store(true, Ordering::Relaxed);
-            // A new stream starts here: this node's data from now on is its own.
-            repl.set_replid(crate::repl::new_replid());
-            tracing::info!("no longer a replica of {}:{}", link.host, link.port);
-        }
+        crate::repl::roles::unfollow(ctx.shared);
         ctx.out.ok();
         return Ok(());
     }
     let port = text(&args[2]).parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| CmdError::err("Invalid master port"))?;
-    let host = text(&args[1]).to_string();
-    let mut current = repl.link.lock();
-    if current.as_ref().is_some_and(|l| l.host == host && l.port == port) {
+    let shared = ctx.shared.repl.shared().ok_or_else(|| CmdError::err("replication is not available on this server"))?;
+    if crate::repl::roles::follow(&shared, text(&args[1]).to_string(), port) {
+        ctx.out.ok();
+    } else {
         ctx.out.simple("OK Already connected to specified master");
-        return Ok(());
     }
-    if let Some(old) = current.take() {
-        old.stopped.store(true, Ordering::Relaxed);
-    }
-    let link = Arc::new(Link::new(host, port));
-    *current = Some(link.clone());
-    drop(current);
-    let shared = repl.shared().ok_or_else(|| CmdError::err("replication is not available on this server"))?;
-    tokio::spawn(crate::repl::replica::run(shared, link));
-    ctx.out.ok();
     Ok(())
 }
 
@@ -107,6 +89,11 @@ fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn psync(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.shared.repl.is_replica() {
         return Err(CmdError::err("a replica of a replica is not supported yet: replicate its primary"));
+    }
+    // A cluster node without a current lease, or restarted without its data, may have been
+    // replaced already: copying it would give its replicas stale or no data.
+    if ctx.shared.cluster.as_ref().is_some_and(|c| !c.fence.open()) {
+        return Err(CmdError::msg(crate::fence::FENCED));
     }
     let (replid, from) = match args {
         [_, id, from] => (text(id).to_string(), text(from).parse().unwrap_or(-1)),

@@ -12,12 +12,14 @@
 //! - [`backlog`]: the offset-addressed stream and the bytes kept for partial resyncs.
 //! - [`propagate`]: what a command is replicated as (relative expiries become absolute, ...).
 //! - [`primary`]: PSYNC on the primary: a full copy, then the stream, to one replica.
-//! - [`replica`]: REPLICAOF: the link to a primary, applying what it sends.
+//! - [`replica`]: the link to a primary, applying what it sends.
+//! - [`roles`]: whom a node follows (REPLICAOF, or the cluster map).
 
 pub mod backlog;
 pub mod primary;
 pub mod propagate;
 pub mod replica;
+pub mod roles;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

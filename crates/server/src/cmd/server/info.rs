@@ -246,11 +246,16 @@ fn cpu_times(who: libc::c_int) -> (String, String) {
 }
 
 /// Redis's one field, and where this node's admin API is: the CLI finds a
-/// node's control plane from its RESP address through it.
+/// node's control plane from its RESP address through it. Also this run's
+/// boot id and whether the node may act as a primary now (see [`crate::fence`]).
 fn cluster(ctx: &Ctx, i: &mut Info) {
     i.field("cluster_enabled", u8::from(ctx.shared.cluster.is_some()));
     if let Some(cluster) = &ctx.shared.cluster {
         i.field("ferrocache_admin_url", cluster.admin_url());
+        if let Some(boot) = cluster.fence.boot() {
+            i.field("ferrocache_boot", boot);
+        }
+        i.field("ferrocache_lease_held", u8::from(cluster.fence.open()));
         i.field("ferrocache_migrated_keys", cluster.stats.keys.load(std::sync::atomic::Ordering::Relaxed));
         i.field("ferrocache_migrated_bytes", cluster.stats.bytes.load(std::sync::atomic::Ordering::Relaxed));
     }
