@@ -93,6 +93,19 @@ enum ClusterCmd {
         #[arg(long, default_value_t = DEFAULT_PARALLEL, value_name = "N")]
         parallel: usize,
     },
+    /// Planned switchover of the shard NODE serves in: a replica becomes its primary with no
+    /// write lost (writes to the shard pause until the replica has them all, then get MOVED).
+    Failover {
+        /// Any node of the shard (HOST:PORT), usually its primary.
+        #[arg(value_name = "HOST:PORT")]
+        node: String,
+        /// The replica to promote (id or HOST:PORT) [default: the most up-to-date one].
+        #[arg(long, value_name = "NODE")]
+        to: Option<String>,
+        /// Longest time writes stay paused; the switch is abandoned if it would take longer.
+        #[arg(long, default_value_t = 5000, value_name = "MS")]
+        pause_ms: u64,
+    },
     /// Set a primary's weight (its relative share of slots; 0 empties it at the next rebalance).
     SetWeight {
         #[arg(value_name = "NODE")]
@@ -121,6 +134,9 @@ pub fn main(args: ClusterArgs) -> std::process::ExitCode {
             }
             ClusterCmd::RemoveNode { node, existing, drain } => remove_node(&ctx, &node, &existing, drain).await,
             ClusterCmd::Rebalance { existing, dry_run, parallel } => rebalance(&ctx, &existing, dry_run, parallel.max(1)).await,
+            ClusterCmd::Failover { node, to, pause_ms } => {
+                crate::cluster_failover::failover(&ctx, &node, &node, to.as_deref(), Duration::from_millis(pause_ms.max(100))).await
+            }
             ClusterCmd::SetWeight { node, weight, existing } => set_weight(&ctx, &node, weight, &existing).await.map(drop),
         }
     });
@@ -133,13 +149,13 @@ pub fn main(args: ClusterArgs) -> std::process::ExitCode {
     }
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     token: Option<String>,
     format: Format,
 }
 
 /// A node as found over RESP and its admin API.
-struct Probe {
+pub(crate) struct Probe {
     addr: String,
     id: NodeId,
     admin: String,
@@ -149,11 +165,11 @@ struct Probe {
     raft_id: u64,
     /// Whether its control plane already belongs to a cluster.
     member: bool,
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Ctx {
-    async fn probe(&self, addr: &str) -> Result<Probe, CliError> {
+    pub(crate) async fn probe(&self, addr: &str) -> Result<Probe, CliError> {
         let mut conn = PeerConn::connect(addr, NODE_TIMEOUT)
             .await
             .map_err(|e| CliError::failed(format!("cannot reach {e} — is `ferrocache server --cluster` running there?")))?;
@@ -182,7 +198,7 @@ impl Ctx {
 
 /// The map and the revision that wrote it (0 when there is none yet). While the control plane
 /// elects a leader (a voter was lost) the read is retried for up to [`SETTLE_TIMEOUT`].
-async fn read_map(client: &Client) -> Result<(u64, Option<ClusterMap>), CliError> {
+pub(crate) async fn read_map(client: &Client) -> Result<(u64, Option<ClusterMap>), CliError> {
     let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
     loop {
         match client.get(MAP_KEY, None).await {
@@ -201,7 +217,7 @@ async fn read_map(client: &Client) -> Result<(u64, Option<ClusterMap>), CliError
 }
 
 /// Writes `map` if the map is still at `revision` (0 = there is none yet).
-async fn write_map(client: &Client, map: &ClusterMap, revision: u64) -> Result<(), CliError> {
+pub(crate) async fn write_map(client: &Client, map: &ClusterMap, revision: u64) -> Result<(), CliError> {
     let value = serde_json::to_vec(map).map_err(|e| CliError::failed(e.to_string()))?;
     let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: Some(revision), lease: None };
     client.put(MAP_KEY, value, &opts).await.map(drop).map_err(|e| match e.code() {
@@ -368,7 +384,7 @@ async fn add_member(client: &Client, node: &Probe, voter: bool) -> Result<(), Cl
 }
 
 /// Finds a node of `map` by id, id prefix (8+ characters) or address.
-fn find_node<'a>(map: &'a ClusterMap, name: &str) -> Result<&'a Node, CliError> {
+pub(crate) fn find_node<'a>(map: &'a ClusterMap, name: &str) -> Result<&'a Node, CliError> {
     let by_id = |n: &&Node| name.len() >= 8 && n.id.as_str().starts_with(name);
     map.nodes
         .iter()

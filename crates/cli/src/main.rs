@@ -10,6 +10,7 @@
 
 mod audit;
 mod cluster_cmd;
+mod cluster_failover;
 mod cluster_node;
 mod config_cmd;
 mod conn;
