@@ -186,6 +186,8 @@ pub struct Usage {
     keys: AtomicUsize,
     /// Whether changes are reported to the database's observer (see [`Db::observe`]).
     observed: std::sync::atomic::AtomicBool,
+    /// A replica's keyspace: see [`Db::set_passive_expiry`].
+    passive_expiry: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -283,6 +285,10 @@ impl Shard {
                 }
                 Some(e)
             }
+            Ok(_) if self.usage.passive_expiry.load(Ordering::Relaxed) => {
+                self.stats.misses += counts;
+                None
+            }
             Ok(o) => {
                 let node = o.remove().0;
                 self.stats.misses += counts;
@@ -308,7 +314,7 @@ impl Shard {
             None => return true,
             Some(e) => e.is_expired(now),
         };
-        if expired {
+        if expired && !self.usage.passive_expiry.load(Ordering::Relaxed) {
             self.take(t, key);
             self.stats.expired += 1;
             self.signal(key, true);
@@ -490,6 +496,15 @@ impl Db {
     /// Turns reporting to the observer on or off (off costs one relaxed load per guard).
     pub fn set_observed(&self, on: bool) {
         self.usage.observed.store(on, Ordering::Relaxed);
+    }
+
+    /// Turns passive expiry on (a replica) or off: when on, an expired key reads as absent but
+    /// stays until the primary's DEL arrives. A replica deleting it by its own clock, which may
+    /// run ahead of the primary's, would diverge: a later write the primary applies to the
+    /// still-live key (APPEND, INCR) would start from nothing here. The primary's own commands
+    /// run with time 0 on a replica, so they find every key the primary has.
+    pub fn set_passive_expiry(&self, on: bool) {
+        self.usage.passive_expiry.store(on, Ordering::Relaxed);
     }
 
     /// Tells the observer about `shard`'s reclaimed keys (its lock held by the caller).
@@ -1701,6 +1716,21 @@ mod tests {
         assert_eq!(dst.used_bytes(), recount(&dst));
         assert_eq!(src.used_bytes(), recount(&src));
         assert_eq!(src.key_count(), 1 + 13, "the other slot's key and the expired ones");
+    }
+
+    #[test]
+    fn passive_expiry_hides_expired_keys_without_deleting_them() {
+        let db = Db::new();
+        db.lock(b"k", 0).set(b"k", s("v"));
+        db.lock(b"k", 0).set_expire(b"k", Some(100));
+        db.set_passive_expiry(true);
+        assert!(db.lock(b"k", 200).get(b"k").is_none(), "expired by this node's clock");
+        assert!(db.lock(b"k", 200).remove(b"k").is_none());
+        assert_eq!(db.key_count(), 1, "kept until the primary deletes it");
+        assert!(db.lock(b"k", 0).get(b"k").is_some(), "the primary's commands (time 0) still find it");
+        db.set_passive_expiry(false);
+        assert!(db.lock(b"k", 200).get(b"k").is_none());
+        assert_eq!(db.key_count(), 0);
     }
 
     #[test]

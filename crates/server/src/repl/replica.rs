@@ -138,9 +138,10 @@ impl<'a> MasterClient<'a> {
         MasterClient { shared, link, client, out: ReplyBuf::new() }
     }
 
-    /// Runs one command of the primary's.
+    /// Runs one command of the primary's, at time 0: no key is expired for it, since only the
+    /// primary's DEL ends a key here (see `Db::set_passive_expiry`).
     fn apply(&mut self, args: Vec<bytes::Bytes>) {
-        crate::dispatch::execute(self.shared, &mut self.client, &mut self.out, args, ferrocache_store::clock::now_ms());
+        crate::dispatch::execute(self.shared, &mut self.client, &mut self.out, args, 0);
         self.out.clear();
     }
 }

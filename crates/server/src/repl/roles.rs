@@ -21,6 +21,7 @@ pub fn follow(shared: &Arc<Shared>, host: String, port: u16) -> bool {
         old.stopped.store(true, Ordering::Relaxed);
     }
     info!("following the primary at {host}:{port}");
+    passive_expiry(shared, true);
     let link = Arc::new(Link::new(host, port));
     *current = Some(link.clone());
     drop(current);
@@ -34,7 +35,15 @@ pub fn unfollow(shared: &Shared) {
     if let Some(link) = shared.repl.link.lock().take() {
         link.stopped.store(true, Ordering::Relaxed);
         shared.repl.set_replid(super::new_replid());
+        passive_expiry(shared, false);
         info!("no longer a replica of {}:{}", link.host, link.port);
+    }
+}
+
+/// A replica leaves expired keys to its primary's DELs (see `Db::set_passive_expiry`).
+fn passive_expiry(shared: &Shared, on: bool) {
+    for db in shared.dbs.iter() {
+        db.set_passive_expiry(on);
     }
 }
 
