@@ -151,7 +151,7 @@ pub enum Op {
     LeaseRevoke { id: u64 },
     /// Proposed by the leader's timer: end every lease whose deadline is at or before `time_ms`.
     ExpireLeases,
-    /// Proposed by a new leader: give every lease at least its full TTL from `time_ms`, so
+    /// Proposed by a new leader: give every lease at least half its TTL from `time_ms`, so
     /// keep-alives lost during the election do not expire it.
     RefreshLeases,
     LockAcquire { name: String, owner: String, lease: u64 },

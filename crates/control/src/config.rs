@@ -23,7 +23,7 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Timers {
-        Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 200, compaction_check_ms: 5_000, request_timeout_ms: 10_000 }
+        Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 50, compaction_check_ms: 5_000, request_timeout_ms: 10_000 }
     }
 }
 

@@ -8,7 +8,8 @@
 //! itself before its lease could end (see [`crate::liveness`]), so a promoted replica is never a
 //! second primary taking writes.
 //!
-//! Each round (every 100 ms) it compares the map with the alive keys:
+//! Each round (after every change of the control plane's state, and every 250 ms) it compares
+//! the map with the alive keys:
 //! - a node whose alive key is gone (its lease ended) is marked down; if it was a primary with
 //!   replicas, the replica with the highest replication offset (asked with ROLE) is promoted
 //!   and the old primary becomes one of its replicas, so it rejoins as a replica on return;
@@ -30,8 +31,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::liveness::{Alive, alive_nodes};
 use crate::node::{MapAccess, Node};
 
-/// How often the leader compares the map with the alive keys.
-const ROUND: Duration = Duration::from_millis(100);
+/// How often the leader compares the map with the alive keys when nothing changed.
+const ROUND: Duration = Duration::from_millis(250);
 /// How long a node this leader never saw alive may go without a lease before it is failed.
 const GRACE: Duration = Duration::from_secs(2);
 /// How long a replica has to tell its replication offset.
@@ -44,10 +45,14 @@ pub async fn run(node: Arc<Node>) {
     let mut memory = Memory::default();
     let mut tick = tokio::time::interval(ROUND);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A round runs as soon as the state changed (an ended lease deleted an alive key), and on a
+    // timer for the grace periods.
+    let mut applied = node.sm.revision.subscribe();
     loop {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
             _ = tick.tick() => {}
+            changed = applied.changed() => if changed.is_err() { return },
         }
         if !node.is_leader() {
             memory = Memory::default();

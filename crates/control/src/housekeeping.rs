@@ -35,7 +35,7 @@ pub async fn run(node: Arc<Node>) {
     }
 }
 
-/// Once per term, a new leader extends every lease by its TTL (as etcd does): clients could not
+/// Once per term, a new leader extends every lease to at least half its TTL from now: clients could not
 /// keep their leases alive while there was no leader.
 async fn refresh_leases(node: &Node, refreshed_term: &mut Option<u64>) {
     let (term, applied_term) = {

@@ -71,10 +71,14 @@ impl ConfigState {
         Outcome::Expired { leases: due }
     }
 
-    /// Gives every lease at least its full TTL from now.
+    /// Gives every lease at least half its TTL from now: time for its holder, which could not
+    /// renew while there was no leader, to find the new one (holders renew at a third of the
+    /// TTL or more often). Not the full TTL, as etcd gives: a data node that died together with
+    /// the old leader would then be failed over a whole TTL after the election instead of half.
+    /// No lease ever ends earlier than its holder was promised: the deadline only grows.
     pub(super) fn refresh_leases(&mut self, tx: &mut Tx) -> Outcome {
         for lease in self.leases.values_mut() {
-            lease.expires_at_ms = lease.expires_at_ms.max(tx.now.saturating_add(lease.ttl_ms));
+            lease.expires_at_ms = lease.expires_at_ms.max(tx.now.saturating_add(lease.ttl_ms / 2));
         }
         self.audit_push(tx, "lease/*", None, None);
         Outcome::Refreshed { leases: self.leases.len() }

@@ -264,13 +264,18 @@ fn a_new_leader_refreshes_leases_before_expiring_them() {
     let lease = h.lease(5_000); // deadline 6000
     h.now = 5_500;
     assert_eq!(h.run(Op::RefreshLeases), Ok(Outcome::Refreshed { leases: 1 }));
-    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 10_500);
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 8_000, "half the TTL from now");
     h.now = 6_000;
     assert_eq!(h.run(Op::ExpireLeases), Ok(Outcome::Expired { leases: vec![] }));
     // A leader with a slower clock still refreshes from the latest time seen.
     h.now = 1_000;
     h.run(Op::RefreshLeases).unwrap();
-    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 11_000);
+    assert_eq!(h.state.lease(lease).unwrap().expires_at_ms, 8_500);
+    // A deadline further away is kept.
+    let long = h.lease(60_000);
+    let before = h.state.lease(long).unwrap().expires_at_ms;
+    h.run(Op::RefreshLeases).unwrap();
+    assert_eq!(h.state.lease(long).unwrap().expires_at_ms, before);
 }
 
 #[test]
