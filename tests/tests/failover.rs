@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ferrocache_e2e::cluster::LocalCluster;
 use ferrocache_e2e::Frame;
+use ferrocache_topology::map::ClusterMap;
 
 /// How long a shard may stay without a primary before the test gives up.
 const FAILOVER_LIMIT: Duration = Duration::from_secs(20);
@@ -248,6 +249,7 @@ fn kill_9_of_primaries_promotes_their_replicas_and_loses_no_confirmed_write() {
         assert!(line(cluster.nodes[new].port()).contains("master"), "{nodes}");
         assert!(line(cluster.nodes[old].port()).contains("slave") && line(cluster.nodes[old].port()).contains("fail"), "{nodes}");
     }
+    every_map_in_the_history_is_valid(&cluster, ra);
     let (confirmed, unconfirmed) = confirmed_writes_are_on(cluster.nodes[ra].addr, &written);
     assert!(confirmed > 100, "WAIT 1 confirmed only {confirmed} writes");
     eprintln!(
@@ -321,4 +323,30 @@ fn a_planned_failover_under_load_loses_no_write_at_all() {
         assert_eq!(link.call(&["GET", key]).unwrap(), Frame::Bulk(value.as_bytes().to_vec().into()), "{key} was acknowledged and is lost");
     }
     eprintln!("planned failover: {} writes, longest gap {:.3} s", written.acked.len(), written.longest_gap.as_secs_f64());
+}
+
+/// Every version of the cluster map the control plane ever held (its history, from node
+/// `via`) is valid: each slot had exactly one owning shard, each node served in one shard at
+/// most, and epochs only grew, so at no moment did a key have two primaries in the map.
+fn every_map_in_the_history_is_valid(cluster: &LocalCluster, via: usize) {
+    let mut cmd = std::process::Command::new(ferrocache_e2e::ferrocache_bin());
+    cmd.args(["config", "history", "cluster/map", "--output", "json", "--url", &cluster.admin_url(via)]);
+    let out = ferrocache_e2e::run_bounded(cmd, b"", Duration::from_secs(30));
+    assert!(out.status.success(), "{}", ferrocache_e2e::cluster::text(&out));
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON history");
+    let versions = history["versions"].as_array().expect("versions");
+    let mut epoch = 0;
+    let mut primaries_changed = 0;
+    let mut previous: Option<ClusterMap> = None;
+    for v in versions {
+        let map: ClusterMap = serde_json::from_str(v["value"].as_str().expect("a map")).expect("a valid map document");
+        map.validate().unwrap_or_else(|e| panic!("epoch {}: {e}", map.epoch));
+        assert!(map.epoch > epoch, "epochs grow: {} after {epoch}", map.epoch);
+        epoch = map.epoch;
+        if let Some(prev) = &previous {
+            primaries_changed += map.shards.iter().zip(&prev.shards).filter(|(a, b)| a.primary != b.primary).count();
+        }
+        previous = Some(map);
+    }
+    assert!(primaries_changed >= 2, "the history shows both promotions ({primaries_changed} found)");
 }
