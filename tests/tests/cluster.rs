@@ -313,12 +313,23 @@ fn slots_of(cluster: &LocalCluster, i: usize) -> Vec<u16> {
 /// slots of `lost_slots(cluster, new)` (what was in the killed node's memory only: keeping it
 /// needs replicas) must be readable.
 fn rebalance_through_a_crash(victim: impl Fn(usize) -> usize, lost_slots: impl Fn(&LocalCluster, usize) -> Vec<u16>) {
-    let mut cluster = LocalCluster::create(3, 0);
+    rebalance_through_a_crash_with(0, victim, lost_slots);
+}
+
+/// [`rebalance_through_a_crash`] on shards of a primary and `replicas` replicas each (nodes
+/// 0-2 are the first primaries; the fourth primary gets its replicas too).
+fn rebalance_through_a_crash_with(replicas: usize, victim: impl Fn(usize) -> usize, lost_slots: impl Fn(&LocalCluster, usize) -> Vec<u16>) {
+    let mut cluster = LocalCluster::create(3 * (replicas + 1), replicas);
     let seed = cluster.addrs()[1].clone();
     assert!(python_keys(&cluster, 1, &["load", "30000"]).contains("loaded"));
     let new = cluster.spawn_node();
     let out = cluster.cli(&["add-node", &cluster.addrs()[new], &seed]);
     assert!(out.status.success(), "{}", text(&out));
+    for _ in 0..replicas {
+        let replica = cluster.spawn_node();
+        let out = cluster.cli(&["add-node", &cluster.addrs()[replica], &seed, "--replica", "--primary", &cluster.addrs()[new]]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
     let skip = lost_slots(&cluster, new).iter().map(u16::to_string).collect::<Vec<_>>().join(",");
 
     let mut rebalance = Command::new(ferrocache_e2e::ferrocache_bin());
@@ -341,6 +352,18 @@ fn rebalance_through_a_crash(victim: impl Fn(usize) -> usize, lost_slots: impl F
     let status = text(&cluster.cli(&["status", &seed]));
     assert!(status.contains("4 shard(s), 16384 of 16384 slots assigned, 0 migration(s)"), "{status}");
     assert!(python_keys(&cluster, 2, &["check", "30000", &skip]).contains("keys ok"));
+}
+
+#[test]
+fn with_replicas_a_rebalance_loses_no_key_when_its_target_is_killed() {
+    rebalance_through_a_crash_with(1, |new| new, |_, _| Vec::new());
+}
+
+#[test]
+fn with_replicas_a_rebalance_loses_no_key_when_a_source_is_killed() {
+    // Node 2 is a source, neither the control plane's leader (node 0) nor the node the
+    // rebalance talks to (node 1).
+    rebalance_through_a_crash_with(1, |_| 2, |_, _| Vec::new());
 }
 
 #[test]

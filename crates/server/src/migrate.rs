@@ -11,6 +11,9 @@
 //! (and travels with it) or after the keys left (and is sent on with ASK to the target, which
 //! then holds them): nothing written is lost, and no deleted key comes back. Only the keys of
 //! that one lock shard wait, for one round trip, where Redis's MIGRATE stops the whole server.
+//! When the target's shard has replicas, a batch counts as delivered only once they hold it
+//! too (WAIT), so a target that crashes mid-migration loses nothing its replica cannot give
+//! back after the failover.
 //! The mover runs on a blocking thread with blocking I/O: waiting there for the peer while
 //! holding the lock stalls no event loop, and depends on no runtime whose workers might be the
 //! ones waiting for that lock.
@@ -145,7 +148,8 @@ impl Mover<'_> {
             if !self.ask_ready(slot, target)? {
                 break;
             }
-            let keys = self.move_slot(slot)?;
+            let replicas = up_replicas(&self.cluster().map(), to);
+            let keys = self.move_slot(slot, replicas)?;
             if keys > 0 {
                 info!(slot, keys, target, "slot drained");
             }
@@ -181,15 +185,16 @@ impl Mover<'_> {
         Ok(ready)
     }
 
-    /// Moves `slot`'s keys until none is left; returns how many moved.
-    fn move_slot(&mut self, slot: u16) -> Result<u64, PeerError> {
+    /// Moves `slot`'s keys until none is left, each batch confirmed by `replicas` replicas of
+    /// the target; returns how many moved.
+    fn move_slot(&mut self, slot: u16, replicas: usize) -> Result<u64, PeerError> {
         let cluster = self.shared.cluster.as_ref().expect("checked in run");
         let peer = self.conn.as_mut().expect("connected");
         let db = &self.shared.dbs[0];
         let mut moved = 0;
         while !self.shared.shutdown.is_requested() {
             let now = ferrocache_store::clock::now_ms();
-            let sent = db.move_slot_batch(slot, BATCH_KEYS, BATCH_BYTES, now, |batch| send(peer, batch))?;
+            let sent = db.move_slot_batch(slot, BATCH_KEYS, BATCH_BYTES, now, |batch| send(peer, batch, replicas))?;
             if sent.keys == 0 {
                 return Ok(moved);
             }
@@ -237,17 +242,37 @@ fn peer_epoch(peer: &mut BlockingPeer) -> Result<u64, PeerError> {
     crate::peer::map_epoch(&text).ok_or_else(|| PeerError(format!("{}: no epoch in CLUSTER INFO", peer.addr())))
 }
 
-/// Restores `batch` on the target, pipelined; every reply must be OK.
-fn send(peer: &mut BlockingPeer, batch: &[DumpedKey]) -> Result<(), PeerError> {
+/// How long the target's replicas may take to confirm a batch.
+const REPLICA_WAIT_MS: &str = "1000";
+
+/// Restores `batch` on the target, pipelined; every reply must be OK. With `replicas` > 0 the
+/// batch also waits (WAIT) until that many of the target's replicas hold it: this node deletes
+/// the keys once the batch succeeds, and a target that crashed right after would otherwise
+/// take the only copy with it.
+fn send(peer: &mut BlockingPeer, batch: &[DumpedKey], replicas: usize) -> Result<(), PeerError> {
     let mut requests = Vec::with_capacity(batch.iter().map(|(k, p, _)| k.len() + p.len() + 64).sum());
     for (key, payload, expire_at) in batch {
         let ttl = expire_at.unwrap_or(0).to_string();
         let args: [&[u8]; 6] = [b"RESTORE-ASKING", key, ttl.as_bytes(), payload, b"REPLACE", b"ABSTTL"];
         requests.extend_from_slice(&Frame::command(&args));
     }
-    let replies = peer.pipeline(&requests, batch.len())?;
-    match replies.iter().find(|r| !matches!(r, Frame::Simple(s) if &s[..] == b"OK")) {
-        None => Ok(()),
-        Some(other) => Err(PeerError(format!("{}: RESTORE-ASKING answered {other:?}", peer.addr()))),
+    let wanted = replicas.to_string();
+    if replicas > 0 {
+        requests.extend_from_slice(&Frame::command(&[b"WAIT", wanted.as_bytes(), REPLICA_WAIT_MS.as_bytes()]));
     }
+    let replies = peer.pipeline(&requests, batch.len() + usize::from(replicas > 0))?;
+    if let Some(other) = replies[..batch.len()].iter().find(|r| !matches!(r, Frame::Simple(s) if &s[..] == b"OK")) {
+        return Err(PeerError(format!("{}: RESTORE-ASKING answered {other:?}", peer.addr())));
+    }
+    match replies.get(batch.len()) {
+        None => Ok(()),
+        Some(Frame::Integer(n)) if *n >= replicas as i64 => Ok(()),
+        Some(other) => Err(PeerError(format!("{}: {replicas} replica(s) of the target should hold the batch; WAIT answered {other:?}", peer.addr()))),
+    }
+}
+
+/// The replicas of the shard whose primary is `to` that are up: each holds every batch.
+fn up_replicas(map: &ferrocache_topology::map::ClusterMap, to: &NodeId) -> usize {
+    let shard = map.shards.iter().find(|s| &s.primary == to);
+    shard.map_or(0, |s| s.replicas.iter().filter(|r| map.node(r).is_some_and(|n| n.state == ferrocache_topology::map::NodeState::Up)).count())
 }
