@@ -76,6 +76,10 @@ pub async fn run(node: Arc<Node>) {
                 None => tracing::warn!(primary = %next.shards[shard].primary, "failover: no replica answered; retrying"),
             }
         }
+        next.epoch = map.epoch;
+        if next == map {
+            continue;
+        }
         next.epoch = map.epoch + 1;
         if let Err(e) = maps.propose(ACTOR, &next, revision).await {
             tracing::debug!("failover: the map changed meanwhile ({}); next round", e.message);
