@@ -186,6 +186,8 @@ pub struct Usage {
     keys: AtomicUsize,
     /// Whether changes are reported to the database's observer (see [`Db::observe`]).
     observed: std::sync::atomic::AtomicBool,
+    /// Expired keys are kept (and read as absent) instead of reclaimed (see [`Db::set_frozen`]).
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -282,6 +284,10 @@ impl Shard {
                     e.meta = evict::on_access(e.meta, &tuning, now);
                 }
                 Some(e)
+            }
+            Ok(_) if self.usage.frozen.load(Ordering::Relaxed) => {
+                self.stats.misses += counts;
+                None
             }
             Ok(o) => {
                 let node = o.remove().0;
@@ -490,6 +496,14 @@ impl Db {
     /// Turns reporting to the observer on or off (off costs one relaxed load per guard).
     pub fn set_observed(&self, on: bool) {
         self.usage.observed.store(on, Ordering::Relaxed);
+    }
+
+    /// Freezes (or thaws) reclamation: while frozen, an expired key reads as absent but stays
+    /// where it is, so nothing is deleted behind the clients' backs (CLIENT PAUSE WRITE stops
+    /// expiry so that the replication stream does not grow). Active expiry and eviction are
+    /// stopped by their callers.
+    pub fn set_frozen(&self, on: bool) {
+        self.usage.frozen.store(on, Ordering::Relaxed);
     }
 
     /// Tells the observer about `shard`'s reclaimed keys (its lock held by the caller).
@@ -1387,6 +1401,21 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(StrValue::new(v.as_bytes()))
+    }
+
+    #[test]
+    fn a_frozen_db_reads_expired_keys_as_absent_and_keeps_them() {
+        let db = Db::new();
+        let mut g = db.lock(b"a", 1000);
+        g.set(b"a", s("1"));
+        assert!(g.set_expire(b"a", Some(1500)));
+        drop(g);
+        db.set_frozen(true);
+        assert!(db.lock(b"a", 2000).get(b"a").is_none(), "expired: reads as absent");
+        assert_eq!(db.len(), 1, "but is not reclaimed while frozen");
+        db.set_frozen(false);
+        assert!(db.lock(b"a", 2000).get(b"a").is_none());
+        assert_eq!(db.len(), 0, "reclaimed once thawed");
     }
 
     #[test]
