@@ -127,8 +127,8 @@ mod tests {
         };
         attach(10_000);
         attach(20_000);
-        assert_eq!(repl.good_replicas(20_500, 10), 2);
-        assert_eq!(repl.good_replicas(21_000, 10), 2, "lag counts whole seconds, at most max-lag");
+        assert_eq!(repl.good_replicas(20_999, 10), 2, "lag counts whole seconds, at most max-lag");
+        assert_eq!(repl.good_replicas(21_000, 10), 1);
         assert_eq!(repl.good_replicas(21_000, 1), 1);
         repl.set_min_replicas(2, 1);
         assert!(repl.too_few_replicas(21_000));
