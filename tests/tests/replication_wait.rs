@@ -14,16 +14,8 @@ use std::time::{Duration, Instant};
 use ferrocache_e2e::reply::*;
 use ferrocache_e2e::{await_blocked, start, start_with, Conn, Frame, TestServer, READ_TIMEOUT};
 
-fn text(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(b).into_owned(),
-        other => panic!("not a bulk string: {other:?}"),
-    }
-}
-
 fn field(c: &mut Conn, section: &str, name: &str) -> String {
-    let info = text(&c.cmd(&["INFO", section]));
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or_else(|| panic!("no {name} in {info}")).to_string()
+    c.info_field(section, name)
 }
 
 fn num(c: &mut Conn, section: &str, name: &str) -> u64 {
