@@ -81,6 +81,13 @@ impl Conn {
         self.cmd_bytes(args)
     }
 
+    /// The value of field `name` in `INFO section` (panics if it is missing).
+    pub fn info_field(&mut self, section: &str, name: &str) -> String {
+        let info = crate::reply::text(&self.cmd(&["INFO", section]));
+        let prefix = format!("{name}:");
+        info.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("no {name} in {info}")).to_string()
+    }
+
     /// Sends one command of binary arguments and reads its reply.
     pub fn cmd_bytes<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
         self.send(args);

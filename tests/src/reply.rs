@@ -36,6 +36,14 @@ pub fn bulks(items: &[&str]) -> Frame {
     Frame::Array(items.iter().map(|s| bulk(s)).collect())
 }
 
+/// The text of a bulk (or verbatim) string reply (panics on anything else).
+pub fn text(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("not a bulk string: {other:?}"),
+    }
+}
+
 /// The integer of an integer reply (panics on anything else).
 pub fn int_of(f: Frame) -> i64 {
     match f {

@@ -8,6 +8,17 @@ pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
     ferrocache_store::value::parse_strict_i64(arg).ok_or(CmdError::NotInteger)
 }
 
+/// A timeout in milliseconds as Redis reads one (WAIT, CLIENT PAUSE): its end in Unix ms from
+/// `now`, None for 0 (no timeout).
+pub fn timeout_ms(arg: &[u8], now: u64) -> Result<Option<u64>, CmdError> {
+    let ms = ferrocache_store::value::parse_strict_i64(arg).ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    match ms {
+        ..0 => Err(CmdError::err("timeout is negative")),
+        0 => Ok(None),
+        ms => (ms as u64).checked_add(now).filter(|&end| end <= i64::MAX as u64).map(Some).ok_or_else(|| CmdError::err("timeout is out of range")),
+    }
+}
+
 /// A non-negative integer that fits usize, else "value is not an integer".
 pub fn uint(arg: &[u8]) -> Result<u64, CmdError> {
     match int(arg)? {

@@ -26,6 +26,7 @@ pub async fn run(shared: Arc<Shared>) {
         }
         let now = now_ms();
         shared.stats.sample(now);
+        crate::pause::refresh(&shared, now);
         crate::evict::note_peak(&shared, crate::evict::used_memory(&shared));
         expire_cycle(&shared, now);
     }
@@ -33,12 +34,16 @@ pub async fn run(shared: Arc<Shared>) {
 
 /// One active expiry tick over all databases.
 pub fn expire_cycle(shared: &Shared, now: u64) {
-    // A replica's keys expire when its primary's stream deletes them, never on its own clock.
-    if shared.repl.is_replica() {
+    // A replica's keys expire when its primary's stream deletes them, never on its own clock;
+    // a write pause stops expiry, as Redis's does, so that the data and the stream stand still.
+    if shared.repl.is_replica() || shared.pause.stops_writes(now) {
         return;
     }
     let start = Instant::now();
     for db in shared.dbs.iter() {
+        // Not while EXEC runs: a key its commands touched must not go before their entries are
+        // appended as one block (see `repl::propagate`).
+        let _running = shared.gate.read();
         loop {
             let (examined, expired) = db.active_expire(STEP_KEYS, now);
             if examined == 0 || expired * 10 < examined || start.elapsed() > TICK_BUDGET {

@@ -21,6 +21,13 @@ pub struct Multi {
     pub failed: bool,
 }
 
+impl Multi {
+    /// Whether a queued command writes (EXEC is then a write, as Redis judges it).
+    pub fn writes(&self) -> bool {
+        self.queued.iter().any(|(spec, _)| spec.has(crate::command::flags::WRITE))
+    }
+}
+
 /// Per-connection state, owned by the connection task.
 #[derive(Debug)]
 pub struct Client {
@@ -59,6 +66,10 @@ pub struct Client {
     pub sync: Option<crate::repl::primary::SyncRequest>,
     /// REPLCONF listening-port of a replica before its PSYNC.
     pub replica_port: u16,
+    /// The stream's end offset after this client's last write (WAIT waits for it).
+    pub woff: u64,
+    /// Set by a WAIT that has to wait: the connection parks until it is met, then answers.
+    pub wait_acks: Option<crate::repl::acks::AckWait>,
 }
 
 impl Client {
@@ -83,6 +94,8 @@ impl Client {
             master: false,
             sync: None,
             replica_port: 0,
+            woff: 0,
+            wait_acks: None,
         }
     }
 
@@ -90,7 +103,7 @@ impl Client {
     /// [`crate::affinity`]): nothing queued, watched, subscribed or
     /// blocked, and not closing.
     pub fn is_portable(&self) -> bool {
-        self.multi.is_none() && self.watched.is_empty() && !self.subs.active() && self.blocked.is_none() && !self.close
+        self.multi.is_none() && self.watched.is_empty() && !self.subs.active() && self.blocked.is_none() && self.wait_acks.is_none() && !self.close
     }
 
     /// Copies what CLIENT LIST shows of this client (db, name, protocol,

@@ -17,6 +17,10 @@ pub struct Config {
     pub proto_max_bulk_len: u64,
     /// Bytes of the replication stream kept for partial resyncs (`repl-backlog-size`).
     pub repl_backlog_size: u64,
+    /// Writes are refused unless this many replicas acknowledged within
+    /// `min_replicas_max_lag` seconds (0 = off); see `repl::acks`.
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag: u64,
     pub log_level: String,
     /// Close clients idle this many seconds (0 = never).
     pub timeout: u64,
@@ -65,6 +69,8 @@ impl Default for Config {
             maxclients: 10000,
             proto_max_bulk_len: 512 * 1024 * 1024,
             repl_backlog_size: 1024 * 1024,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
             log_level: "info".into(),
             timeout: 0,
             hz: 10,
@@ -202,6 +208,28 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.repl_backlog_size.to_string(),
         set: |c, v| {
             c.repl_backlog_size = parse_memory(v)?.max(16 * 1024);
+            Ok(())
+        },
+    },
+    Param {
+        name: "min-replicas-to-write",
+        aliases: &["min-slaves-to-write"],
+        mutable: true,
+        accepts: "an integer from 0 to 2147483647",
+        get: |c| c.min_replicas_to_write.to_string(),
+        set: |c, v| {
+            c.min_replicas_to_write = parse_range(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Param {
+        name: "min-replicas-max-lag",
+        aliases: &["min-slaves-max-lag"],
+        mutable: true,
+        accepts: "seconds, an integer from 0 to 2147483647",
+        get: |c| c.min_replicas_max_lag.to_string(),
+        set: |c, v| {
+            c.min_replicas_max_lag = parse_range(v, 0, i32::MAX as i64)? as u64;
             Ok(())
         },
     },
@@ -589,6 +617,17 @@ mod tests {
         assert!(e.contains("must be one of the following: noeviction, allkeys-lru"), "{e}");
         assert!(c.apply("maxmemory-samples", "0").is_err());
         assert!(c.apply("maxmemory-eviction-tenacity", "101").is_err());
+    }
+
+    #[test]
+    fn min_replicas_settings_and_their_old_names() {
+        let mut c = Config::default();
+        assert_eq!((c.min_replicas_to_write, c.min_replicas_max_lag), (0, 10));
+        c.apply("min-slaves-to-write", "2").unwrap();
+        c.apply("min-slaves-max-lag", "3").unwrap();
+        assert_eq!((c.min_replicas_to_write, c.min_replicas_max_lag), (2, 3));
+        assert_eq!((param("min-replicas-max-lag").unwrap().get)(&c), "3");
+        assert!(c.apply("min-replicas-to-write", "-1").is_err());
     }
 
     #[test]

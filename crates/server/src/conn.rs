@@ -9,6 +9,10 @@
 //! replies pass the hard limit, or stay above the soft limit for longer
 //! than its seconds.
 //!
+//! A command held by CLIENT PAUSE waits *before* dispatch (so it is routed
+//! only once released), and a WAIT that has to wait parks after it; both
+//! through [`crate::park`], which keeps the loop's other connections going.
+//!
 //! A subscribed client's connection also waits on its pub/sub inbox
 //! ([`crate::pubsub::Inbox`]) and writes queued messages ahead of the next
 //! reply, so they keep the order in which they were published.
@@ -27,6 +31,7 @@ use crate::affinity::Affinity;
 use crate::blocking::Gone;
 use crate::client::{Client, ClientHandle};
 use crate::dispatch::execute;
+use crate::park::park;
 use crate::shared::Shared;
 
 /// Flush replies early once they reach this size.
@@ -48,6 +53,12 @@ enum End {
     Move(usize),
     /// Sent PSYNC: the connection now feeds a replica.
     Replica(crate::repl::primary::SyncRequest),
+}
+
+impl From<Gone> for End {
+    fn from(gone: Gone) -> End {
+        if gone == Gone::Killed { End::Killed } else { End::Closed }
+    }
 }
 
 /// Serves one accepted connection until it ends (or moves to another
@@ -170,7 +181,27 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                     processed += 1;
                     client.handle.inbox.drain_into(&mut out);
                     out.resp3 = client.resp3;
+                    if crate::pause::holds(shared, client, &args) {
+                        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
+                            return end;
+                        }
+                        let released = crate::pause::released(shared, client, &args);
+                        if let Err(gone) = park(shared, client, stream, input, released).await {
+                            return gone.into();
+                        }
+                        now = ferrocache_store::clock::now_ms();
+                    }
                     execute(shared, client, &mut out, args, now);
+                    if let Some(wait) = client.wait_acks.take() {
+                        if let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
+                            return end;
+                        }
+                        match park(shared, client, stream, input, shared.repl.wait_for_acks(&wait)).await {
+                            Ok(acked) => out.int(acked as i64),
+                            Err(gone) => return gone.into(),
+                        }
+                        now = ferrocache_store::clock::now_ms();
+                    }
                     if let Some(to) = affinity.note(ferrocache_store::db::take_last_shard(), here, loops, now) {
                         move_to = Some(to);
                     }
@@ -198,7 +229,7 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                         client.publish().blocked = false;
                         now = ferrocache_store::clock::now_ms();
                         if let Err(gone) = waited {
-                            return if gone == Gone::Killed { End::Killed } else { End::Closed };
+                            return gone.into();
                         }
                     }
                     if out.len() >= FLUSH_AT

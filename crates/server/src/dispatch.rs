@@ -49,6 +49,10 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
     if spec.has(flags::WRITE) && !client.master && shared.repl.is_replica() {
         return reject(shared, client, out, &args, CmdError::msg("READONLY You can't write against a read only replica."));
     }
+    let writes = spec.has(flags::WRITE) || (parent.name == "exec" && client.multi.as_ref().is_some_and(crate::client::Multi::writes));
+    if writes && !client.master && shared.repl.too_few_replicas(now) {
+        return reject(shared, client, out, &args, CmdError::msg("NOREPLICAS Not enough good replicas to write."));
+    }
     // A replica keeps what its primary sends whatever its own maxmemory (as Redis's
     // replica-ignore-maxmemory): evicting here would make it differ from the primary.
     if spec.has(flags::DENYOOM)
@@ -73,6 +77,7 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
             return;
         }
     client.last_cmd = (parent.name, (!std::ptr::eq(parent, spec)).then_some(spec.name));
+    crate::repl::propagate::take_appended();
     let mut ctx = Ctx { shared, client, out, now };
     if spec.has(flags::EXCLUSIVE) {
         let _alone = shared.gate.write();
@@ -82,6 +87,10 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
         let _shared = shared.gate.read();
         run(&mut ctx, spec, &args);
         crate::blocking::serve_ready(shared);
+    }
+    // What this command appended to the stream is what a WAIT of this client waits for.
+    if let Some(end) = crate::repl::propagate::take_appended() {
+        client.woff = end;
     }
     if TUNING_CHANGERS.contains(&parent.name) {
         crate::evict::sync_tuning(shared);

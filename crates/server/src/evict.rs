@@ -52,10 +52,13 @@ pub fn key_count(shared: &Shared) -> usize {
     shared.dbs.iter().map(Db::key_count).sum()
 }
 
-/// Pushes the configured eviction settings to the keyspace if they changed.
+/// Pushes the configured eviction settings to the keyspace if they changed
+/// (and `min-replicas-*` to the replication state).
 pub fn sync_tuning(shared: &Shared) {
     let (tuning, max) = {
         let c = shared.config.read();
+        // The replication settings the write path checks are mirrored here too.
+        shared.repl.set_min_replicas(c.min_replicas_to_write, c.min_replicas_max_lag);
         (c.tuning(), c.maxmemory)
     };
     shared.maxmemory.store(max, Ordering::Relaxed);
@@ -78,9 +81,13 @@ pub fn make_room(shared: &Shared, now: u64) -> Result<(), CmdError> {
     }
     let used = used_memory(shared);
     note_peak(shared, used);
-    if used <= max {
+    // A write pause stops eviction, as Redis's does (only exempt clients write meanwhile).
+    if used <= max || shared.pause.stops_writes(now) {
         return Ok(());
     }
+    // Not while EXEC runs (see `repl::propagate`): an evicted key's DEL must not pass the
+    // entries of the transaction that wrote it.
+    let _running = shared.gate.read();
     let (tuning, tenacity) = {
         let c = shared.config.read();
         (c.tuning(), c.maxmemory_eviction_tenacity)

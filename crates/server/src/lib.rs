@@ -4,7 +4,9 @@
 //! Map: [`conn`] (one task per connection) → [`dispatch`] (lookup, arity,
 //! auth, MULTI queueing) → a handler in [`cmd`] (one module per command
 //! family) registered in [`table`]. [`shared`] holds what all connections
-//! share; [`config`] the settings; [`background`] the periodic work.
+//! share; [`config`] the settings; [`background`] the periodic work;
+//! [`pause`] holds commands during CLIENT PAUSE and [`park`] lets a
+//! connection wait (for that, or in WAIT) without stopping its loop.
 
 pub mod affinity;
 pub mod args;
@@ -21,6 +23,8 @@ pub mod evict;
 pub mod fence;
 pub mod float80;
 pub mod migrate;
+pub mod park;
+pub mod pause;
 pub mod peer;
 pub mod pubsub;
 pub mod repl;

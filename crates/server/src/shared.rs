@@ -41,6 +41,8 @@ pub struct Shared {
     pub cluster: Option<crate::cluster::Cluster>,
     /// This node's replication: its stream, its replicas, its primary.
     pub repl: crate::repl::Replication,
+    /// CLIENT PAUSE in force, if any.
+    pub pause: crate::pause::Pause,
 }
 
 impl Shared {
@@ -66,6 +68,7 @@ impl Shared {
             maxmemory,
             cluster,
             repl,
+            pause: Default::default(),
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct Stats {
     /// Highest keyspace memory seen by a write under a limit or by the
     /// background tick (see `evict::used_memory_peak`).
     pub memory_peak: std::sync::atomic::AtomicUsize,
+    /// Connections parked in WAIT or held by CLIENT PAUSE (see [`crate::park`]).
+    pub parked: std::sync::atomic::AtomicUsize,
     /// Recent (Unix ms, commands) samples for instantaneous_ops_per_sec.
     pub samples: Mutex<std::collections::VecDeque<(u64, u64)>>,
 }

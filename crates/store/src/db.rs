@@ -188,6 +188,16 @@ pub struct Usage {
     observed: std::sync::atomic::AtomicBool,
     /// A replica's keyspace: see [`Db::set_passive_expiry`].
     passive_expiry: std::sync::atomic::AtomicBool,
+    /// Expired keys are kept (and read as absent) instead of reclaimed (see [`Db::set_frozen`]).
+    frozen: std::sync::atomic::AtomicBool,
+}
+
+impl Usage {
+    /// Whether expired keys stay (reading as absent) instead of being reclaimed: on a replica,
+    /// or while writes are paused.
+    fn keeps_expired(&self) -> bool {
+        self.passive_expiry.load(Ordering::Relaxed) || self.frozen.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Default)]
@@ -285,7 +295,7 @@ impl Shard {
                 }
                 Some(e)
             }
-            Ok(_) if self.usage.passive_expiry.load(Ordering::Relaxed) => {
+            Ok(_) if self.usage.keeps_expired() => {
                 self.stats.misses += counts;
                 None
             }
@@ -314,7 +324,7 @@ impl Shard {
             None => return true,
             Some(e) => e.is_expired(now),
         };
-        if expired && !self.usage.passive_expiry.load(Ordering::Relaxed) {
+        if expired && !self.usage.keeps_expired() {
             self.take(t, key);
             self.stats.expired += 1;
             self.signal(key, true);
@@ -505,6 +515,14 @@ impl Db {
     /// run with time 0 on a replica, so they find every key the primary has.
     pub fn set_passive_expiry(&self, on: bool) {
         self.usage.passive_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// Freezes (or thaws) reclamation: while frozen, an expired key reads as absent but stays
+    /// where it is, so nothing is deleted behind the clients' backs (CLIENT PAUSE WRITE stops
+    /// expiry so that the replication stream does not grow). Active expiry and eviction are
+    /// stopped by their callers.
+    pub fn set_frozen(&self, on: bool) {
+        self.usage.frozen.store(on, Ordering::Relaxed);
     }
 
     /// Tells the observer about `shard`'s reclaimed keys (its lock held by the caller).
@@ -1404,6 +1422,21 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(StrValue::new(v.as_bytes()))
+    }
+
+    #[test]
+    fn a_frozen_db_reads_expired_keys_as_absent_and_keeps_them() {
+        let db = Db::new();
+        let mut g = db.lock(b"a", 1000);
+        g.set(b"a", s("1"));
+        assert!(g.set_expire(b"a", Some(1500)));
+        drop(g);
+        db.set_frozen(true);
+        assert!(db.lock(b"a", 2000).get(b"a").is_none(), "expired: reads as absent");
+        assert_eq!(db.len(), 1, "but is not reclaimed while frozen");
+        db.set_frozen(false);
+        assert!(db.lock(b"a", 2000).get(b"a").is_none());
+        assert_eq!(db.len(), 0, "reclaimed once thawed");
     }
 
     #[test]

@@ -24,6 +24,8 @@ static CLIENT: &[Spec] = &[
     spec("info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "6.2.0", "Returns information about the connection.", client_info),
     spec("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Terminates open connections.", client_kill),
     spec("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", client_unblock),
+    spec("pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "3.0.0", "Suspends commands processing.", client_pause),
+    spec("unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "6.2.0", "Resumes processing of clients that were paused.", client_unpause),
     spec("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.0.0", "Sets the client eviction mode of the connection.", client_no_evict),
     spec("help", 2, LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns helpful text about the different subcommands.", client_help),
 ];
@@ -345,6 +347,29 @@ fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `CLIENT PAUSE timeout [WRITE|ALL]` (see [`crate::pause`]).
+fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mode = match args.get(3) {
+        None => crate::pause::Mode::All,
+        Some(m) if is(m, "write") => crate::pause::Mode::Write,
+        Some(m) if is(m, "all") => crate::pause::Mode::All,
+        Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    if args.len() > 4 {
+        return Err(CmdError::Syntax);
+    }
+    let until = crate::args::timeout_ms(&args[2], ctx.now)?.unwrap_or(ctx.now);
+    crate::pause::start(ctx.shared, mode, until, ctx.client.id);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    crate::pause::end(ctx.shared);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     let lines = [
         "ID",
@@ -361,6 +386,10 @@ fn client_help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         "    Kill connections by address or by ID, ADDR, LADDR, SKIPME filters.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
         "NO-EVICT (ON|OFF)",
         "    Accepted for compatibility.",
     ];

@@ -15,7 +15,30 @@ pub static COMMANDS: &[Spec] = &[
     spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "3.0.0", "An internal command for configuring the replication stream.", replconf),
     spec("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", "2.8.0", "An internal command used in replication.", psync),
     spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", "1.0.0", "An internal command used in replication.", psync),
+    spec("wait", 3, NOSCRIPT, (0, 0, 0), "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait)
+        .described(&[], &["request_policy:all_shards", "response_policy:agg_min"]),
 ];
+
+/// `WAIT numreplicas timeout`: the replicas that acknowledged this client's last write, at once
+/// if enough did (or inside a transaction), else once enough do or the timeout (ms, 0 = none)
+/// passes; the connection parks meanwhile (see [`crate::repl::acks`]).
+fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let repl = &ctx.shared.repl;
+    if repl.is_replica() {
+        return Err(CmdError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let needed = crate::args::int(&args[1])?;
+    let deadline = crate::args::timeout_ms(&args[2], ctx.now)?;
+    let offset = ctx.client.woff;
+    let acked = repl.acked(offset);
+    if acked as i64 >= needed || crate::repl::propagate::in_transaction() || ctx.client.master {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    ctx.client.wait_acks = Some(crate::repl::acks::AckWait { offset, needed, deadline });
+    repl.request_acks();
+    Ok(())
+}
 
 /// `REPLICAOF host port` follows a primary (dropping this node's data for its copy);
 /// `REPLICAOF NO ONE` stops following and makes this node a primary with its data.

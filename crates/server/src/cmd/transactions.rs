@@ -1,7 +1,9 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
 //! Queued commands run inside EXEC while it holds the server's gate
-//! exclusively, so no other client's command interleaves with them.
+//! exclusively, so no other client's command interleaves with them; what
+//! they change is replicated as one `MULTI ... EXEC` block (see
+//! [`crate::repl::propagate::Transaction`]).
 //! WATCH registers the client's flag on each key's shard; any write (or an
 //! expiry of a key that existed when watched) sets it, and EXEC then
 //! answers a null array without running anything.
@@ -44,6 +46,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(multi.queued.len());
+    let _block = crate::repl::propagate::Transaction::begin(&ctx.shared.repl);
     for (spec, args) in &multi.queued {
         ctx.now = ferrocache_store::clock::now_ms();
         run(ctx, spec, args);

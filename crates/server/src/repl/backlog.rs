@@ -16,11 +16,13 @@ pub struct Backlog {
     /// The database the last appended command ran in; a command in another is preceded by a
     /// SELECT. None forces a SELECT (after a full copy, whose SELECTs are not in the stream).
     db: Option<usize>,
+    /// The end offset right after the last `REPLCONF GETACK *`.
+    getack_end: u64,
 }
 
 impl Backlog {
     pub fn new(cap: usize) -> Self {
-        Backlog { buf: VecDeque::new(), end: 0, cap: cap.max(1), db: None }
+        Backlog { buf: VecDeque::new(), end: 0, cap: cap.max(1), db: None, getack_end: 0 }
     }
 
     pub fn end(&self) -> u64 {
@@ -60,6 +62,17 @@ impl Backlog {
             self.db = Some(db);
         }
         self.append(&Frame::command(args));
+    }
+
+    /// Appends `REPLCONF GETACK *` (in no database), unless it is the stream's last entry
+    /// already; true if appended.
+    pub fn append_getack(&mut self) -> bool {
+        if self.end > 0 && self.getack_end == self.end {
+            return false;
+        }
+        self.append(&Frame::command(&[b"REPLCONF", b"GETACK", b"*"]));
+        self.getack_end = self.end;
+        true
     }
 
     /// Makes the next command start with a SELECT.
@@ -114,5 +127,17 @@ mod tests {
         assert_eq!(b.read(b.start(), 64).unwrap().len(), 64);
         b.resize(16);
         assert_eq!((b.len(), b.start()), (16, b.end() - 16));
+    }
+
+    #[test]
+    fn a_getack_needs_no_select_and_is_not_repeated() {
+        let mut b = Backlog::new(1024);
+        assert!(b.append_getack());
+        let getack = Frame::command(&[b"REPLCONF", b"GETACK", b"*"]);
+        assert_eq!(b.end(), getack.len() as u64, "no SELECT before it");
+        assert!(!b.append_getack(), "one request until the stream moves");
+        b.append_command(0, &[b"SET", b"k", b"v"]);
+        assert!(b.append_getack());
+        assert_eq!(b.read(b.end() - getack.len() as u64, 100).unwrap(), getack);
     }
 }

@@ -9,12 +9,14 @@
 //! are appended as DEL at the same moment, so replicas never expire or evict on their own
 //! account and never diverge.
 //!
+//! - [`acks`]: what replicas acknowledged: WAIT, `min-replicas-to-write`, the loss window.
 //! - [`backlog`]: the offset-addressed stream and the bytes kept for partial resyncs.
 //! - [`propagate`]: what a command is replicated as (relative expiries become absolute, ...).
 //! - [`primary`]: PSYNC on the primary: a full copy, then the stream, to one replica.
 //! - [`replica`]: the link to a primary, applying what it sends.
 //! - [`roles`]: whom a node follows (REPLICAOF, or the cluster map).
 
+pub mod acks;
 pub mod backlog;
 pub mod primary;
 pub mod propagate;
@@ -43,6 +45,11 @@ pub struct Replication {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// Bumped when a replica acknowledges, attaches or leaves (see [`acks`]).
+    pub acks: tokio::sync::watch::Sender<u64>,
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, mirrored from the config.
+    min_replicas: AtomicU64,
+    min_replicas_lag: AtomicU64,
     /// Whether the stream is kept (from the first replica on).
     active: AtomicBool,
     /// The server this belongs to (for the tasks REPLICAOF starts).
@@ -60,6 +67,9 @@ impl Replication {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
+            acks: tokio::sync::watch::channel(0).0,
+            min_replicas: AtomicU64::new(0),
+            min_replicas_lag: AtomicU64::new(10),
             active: AtomicBool::new(false),
             server: std::sync::OnceLock::new(),
         }
@@ -112,18 +122,37 @@ impl Replication {
     }
 
     /// Appends a DEL for each of `deleted` (keys of database `db`), then `commands`, and wakes
-    /// the feeders.
+    /// the feeders; inside EXEC they join the transaction's block instead.
     fn append_after(&self, db: usize, deleted: &[Box<[u8]>], commands: Vec<propagate::Entry>) {
+        let dels = deleted.iter().map(|key| (db, vec![bytes::Bytes::from_static(b"DEL"), bytes::Bytes::copy_from_slice(key)]));
+        let Some(entries) = propagate::collect(dels.chain(commands).collect()) else { return };
+        self.append_entries(None, entries);
+    }
+
+    /// Appends a transaction's entries as one block: `MULTI`, the entries, `EXEC` (a single
+    /// entry goes in alone, as Redis 7 propagates it).
+    pub(crate) fn append_transaction(&self, entries: Vec<propagate::Entry>) {
+        let wrap = (entries.len() > 1).then(|| (entries[0].0, entries[entries.len() - 1].0));
+        self.append_entries(wrap, entries);
+    }
+
+    /// Appends `entries` under one backlog lock, between MULTI (in the first entry's database)
+    /// and EXEC (in the last's) when `wrap` names them.
+    fn append_entries(&self, wrap: Option<(usize, usize)>, entries: Vec<propagate::Entry>) {
         let end = {
             let mut backlog = self.backlog.lock();
-            for key in deleted {
-                backlog.append_command(db, &[b"DEL", key]);
+            if let Some((first, _)) = wrap {
+                backlog.append_command(first, &[b"MULTI"]);
             }
-            for (db, args) in commands {
+            for (db, args) in entries {
                 backlog.append_command(db, &args.iter().map(|a| &a[..]).collect::<Vec<_>>());
+            }
+            if let Some((_, last)) = wrap {
+                backlog.append_command(last, &[b"EXEC"]);
             }
             backlog.end()
         };
+        propagate::note_appended(end);
         self.grew.send_replace(end);
     }
 }

@@ -77,11 +77,13 @@ pub async fn feed(shared: Arc<Shared>, mut stream: TcpStream, req: SyncRequest, 
     }
     let attached = Arc::new(Attached { ip: peer.ip().to_string(), port: req.port, acked: AtomicU64::new(offset), acked_at: AtomicU64::new(ferrocache_store::clock::now_ms()) });
     repl.replicas.lock().push(attached.clone());
+    repl.note_ack();
     tokio::select! {
         () = stream_to(&shared, &mut stream, &mut offset, &attached) => {}
         () = handle.kill_notify.wait() => {}
     }
     repl.replicas.lock().retain(|a| !Arc::ptr_eq(a, &attached));
+    repl.note_ack();
     info!(%peer, offset, "replica gone");
 }
 
@@ -114,6 +116,7 @@ async fn stream_to(shared: &Shared, stream: &mut TcpStream, offset: &mut u64, at
                         if let Some(n) = ack.then(|| std::str::from_utf8(&args[2]).ok()?.parse().ok()).flatten() {
                             attached.acked.store(n, Ordering::Relaxed);
                             attached.acked_at.store(ferrocache_store::clock::now_ms(), Ordering::Relaxed);
+                            shared.repl.note_ack();
                         }
                     }
                 }

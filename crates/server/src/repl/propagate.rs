@@ -7,6 +7,13 @@
 //! are replicated in a form that does not: relative expiries become absolute ones (EXPIRE ->
 //! PEXPIREAT, SETEX -> SET ... PXAT), so that a replica applying them later, or a replica
 //! resynchronising, sets the same expiry.
+//!
+//! A transaction is replicated in one piece: while EXEC runs ([`Transaction`]) what its
+//! commands would append is collected on this thread instead, and appended at the end as
+//! `MULTI ... EXEC` under one backlog lock, so a replica applies it as a transaction and its
+//! readers never see half of it. EXEC holds the server's gate exclusively, and expiry and
+//! eviction take the gate too, so nothing else changes the data between its commands and the
+//! moment their entries are appended.
 
 use std::cell::RefCell;
 
@@ -19,6 +26,59 @@ thread_local! {
     /// What the lock guard being released on this thread will append: the running write
     /// command, and the pops served to blocked clients under that guard.
     static CURRENT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    /// While EXEC runs on this thread: what its commands appended, to go in as one piece.
+    static TRANSACTION: RefCell<Option<Vec<Entry>>> = const { RefCell::new(None) };
+    /// The stream's end offset after the last append made on this thread (0: none since
+    /// [`take_appended`]); dispatch keeps it as the client's last write offset for WAIT.
+    static APPENDED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Collects this thread's stream entries while EXEC runs; dropping it appends them (wrapped in
+/// MULTI/EXEC when there is more than one, as Redis 7 does) through `repl`.
+pub struct Transaction<'a> {
+    repl: &'a super::Replication,
+}
+
+impl<'a> Transaction<'a> {
+    pub fn begin(repl: &'a super::Replication) -> Self {
+        TRANSACTION.with(|t| *t.borrow_mut() = Some(Vec::new()));
+        Transaction { repl }
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        let entries = TRANSACTION.with(|t| t.borrow_mut().take()).unwrap_or_default();
+        if !entries.is_empty() {
+            self.repl.append_transaction(entries);
+        }
+    }
+}
+
+/// Whether EXEC is running on this thread (WAIT then answers at once, as Redis's does).
+pub fn in_transaction() -> bool {
+    TRANSACTION.with(|t| t.borrow().is_some())
+}
+
+/// Keeps `entries` for the running transaction's block; gives them back if none runs.
+pub(super) fn collect(entries: Vec<Entry>) -> Option<Vec<Entry>> {
+    TRANSACTION.with(|t| match t.borrow_mut().as_mut() {
+        Some(collected) => {
+            collected.extend(entries);
+            None
+        }
+        None => Some(entries),
+    })
+}
+
+/// Notes that this thread's last append left the stream ending at `end`.
+pub(super) fn note_appended(end: u64) {
+    APPENDED.with(|a| a.set(end));
+}
+
+/// The stream's end after this thread's last append since the previous call, if any.
+pub fn take_appended() -> Option<u64> {
+    Some(APPENDED.with(|a| a.replace(0))).filter(|&end| end > 0)
 }
 
 /// Names the write command about to run in database `db` (at `now`, Unix ms).

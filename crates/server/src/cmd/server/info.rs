@@ -108,7 +108,9 @@ fn clients(ctx: &Ctx, i: &mut Info) {
     i.field("connected_clients", ctx.shared.clients.len());
     i.field("cluster_connections", 0);
     i.field("maxclients", ctx.shared.config.read().maxclients);
-    i.field("blocked_clients", ctx.shared.blocking.blocked_clients());
+    // Clients parked in WAIT or held by CLIENT PAUSE count as blocked, as in Redis.
+    let parked = ctx.shared.stats.parked.load(Ordering::Relaxed);
+    i.field("blocked_clients", ctx.shared.blocking.blocked_clients() + parked);
 }
 
 /// `used_memory` is the keyspace's own accounting plus the startup
@@ -207,6 +209,9 @@ fn replication(ctx: &Ctx, i: &mut Info) {
     };
     let replicas = repl.replicas.lock().clone();
     i.field("connected_slaves", replicas.len());
+    if let Some(good) = repl.min_replicas_good(now) {
+        i.field("min_slaves_good_slaves", good);
+    }
     for (n, r) in replicas.iter().enumerate() {
         let lag = now.saturating_sub(r.acked_at.load(Ordering::Relaxed)) / 1000;
         i.field(&format!("slave{n}"), format_args!("ip={},port={},state=online,offset={},lag={lag}", r.ip, r.port, r.acked.load(Ordering::Relaxed)));
@@ -221,6 +226,8 @@ fn replication(ctx: &Ctx, i: &mut Info) {
     i.field("repl_backlog_size", backlog.capacity());
     i.field("repl_backlog_first_byte_offset", backlog.start() + 1);
     i.field("repl_backlog_histlen", backlog.len());
+    drop(backlog);
+    i.field("ferrocache_repl_loss_window_bytes", repl.loss_window(offset));
 }
 
 fn cpu(_: &Ctx, i: &mut Info) {
