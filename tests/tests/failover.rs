@@ -87,7 +87,8 @@ struct Written {
 }
 
 /// Writes `{tag}:i` = i, one after another, following MOVED and looking the owner up again
-/// after errors, until `stop`; each acknowledged write is followed by WAIT 1 500.
+/// after errors, until `stop`; each acknowledged write is followed by WAIT 1 200
+/// (which waits the whole 200 ms while the shard has no live replica).
 fn write_until(seeds: Vec<SocketAddr>, tag: String, slot: u16, stop: Arc<AtomicBool>, out: Arc<Mutex<Written>>) {
     let mut link: Option<Link> = None;
     let mut target = owner(&seeds, slot).expect("the slot has an owner");
@@ -106,7 +107,7 @@ fn write_until(seeds: Vec<SocketAddr>, tag: String, slot: u16, stop: Arc<AtomicB
             let reply = link.as_mut().map(|l| l.call(&["SET", &key, &value]));
             match reply {
                 Some(Ok(Frame::Simple(ok))) if &ok[..] == b"OK" => {
-                    let waited = matches!(link.as_mut().map(|l| l.call(&["WAIT", "1", "500"])), Some(Ok(Frame::Integer(n))) if n >= 1);
+                    let waited = matches!(link.as_mut().map(|l| l.call(&["WAIT", "1", "200"])), Some(Ok(Frame::Integer(n))) if n >= 1);
                     let mut w = out.lock().unwrap();
                     w.acked.push((key, waited));
                     w.longest_gap = w.longest_gap.max(last_ack.elapsed());
@@ -237,8 +238,9 @@ fn kill_9_of_primaries_promotes_their_replicas_and_loses_no_confirmed_write() {
     let killed_at = Instant::now();
     cluster.kill(a);
     cluster.kill(b);
-    wait_for_writes(&writer.written, 200);
+    wait_for_writes(&writer.written, 1);
     let resumed = killed_at.elapsed();
+    wait_for_writes(&writer.written, 10);
     let written = writer.finish();
 
     for (old, new) in [(a, ra), (b, rb)] {
@@ -280,7 +282,7 @@ fn a_paused_primary_stops_taking_writes_and_rejoins_as_a_replica() {
     let pid = cluster.nodes[p].pid().to_string();
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
     stale.stream.write_all(&Frame::command(&[b"SET", cut_off_key.as_bytes(), b"1"])).unwrap();
-    wait_for_writes(&writer.written, 100);
+    wait_for_writes(&writer.written, 10);
     eventually("the replica is promoted", || role(cluster.nodes[r].addr).is_some_and(|(role, _)| role == "master"));
     assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
 

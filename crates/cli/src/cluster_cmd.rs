@@ -518,6 +518,12 @@ async fn moved_so_far(map: &ClusterMap) -> (u64, u64) {
     total
 }
 
+/// The primary of the shard `node` serves in now: a failover during a rebalance may have made
+/// the planned target a replica of its shard.
+fn primary_now(map: &ClusterMap, node: &NodeId) -> NodeId {
+    map.shards.iter().find(|s| s.replicas.contains(node)).map_or_else(|| node.clone(), |s| s.primary.clone())
+}
+
 /// Starts the migrations of `targets` (slot, new owner's primary) in a new epoch and returns
 /// that map. A write whose outcome is unknown (the control plane lost its leader meanwhile) is
 /// settled by reading the map again: moves already under way or done are not started twice.
@@ -527,8 +533,11 @@ async fn start_chunk(client: &Client, targets: &[(u16, NodeId)]) -> Result<Clust
         let (revision, map) = read_map(client).await?;
         let map = map.ok_or_else(|| CliError::failed("the cluster map disappeared"))?;
         let owner = |slot: u16| map.shards.iter().find(|s| s.slots.iter().any(|r| r.contains(slot))).map(|s| &s.primary);
-        let wanted: Vec<(u16, NodeId)> =
-            targets.iter().filter(|(slot, to)| map.migration(*slot).is_none() && owner(*slot) != Some(to)).cloned().collect();
+        let wanted: Vec<(u16, NodeId)> = targets
+            .iter()
+            .map(|(slot, to)| (*slot, primary_now(&map, to)))
+            .filter(|(slot, to)| map.migration(*slot).is_none() && owner(*slot) != Some(to))
+            .collect();
         if wanted.is_empty() {
             return Ok(map);
         }
