@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, from any directory:
 #   1. installs what the end-to-end tests need if it is missing
-#      (redis-server and redis-cli, Python's redis module, cargo-nextest);
+#      (redis-server and redis-cli, Python's redis module, iproute2, cargo-nextest);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -22,6 +22,7 @@ install_system_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # network namespaces of the partition test
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -q

@@ -1,12 +1,16 @@
 //! A local Ferrocache cluster of real processes: nodes started with `ferrocache server
 //! --cluster` (each with its own data dir under the temp dir, removed at the end), formed and
 //! reshaped by running the `ferrocache cluster` CLI exactly as an operator would.
+//!
+//! Nodes listen on 127.0.0.1 unless a test places them elsewhere ([`Place`]): on another
+//! address, and in a network namespace, so that a network partition can cut some of them off.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::process::{ferrocache_bin, run_bounded, Program, Server};
+use crate::process::{ferrocache_bin, run_bounded, Program, Server, LOOPBACK};
 
 /// How long one `ferrocache cluster` command may run.
 const CLI_LIMIT: Duration = Duration::from_secs(120);
@@ -25,18 +29,57 @@ impl Program for ClusterProgram {
 
     fn command(port: u16, extra: &[&str]) -> Command {
         let _ = std::fs::remove_dir_all(data_dir(port));
-        node_command(port, extra)
+        node_command(&Place::default(), None, port, extra)
     }
 }
 
-/// A cluster node's command line, on its own data dir (kept as it is).
-fn node_command(port: u16, extra: &[&str]) -> Command {
+/// Where a node runs: the address its client and admin ports listen on, and the network
+/// namespace it runs in (`ip netns exec`), if any.
+#[derive(Clone, Debug)]
+pub struct Place {
+    pub ip: IpAddr,
+    pub netns: Option<String>,
+}
+
+impl Default for Place {
+    fn default() -> Place {
+        Place { ip: LOOPBACK, netns: None }
+    }
+}
+
+/// The admin token of a cluster whose admin ports listen beyond loopback (the server refuses
+/// that without access control): nodes read it from `file`, the CLI presents `secret`.
+struct AdminToken {
+    file: PathBuf,
+    secret: String,
+}
+
+impl AdminToken {
+    fn create() -> AdminToken {
+        let file = std::env::temp_dir().join(format!("ferrocache-e2e-{}-tokens.toml", std::process::id()));
+        let secret = format!("e2e-admin-{}-0123456789abcdef", std::process::id());
+        std::fs::write(&file, format!("[[token]]\nname = \"e2e\"\nsecret = \"{secret}\"\nrole = \"admin\"\n")).expect("write the token file");
+        AdminToken { file, secret }
+    }
+}
+
+/// A cluster node's command line at `place`, on its own data dir (kept as it is).
+fn node_command(place: &Place, token: Option<&AdminToken>, port: u16, extra: &[&str]) -> Command {
     let dir = data_dir(port);
-    let mut cmd = Command::new(ferrocache_bin());
-    cmd.args(["server", "--cluster", "--port", &port.to_string(), "--bind", "127.0.0.1", "--data-dir"])
-        .arg(&dir)
-        .args(extra)
-        .stdin(Stdio::null());
+    let mut cmd = match &place.netns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns]).arg(ferrocache_bin());
+            cmd
+        }
+        None => Command::new(ferrocache_bin()),
+    };
+    let ip = place.ip.to_string();
+    cmd.args(["server", "--cluster", "--port", &port.to_string(), "--bind", &ip, "--admin-bind", &ip, "--data-dir"]).arg(&dir);
+    if let Some(token) = token {
+        cmd.arg("--token-file").arg(&token.file);
+    }
+    cmd.args(extra).stdin(Stdio::null());
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "warn,openraft=error");
     }
@@ -48,17 +91,39 @@ pub type ClusterNode = Server<ClusterProgram>;
 /// Nodes of one cluster; every process is stopped and every data dir removed when dropped.
 pub struct LocalCluster {
     pub nodes: Vec<ClusterNode>,
+    /// Where each node runs (parallel to `nodes`).
+    places: Vec<Place>,
+    token: Option<AdminToken>,
 }
 
 impl LocalCluster {
-    /// Starts `n` fresh nodes, not yet formed into a cluster.
+    /// Starts `n` fresh nodes on 127.0.0.1, not yet formed into a cluster.
     pub fn start(n: usize) -> LocalCluster {
-        LocalCluster { nodes: (0..n).map(|_| ClusterNode::start()).collect() }
+        LocalCluster::start_at(vec![Place::default(); n])
+    }
+
+    /// Starts a fresh node at each of `places`, not yet formed into a cluster.
+    pub fn start_at(places: Vec<Place>) -> LocalCluster {
+        let token = places.iter().any(|p| !p.ip.is_loopback()).then(AdminToken::create);
+        let mut cluster = LocalCluster { nodes: Vec::new(), places: Vec::new(), token };
+        for place in places {
+            cluster.spawn_node_at(place, &[]);
+        }
+        cluster
     }
 
     /// Starts `n` nodes and forms them with `ferrocache cluster create --replicas R`.
     pub fn create(n: usize, replicas: usize) -> LocalCluster {
-        let cluster = LocalCluster::start(n);
+        LocalCluster::form(LocalCluster::start(n), replicas)
+    }
+
+    /// Starts a node at each of `places` and forms them with `ferrocache cluster create
+    /// --replicas R` (in that order: the first nodes become the primaries).
+    pub fn create_at(places: Vec<Place>, replicas: usize) -> LocalCluster {
+        LocalCluster::form(LocalCluster::start_at(places), replicas)
+    }
+
+    fn form(cluster: LocalCluster, replicas: usize) -> LocalCluster {
         let mut args = vec!["create".to_string(), "--replicas".into(), replicas.to_string()];
         args.extend(cluster.addrs());
         let out = cluster.cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -66,15 +131,23 @@ impl LocalCluster {
         cluster
     }
 
-    /// The nodes' client addresses (`127.0.0.1:port`).
+    /// The nodes' client addresses (`ip:port`).
     pub fn addrs(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.addr.to_string()).collect()
     }
 
     /// Runs `ferrocache cluster ARGS...` (bounded) and returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.ferrocache(&[&["cluster"], args].concat())
+    }
+
+    /// Runs `ferrocache ARGS...` (bounded), with the cluster's admin token if it has one.
+    pub fn ferrocache(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(ferrocache_bin());
-        cmd.arg("cluster").args(args);
+        cmd.args(args);
+        if let Some(token) = &self.token {
+            cmd.env("FERROCACHE_TOKEN", &token.secret);
+        }
         run_bounded(cmd, b"", CLI_LIMIT)
     }
 
@@ -85,8 +158,8 @@ impl LocalCluster {
 
     /// Starts node `i` again on its port and data dir (so with its identity), after a kill.
     pub fn restart(&mut self, i: usize) {
-        let port = self.nodes[i].port();
-        self.nodes[i] = ClusterNode::start_at(port, node_command(port, &[]));
+        let addr = self.nodes[i].addr;
+        self.nodes[i] = ClusterNode::start_at(addr, node_command(&self.places[i], self.token.as_ref(), addr.port(), &[]));
     }
 
     /// Starts one more fresh node (not yet in the cluster) and returns its index.
@@ -94,15 +167,28 @@ impl LocalCluster {
         self.spawn_node_with(&[])
     }
 
-    /// Starts one more fresh node with extra flags (e.g. `--join URL`); returns its index.
+    /// Starts one more fresh node with extra flags (e.g. `--join URL`), placed as the first
+    /// node is; returns its index.
     pub fn spawn_node_with(&mut self, extra: &[&str]) -> usize {
-        self.nodes.push(ClusterNode::start_with(extra));
+        let place = self.places.first().cloned().unwrap_or_default();
+        self.spawn_node_at(place, extra)
+    }
+
+    fn spawn_node_at(&mut self, place: Place, extra: &[&str]) -> usize {
+        let token = self.token.as_ref();
+        let node = ClusterNode::start_on(place.ip, |port| {
+            let _ = std::fs::remove_dir_all(data_dir(port));
+            node_command(&place, token, port, extra)
+        });
+        self.nodes.push(node);
+        self.places.push(place);
         self.nodes.len() - 1
     }
 
     /// The admin URL of node `i` (its client port + 1000).
     pub fn admin_url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.nodes[i].port() + 1000)
+        let SocketAddr::V4(addr) = self.nodes[i].addr else { unreachable!("nodes listen on IPv4") };
+        format!("http://{}:{}", addr.ip(), addr.port() + 1000)
     }
 }
 
@@ -112,6 +198,9 @@ impl Drop for LocalCluster {
         self.nodes.clear();
         for port in ports {
             let _ = std::fs::remove_dir_all(data_dir(port));
+        }
+        if let Some(token) = &self.token {
+            let _ = std::fs::remove_file(&token.file);
         }
     }
 }

@@ -9,10 +9,11 @@
 //! - [`cluster::LocalCluster`] runs `ferrocache server --cluster` nodes formed by the CLI;
 //! - [`Conn`] is a raw RESP client that returns exact [`Frame`]s, so tests
 //!   can assert Redis's exact reply shapes and error strings;
+//! - [`netns::Netns`] is a second network "host" for partition tests;
 //! - [`diff`] generates random command sequences and checks that Ferrocache
 //!   answers them exactly as Redis does.
 //!
-//! Servers bind 127.0.0.1 only, and stop when their handle is dropped.
+//! Servers bind 127.0.0.1 only (partition tests: the addresses of their namespace's link), and stop when their handle is dropped.
 //! Every read is bounded by a timeout, so a stuck server fails a test
 //! rather than hanging it.
 
@@ -20,6 +21,7 @@ pub mod cluster;
 mod conn;
 pub mod diff;
 mod inproc;
+pub mod netns;
 mod process;
 pub mod reply;
 

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::marker::PhantomData;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -26,9 +26,19 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Start attempts (each on a new port) before giving up.
 const START_ATTEMPTS: usize = 5;
 
+/// Where the test servers listen unless a test places them elsewhere.
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
 /// A port that no socket on 127.0.0.1 uses right now.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    free_port_on(LOOPBACK)
+}
+
+/// A port that no socket on `ip` uses right now. An address this process cannot bind belongs
+/// to another network namespace (see `netns`), a fresh one with no other sockets: any port
+/// free here will do.
+pub fn free_port_on(ip: IpAddr) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).or_else(|_| TcpListener::bind((LOOPBACK, 0))).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }
 
@@ -40,13 +50,13 @@ struct Served {
 }
 
 impl Served {
-    /// Starts `command(port)` on free ports until one attempt answers PING.
-    fn start(what: &str, command: impl Fn(u16) -> Command) -> Served {
+    /// Starts `command(port)` on free ports of `ip` until one attempt answers PING.
+    fn start(what: &str, ip: IpAddr, command: impl Fn(u16) -> Command) -> Served {
         for _ in 0..START_ATTEMPTS {
-            let port = free_port();
+            let port = free_port_on(ip);
             let mut cmd = command(port);
             let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what} ({cmd:?}): {e}"));
-            let mut served = Served { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), what: what.to_string() };
+            let mut served = Served { child, addr: SocketAddr::new(ip, port), what: what.to_string() };
             if served.came_up() {
                 return served;
             }
@@ -169,17 +179,22 @@ impl<P: Program> Server<P> {
 
     /// Starts with extra command-line arguments, e.g. `["--requirepass", "x"]`.
     pub fn start_with(extra: &[&str]) -> Server<P> {
-        let served = Served::start(P::NAME, |port| P::command(port, extra));
+        Server::start_on(LOOPBACK, |port| P::command(port, extra))
+    }
+
+    /// Starts `command(port)`, which must serve on `ip`:`port`, on a free port of `ip`.
+    pub fn start_on(ip: IpAddr, command: impl Fn(u16) -> Command) -> Server<P> {
+        let served = Served::start(P::NAME, ip, command);
         Server { addr: served.addr, served, program: PhantomData }
     }
 
-    /// Runs `cmd`, which must serve on 127.0.0.1:`port` (a restart on a known port); panics
-    /// if it does not answer PING.
-    pub fn start_at(port: u16, cmd: Command) -> Server<P> {
+    /// Runs `cmd`, which must serve on `addr` (a restart on a known port); panics if it does
+    /// not answer PING.
+    pub fn start_at(addr: SocketAddr, cmd: Command) -> Server<P> {
         let mut cmd = cmd;
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", P::NAME));
-        let mut served = Served { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), what: P::NAME.to_string() };
-        assert!(served.came_up(), "{} did not come up again on port {port}", P::NAME);
+        let mut served = Served { child, addr, what: P::NAME.to_string() };
+        assert!(served.came_up(), "{} did not come up again on {addr}", P::NAME);
         Server { addr: served.addr, served, program: PhantomData }
     }
 

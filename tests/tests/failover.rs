@@ -2,7 +2,9 @@
 //! (a node cut off from the control plane), is replaced by its replica; writes to its slots
 //! resume on the promoted replica; every write a replica acknowledged (WAIT 1) is still there;
 //! the paused primary, once it runs again, refuses writes (its lease ended) and rejoins as a
-//! replica of the new primary, holding its data.
+//! replica of the new primary, holding its data. A primary cut off from the control plane by
+//! a real network partition (a network namespace whose link goes down), with a client on its
+//! side still talking to it, stops taking writes within its lease.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrocache_e2e::cluster::LocalCluster;
+use ferrocache_e2e::cluster::{LocalCluster, Place};
+use ferrocache_e2e::netns::Netns;
 use ferrocache_e2e::Frame;
 use ferrocache_topology::map::ClusterMap;
 
@@ -251,7 +254,7 @@ fn kill_9_of_primaries_promotes_their_replicas_and_loses_no_confirmed_write() {
         assert!(line(cluster.nodes[new].port()).contains("master"), "{nodes}");
         assert!(line(cluster.nodes[old].port()).contains("slave") && line(cluster.nodes[old].port()).contains("fail"), "{nodes}");
     }
-    every_map_in_the_history_is_valid(&cluster, ra);
+    every_map_in_the_history_is_valid(&cluster, ra, 2);
     let (confirmed, unconfirmed) = confirmed_writes_are_on(cluster.nodes[ra].addr, &written);
     assert!(confirmed > 100, "WAIT 1 confirmed only {confirmed} writes");
     eprintln!(
@@ -330,10 +333,8 @@ fn a_planned_failover_under_load_loses_no_write_at_all() {
 /// Every version of the cluster map the control plane ever held (its history, from node
 /// `via`) is valid: each slot had exactly one owning shard, each node served in one shard at
 /// most, and epochs only grew, so at no moment did a key have two primaries in the map.
-fn every_map_in_the_history_is_valid(cluster: &LocalCluster, via: usize) {
-    let mut cmd = std::process::Command::new(ferrocache_e2e::ferrocache_bin());
-    cmd.args(["config", "history", "cluster/map", "--output", "json", "--url", &cluster.admin_url(via)]);
-    let out = ferrocache_e2e::run_bounded(cmd, b"", Duration::from_secs(30));
+fn every_map_in_the_history_is_valid(cluster: &LocalCluster, via: usize, promotions: usize) {
+    let out = cluster.ferrocache(&["config", "history", "cluster/map", "--output", "json", "--url", &cluster.admin_url(via)]);
     assert!(out.status.success(), "{}", ferrocache_e2e::cluster::text(&out));
     let history: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON history");
     let versions = history["versions"].as_array().expect("versions");
@@ -350,5 +351,78 @@ fn every_map_in_the_history_is_valid(cluster: &LocalCluster, via: usize) {
         }
         previous = Some(map);
     }
-    assert!(primaries_changed >= 2, "the history shows both promotions ({primaries_changed} found)");
+    assert!(primaries_changed >= promotions, "the history shows {promotions} promotion(s) ({primaries_changed} found)");
+}
+
+/// Runs inside the cut-off namespace: writes `{tag}:cut-off:i` to the primary at HOST:PORT
+/// every 20 ms for 0.5 s, cuts the link itself (so the cut and every reply are timed on one
+/// clock), and goes on writing for 3 s more. Prints `cut <t>`, then `<t> <reply>` per write.
+const CUT_OFF_CLIENT: &str = r#"
+import socket, subprocess, sys, time
+host, port, tag, cut = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port), timeout=5)
+f = s.makefile("rb")
+start, t_cut, i = time.monotonic(), None, 0
+while t_cut is None or time.monotonic() - t_cut < 3.0:
+    if t_cut is None and time.monotonic() - start >= 0.5:
+        subprocess.run(cut, shell=True, check=True)
+        t_cut = time.monotonic()
+        print("cut %.3f" % (t_cut - start), flush=True)
+    i += 1
+    key = ("{%s}:cut-off:%d" % (tag, i)).encode()
+    s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(key), key))
+    print("%.3f %s" % (time.monotonic() - start, f.readline().decode().strip()), flush=True)
+    time.sleep(0.02)
+"#;
+
+#[test]
+fn a_primary_partitioned_from_the_control_plane_stops_taking_writes_within_its_lease() {
+    let net = Netns::create();
+    let host = Place { ip: net.host_ip, netns: None };
+    let away = Place { ip: net.inner_ip, netns: Some(net.name.clone()) };
+    // Nodes 0-2 become the primaries; node 2 (a control-plane follower: node 0 formed it) runs
+    // on the far side of the link, with its replica on this side.
+    let p = 2;
+    let cluster = LocalCluster::create_at(vec![host.clone(), host.clone(), away, host.clone(), host.clone(), host], 1);
+    let r = replica_of(&cluster, p);
+    let writer = start_writer(&cluster, p);
+    wait_for_writes(&writer.written, 50);
+
+    // A client on the primary's side of the partition keeps writing to it across the cut.
+    let mut client = std::process::Command::new("ip");
+    let addr = cluster.nodes[p].addr;
+    client.args(["netns", "exec", &net.name, "python3", "-c", CUT_OFF_CLIENT]);
+    client.args([addr.ip().to_string(), addr.port().to_string(), writer.tag.clone(), net.cut_command()]);
+    let out = ferrocache_e2e::run_bounded(client, b"", Duration::from_secs(30));
+    assert!(out.status.success(), "{}", ferrocache_e2e::cluster::text(&out));
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let t_cut: f64 = lines.lines().find_map(|l| l.strip_prefix("cut ")).expect("the client cut the link").parse().unwrap();
+    let replies: Vec<(f64, &str)> = lines.lines().filter_map(|l| l.split_once(' ').and_then(|(t, r)| Some((t.parse().ok()?, r)))).collect();
+    let last_ok = replies.iter().filter(|(_, r)| *r == "+OK").map(|(t, _)| *t).fold(f64::NAN, f64::max);
+    let first_refusal = replies.iter().find(|(_, r)| *r != "+OK").map(|(t, _)| *t).expect("the cut-off primary refused writes");
+    assert!(last_ok > 0.0, "the primary took writes before the cut:\n{lines}");
+    assert!(last_ok < first_refusal, "once it refused a write it took none:\n{lines}");
+    assert!(last_ok - t_cut < 1.0, "it took writes for {:.3} s after the cut (the lease TTL is 1 s):\n{lines}", last_ok - t_cut);
+    assert!(
+        replies.iter().filter(|(t, _)| *t >= first_refusal).all(|(_, r)| r.starts_with("-CLUSTERDOWN") || r.starts_with("-TRYAGAIN")),
+        "every write after that is refused with CLUSTERDOWN or TRYAGAIN:\n{lines}"
+    );
+
+    // This side promoted the replica and writes go on there.
+    eventually("the replica is promoted", || role(cluster.nodes[r].addr).is_some_and(|(role, _)| role == "master"));
+    wait_for_writes(&writer.written, 10);
+    eprintln!("cut at {t_cut:.3} s; last write taken {:.3} s after it, first refused {:.3} s after it", last_ok - t_cut, first_refusal - t_cut);
+
+    // After healing, the old primary is a replica of the new one and holds its data.
+    net.heal();
+    let new_port = cluster.nodes[r].port();
+    eventually("the old primary becomes a replica of the new one", || role(cluster.nodes[p].addr) == Some(("slave".into(), Some(new_port))));
+    let written = writer.finish();
+    let last = written.acked.last().map(|(k, _)| k.clone()).expect("writes");
+    eventually("it holds the new primary's data", || {
+        let Ok(mut link) = Link::open(cluster.nodes[p].addr) else { return false };
+        link.call(&["READONLY"]).is_ok() && matches!(link.call(&["GET", &last]), Ok(Frame::Bulk(_)))
+    });
+    confirmed_writes_are_on(cluster.nodes[r].addr, &written);
+    every_map_in_the_history_is_valid(&cluster, r, 1);
 }
