@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by bench/cluster.sh and bench/migrate.sh (sourced, not run, after bench/lib.sh's
+# Shared by bench/cluster.sh, bench/migrate.sh and bench/failover.sh (sourced, not run, after bench/lib.sh's
 # helpers, which it sources): starts local Ferrocache clusters and Redis Clusters on 127.0.0.1
 # with their data dirs and logs under one temp dir; lib.sh stops every process and removes the
 # temp dir when the script exits (also on error or Ctrl-C).
@@ -36,13 +36,15 @@ wait_cluster_ok() {
   die "the cluster on ports $* did not reach cluster_state:ok with $# known nodes"
 }
 
-# Starts a Redis Cluster node (no persistence, not yet in a cluster) in the background on port $1.
+# Starts a Redis Cluster node (no persistence, not yet in a cluster), with REDIS_ARGS (more
+# redis-server flags, e.g. `--cluster-node-timeout 2000`), in the background on port $1.
 launch_redis_node() {
   local dir="$BENCH_TMP/redis-$1"
   mkdir -p "$dir"
+  # shellcheck disable=SC2086 # REDIS_ARGS is a list of flags
   redis-server --port "$1" --bind 127.0.0.1 --cluster-enabled yes \
     --cluster-config-file "$dir/nodes.conf" --dir "$dir" --save '' --appendonly no \
-    --daemonize no --loglevel warning --logfile "$dir/log" >/dev/null 2>&1 &
+    --daemonize no --loglevel warning --logfile "$dir/log" ${REDIS_ARGS:-} >/dev/null 2>&1 &
 }
 
 # Starts a Ferrocache cluster node (its data dir under the temp dir, not yet in a cluster),
@@ -84,17 +86,19 @@ start_nodes() {
   done
 }
 
-# Starts $1 Redis Cluster primaries and forms them with `redis-cli --cluster create` (which
-# wants 3 or more; fewer are formed by hand the same way: slots split evenly, config epochs
-# 1..n, CLUSTER MEET); sets REDIS_PORTS (space-separated).
+# Starts $1 Redis Cluster primaries, each with $2 replicas (default 0), and forms them with
+# `redis-cli --cluster create --cluster-replicas $2` (which wants 3 or more primaries; fewer,
+# without replicas, are formed by hand the same way: slots split evenly, config epochs 1..n,
+# CLUSTER MEET); sets REDIS_PORTS (space-separated, the primaries first).
 start_redis_cluster() {
-  local n="$1" port first=0 last epoch=0
-  start_nodes start_redis_node "$n"
+  local n="$1" replicas="${2:-0}" port first=0 last epoch=0
+  start_nodes start_redis_node $((n * (replicas + 1)))
   REDIS_PORTS="$NODE_PORTS"
   if [ "$n" -ge 3 ]; then
-    redis-cli --cluster create "${NODE_ADDRS[@]}" --cluster-yes >"$BENCH_TMP/redis-create.log" 2>&1 \
+    redis-cli --cluster create "${NODE_ADDRS[@]}" --cluster-replicas "$replicas" --cluster-yes >"$BENCH_TMP/redis-create.log" 2>&1 \
       || die "redis-cli --cluster create failed: $(tail -5 "$BENCH_TMP/redis-create.log")"
   else
+    [ "$replicas" = 0 ] || die "start_redis_cluster: replicas need 3 or more primaries"
     for port in $REDIS_PORTS; do
       epoch=$((epoch + 1))
       last=$((16384 * epoch / n - 1))
@@ -110,11 +114,13 @@ start_redis_cluster() {
   wait_cluster_ok $REDIS_PORTS
 }
 
-# Starts $1 Ferrocache nodes and forms them with `ferrocache cluster create`; sets FERRO_PORTS.
+# Starts $1 Ferrocache primaries and $2 replicas of each (default 0) and forms them with
+# `ferrocache cluster create --replicas $2`; sets FERRO_PORTS (the primaries first).
 start_ferro_cluster() {
-  start_nodes start_ferro_node "$1"
+  local replicas="${2:-0}"
+  start_nodes start_ferro_node $(($1 * (replicas + 1)))
   FERRO_PORTS="$NODE_PORTS"
-  "$FERROCACHE_BIN" cluster create "${NODE_ADDRS[@]}" >"$BENCH_TMP/ferro-create.log" 2>&1 \
+  "$FERROCACHE_BIN" cluster create --replicas "$replicas" "${NODE_ADDRS[@]}" >"$BENCH_TMP/ferro-create.log" 2>&1 \
     || die "ferrocache cluster create failed: $(tail -5 "$BENCH_TMP/ferro-create.log")"
   # shellcheck disable=SC2086
   wait_cluster_ok $FERRO_PORTS
