@@ -2,6 +2,14 @@
 //!
 //! Raft's timers default to values that hold up with several nodes sharing two cores (openraft's
 //! own 50 ms heartbeat / 150-300 ms election timeouts cause needless elections there).
+//!
+//! How long a leader's death goes unnoticed: openraft's followers wait a leader lease (the
+//! maximum election timeout) plus a random election timeout after the last heartbeat, so
+//! 800-1000 ms with 300-500 ms. That time also bounds the control plane's lease safety: a new
+//! leader extends every node lease to at least half its TTL from its election, and a node trusts
+//! its lease for 3/4 of the TTL from a renewal the old leader committed, at least a leader lease
+//! before the election (a voter grants its vote only once its leader lease ran out); so the
+//! lease is safe while `election_max_ms` >= TTL / 4.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,7 +31,7 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Timers {
-        Timers { heartbeat_ms: 100, election_min_ms: 400, election_max_ms: 800, lease_check_ms: 50, compaction_check_ms: 5_000, request_timeout_ms: 10_000 }
+        Timers { heartbeat_ms: 100, election_min_ms: 300, election_max_ms: 500, lease_check_ms: 50, compaction_check_ms: 5_000, request_timeout_ms: 10_000 }
     }
 }
 
