@@ -121,7 +121,8 @@ def slot_owner(seeds, slot, skip=()):
 
 
 def wait_replicas(seeds, victim, limit=60.0):
-    """Until every replica's link is up and one replica follows `victim`."""
+    """Until every replica's link is up, one replica follows `victim` and every Ferrocache node
+    holds its lease."""
     vport = int(victim.rsplit(":", 1)[1])
     deadline = time.monotonic() + limit
     while True:
@@ -129,12 +130,15 @@ def wait_replicas(seeds, victim, limit=60.0):
         for seed in seeds:
             try:
                 role = call(seed, "ROLE")
+                info = call(seed, "INFO", "cluster")
             except (OSError, ConnectionError):
                 ok = False
                 continue
             if isinstance(role, list) and role[0] == b"slave":
                 ok = ok and role[3] == b"connected"
                 follows = follows or (role[2] == vport and role[3] == b"connected")
+            # A Ferrocache node takes writes once it holds its lease (Redis has no such field).
+            ok = ok and b"ferrocache_lease_held:0" not in (info or b"")
         if ok and follows:
             return
         if time.monotonic() > deadline:
