@@ -55,22 +55,21 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, j
     let boot = ferrocache_server::repl::new_replid();
     cluster.fence.enable(boot.clone());
     let follower = shared.clone();
-    maps.follow(move |map| {
-        if let Some(cluster) = &follower.cluster {
-            tracing::info!("cluster map epoch {}: {} node(s), {} shard(s)", map.epoch, map.nodes.len(), map.shards.len());
-            cluster.install(map);
-            ferrocache_server::repl::roles::follow_map(&follower, &cluster.map());
-            ferrocache_server::cluster::redirect_blocked(&follower);
-        }
-    });
+    maps.follow(move |map| take_map(&follower, map));
     let (holder, me) = (shared.clone(), id.to_string());
     let (lease_maps, alive) = (maps.clone(), Alive { boot: boot.clone() });
+    let current = maps.clone();
     tokio::spawn(async move {
         lease_maps
-            .hold_lease(&me, alive, lease, move |until| {
-                if let Some(cluster) = &holder.cluster {
-                    cluster.fence.held_until(until);
+            .hold_lease(&me, alive, lease, move |until, fresh| {
+                let Some(cluster) = &holder.cluster else { return };
+                // After a lapse (a pause, a partition) the map may have changed, e.g. a replica
+                // promoted in this node's place: route by the map the new lease was granted
+                // against before taking any write, not by whatever the watcher delivered so far.
+                if fresh && let Ok(Some((_, map))) = current.current() {
+                    take_map(&holder, map);
                 }
+                cluster.fence.held_until(until);
             })
             .await
     });
@@ -80,6 +79,15 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, j
         tokio::spawn(enter_map(maps.clone(), id.clone(), at, boot.clone()));
     }
     tokio::spawn(finish_drained(maps, id, drained));
+}
+
+/// Routes by `map` (unless the node has a newer one) and follows its shard's primary by it.
+fn take_map(shared: &Arc<Shared>, map: ferrocache_topology::map::ClusterMap) {
+    let Some(cluster) = &shared.cluster else { return };
+    tracing::info!("cluster map epoch {}: {} node(s), {} shard(s)", map.epoch, map.nodes.len(), map.shards.len());
+    cluster.install(map);
+    ferrocache_server::repl::roles::follow_map(shared, &cluster.map());
+    ferrocache_server::cluster::redirect_blocked(shared);
 }
 
 /// Adds this node to the map (once it has the cluster's state), unless it is there already.

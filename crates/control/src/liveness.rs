@@ -60,18 +60,36 @@ impl LeaseTimes {
 impl MapAccess {
     /// Keeps this node's lease (and its alive key, saying `alive`) for as long as the node
     /// runs; after each renewal the control plane accepted, calls `held` with the instant until
-    /// which the lease may be trusted. Never returns before the node stops.
-    pub async fn hold_lease(&self, me: &str, alive: Alive, times: LeaseTimes, held: impl Fn(Instant) + Send) {
+    /// which the lease may be trusted, and whether the lease is a new one (first taken, or
+    /// taken again after a lapse: the node may have missed changes of the map meanwhile, which
+    /// its local state holds by then but its map watcher may not have delivered yet). A new
+    /// lease is first held a TTL without being trusted (see `settled`). Never returns before the
+    /// node stops.
+    pub async fn hold_lease(&self, me: &str, alive: Alive, times: LeaseTimes, held: impl Fn(Instant, bool) + Send) {
         let actor = format!("node {me}");
         let key = format!("{ALIVE_PREFIX}{me}");
         let value = serde_json::to_vec(&alive).expect("an alive record serialises");
         let mut lease = None;
+        // When the lease held now was taken, until it is trusted (see `settled`).
+        let mut granted_at: Option<Instant> = None;
         let cancel = self.node.cancel.clone();
         loop {
             let sent = Instant::now();
             let renewed = tokio::time::timeout(times.ttl, self.renew(&actor, &key, &value, times, &mut lease)).await;
             match renewed {
-                Ok(Ok(())) => held(sent + times.trusted_for()),
+                Ok(Ok(fresh)) => {
+                    if fresh {
+                        granted_at = Some(sent);
+                    }
+                    match granted_at {
+                        None => held(sent + times.trusted_for(), false),
+                        Some(at) if self.settled(at, sent, times).await => {
+                            granted_at = None;
+                            held(sent + times.trusted_for(), true);
+                        }
+                        Some(_) => {}
+                    }
+                }
                 Ok(Err(e)) => tracing::debug!("lease renewal: {}", e.message),
                 Err(_) => tracing::debug!("lease renewal: no answer within {:?}", times.ttl),
             }
@@ -83,11 +101,21 @@ impl MapAccess {
         }
     }
 
-    /// One renewal: a keep-alive of the lease held, or a new lease with the alive key put on it.
-    async fn renew(&self, actor: &str, key: &str, value: &[u8], times: LeaseTimes, lease: &mut Option<u64>) -> Result<(), ApiError> {
+    /// Whether a new lease taken at `granted` may be trusted at `now`. The failover controller
+    /// may have decided to replace this node from a state where its old lease had ended, just
+    /// before the new one was granted; that decision lands in the map within a probe and a
+    /// write. So a new lease is trusted only once a TTL has passed since it was taken, and this
+    /// node's state has caught up with the leader's again (the caller then routes by that map).
+    async fn settled(&self, granted: Instant, now: Instant, times: LeaseTimes) -> bool {
+        now.duration_since(granted) >= times.ttl && self.node.linearize().await.is_ok()
+    }
+
+    /// One renewal: a keep-alive of the lease held (false), or a new lease with the alive key
+    /// put on it, once this node's state caught up with the leader's (true).
+    async fn renew(&self, actor: &str, key: &str, value: &[u8], times: LeaseTimes, lease: &mut Option<u64>) -> Result<bool, ApiError> {
         if let Some(id) = *lease {
             match self.node.propose(actor, Op::LeaseKeepAlive { id }).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(false),
                 Err(e) if e.code == "lease_not_found" => {
                     tracing::warn!("this node's lease on the control plane lapsed; taking a new one");
                     *lease = None;
@@ -104,7 +132,7 @@ impl MapAccess {
         self.node.propose(actor, Op::Put(put)).await?;
         self.node.linearize().await?;
         *lease = Some(id);
-        Ok(())
+        Ok(true)
     }
 }
 
