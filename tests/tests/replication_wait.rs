@@ -424,7 +424,7 @@ fn held_writes_are_routed_by_the_map_in_force_when_the_pause_ends() {
     let nodes: Vec<TestServer> = (0..2).map(|_| start_with(|c| c.cluster_enabled = true)).collect();
     let id = |i: usize| NodeId::try_from(format!("{:040x}", 0xa1 + i)).unwrap();
     let map = |epoch: u64, split: u16| {
-        let node = |i: usize| Node { id: id(i), addr: nodes[i].addr.to_string(), admin: String::new(), zone: None, weight: 1, state: NodeState::Up };
+        let node = |i: usize| Node { id: id(i), addr: nodes[i].addr.to_string(), admin: String::new(), zone: None, weight: 1, state: NodeState::Up, boot: None };
         let shard = |i: usize, start: u16, end: u16| Shard { primary: id(i), replicas: Vec::new(), slots: vec![SlotRange { start, end }] };
         ClusterMap { epoch, nodes: vec![node(0), node(1)], shards: vec![shard(0, 0, split), shard(1, split + 1, 16383)], migrations: Vec::new() }
     };
