@@ -31,6 +31,9 @@ const TABLES_PER_SHARD: usize = SLOT_COUNT as usize / SHARDS;
 
 use crate::keymap::{KeyMap as Map, Node};
 
+mod snapshot;
+pub use snapshot::{Sink as SnapshotSink, SnapshotId};
+
 /// A value with its expiry time, access time and eviction metadata
 /// (56 bytes: a 40-byte value, `expire_at`, and two `u32`s sharing a word).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,8 @@ impl Entry {
 struct SlotTable {
     map: Map,
     volatile: u32,
+    /// The last snapshot generation this table was captured for (see [`snapshot`]).
+    snap_gen: u32,
 }
 
 impl SlotTable {
@@ -190,6 +195,8 @@ pub struct Usage {
     passive_expiry: std::sync::atomic::AtomicBool,
     /// Expired keys are kept (and read as absent) instead of reclaimed (see [`Db::set_frozen`]).
     frozen: std::sync::atomic::AtomicBool,
+    /// The running point-in-time copy, if any (see [`snapshot`]).
+    snap: snapshot::State,
 }
 
 impl Usage {
@@ -216,6 +223,8 @@ struct Shard {
     ghost: Ghost,
     /// Keys expired or evicted since the observer was last told (only while observed).
     reclaimed: Vec<Box<[u8]>>,
+    /// The last snapshot generation all this shard's tables were captured for.
+    snap_gen: u32,
 }
 
 impl Shard {
@@ -258,6 +267,7 @@ impl Shard {
 
     /// Removes `key` from table `t`, keeping the counters right.
     fn take(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
+        self.before_change(t);
         let table = self.tables.get_mut(t)?;
         let node = *table.map.remove(key)?;
         let freed = entry_bytes(node.key(), &node.entry);
@@ -654,6 +664,7 @@ impl Db {
         let mut old: Vec<Box<dyn Send>> = Vec::new();
         for s in self.shards.iter() {
             let mut s = s.lock();
+            s.before_change_all();
             signal_existing(&s);
             s.account_all(false);
             let tables = std::mem::take(&mut s.tables);
@@ -675,6 +686,8 @@ impl Db {
         }
         for (a, b) in self.shards.iter().zip(other.shards.iter()) {
             let (mut a, mut b) = (a.lock(), b.lock());
+            a.before_change_all();
+            b.before_change_all();
             // A watched key changes if it exists on either side.
             signal_present(&a, &b);
             signal_present(&b, &a);
@@ -1203,6 +1216,7 @@ impl DbGuard<'_> {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now;
         let (shard, t) = self.guards.shard(key);
+        shard.before_change(t);
         let e = shard.live(t, key, now, Lookup::Quiet)?;
         self.pending = Some((&*e as *const Entry as usize, entry_bytes(key, e)));
         Some(e)
@@ -1267,6 +1281,7 @@ impl DbGuard<'_> {
         let new_volatile = entry.expire_at != 0;
         let new_bytes = entry_bytes(key, &entry);
         let (shard, t) = self.shard(key);
+        shard.before_change(t);
         shard.table(t);
         let ghost = tuning.policy.kind() == Kind::S3fifo && shard.ghost_take(t, key);
         let table = &mut shard.tables[t];
@@ -1370,6 +1385,7 @@ impl DbGuard<'_> {
         if shard.expire_if_needed(t, key, now) {
             return false;
         }
+        shard.before_change(t);
         let table = &mut shard.tables[t];
         let Some(e) = table.map.get_mut(key) else { return false };
         let new = at.unwrap_or(0);
@@ -1559,7 +1575,7 @@ mod tests {
     }
 
     /// The bytes a database should be charged, counted from scratch.
-    fn recount(db: &Db) -> usize {
+    pub(crate) fn recount(db: &Db) -> usize {
         let mut entries = 0;
         db.for_each_key(0, |k, e| entries += entry_bytes(k, e));
         db.table_bytes() + entries

@@ -98,7 +98,7 @@ impl Backlog {
             return None;
         }
         let from = (after - self.start()) as usize;
-        let to = (from + max).min(self.buf.len());
+        let to = from.saturating_add(max).min(self.buf.len());
         Some(self.buf.range(from..to).copied().collect())
     }
 }

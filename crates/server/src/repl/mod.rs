@@ -50,6 +50,8 @@ pub struct Replication {
     /// `min-replicas-to-write` and `min-replicas-max-lag`, mirrored from the config.
     min_replicas: AtomicU64,
     min_replicas_lag: AtomicU64,
+    /// Held while a full copy is being taken (one at a time: see [`primary`]).
+    pub copying: Arc<tokio::sync::Mutex<()>>,
     /// Whether the stream is kept (from the first replica on).
     active: AtomicBool,
     /// The server this belongs to (for the tasks REPLICAOF starts).
@@ -70,6 +72,7 @@ impl Replication {
             acks: tokio::sync::watch::channel(0).0,
             min_replicas: AtomicU64::new(0),
             min_replicas_lag: AtomicU64::new(10),
+            copying: Arc::default(),
             active: AtomicBool::new(false),
             server: std::sync::OnceLock::new(),
         }

@@ -158,23 +158,79 @@ fn limits() -> Limits {
     Limits { max_bulk_len: u64::MAX, ..Limits::default() }
 }
 
-/// Receives the full copy (`$<length>\r\n` then RESTORE commands) into emptied databases.
+/// Receives the full copy into emptied databases, applying its RESTORE commands as they
+/// arrive: either `$<length>\r\n` and that many bytes, or a copy streamed while it is taken,
+/// `$EOF:<40-byte mark>\r\n`, the commands, and the mark (Redis's diskless form; a mark
+/// cannot be taken for a command, which starts with `*`).
 async fn take_copy(master: &mut MasterClient<'_>, stream: &mut TcpStream, input: &mut BytesMut) -> Result<(), String> {
     let header = read_line(stream, input).await?;
-    let len: usize = header.strip_prefix('$').and_then(|n| n.parse().ok()).ok_or_else(|| format!("bad copy header {header:?}"))?;
-    while input.len() < len {
-        read_more(stream, input).await?;
-    }
-    let mut copy = input.split_to(len);
+    let mut end = match header.strip_prefix("$EOF:") {
+        Some(mark) if mark.len() == 40 && !mark.starts_with('*') => CopyEnd::Mark(mark.as_bytes().to_vec()),
+        Some(_) => return Err(format!("bad copy header {header:?}")),
+        None => CopyEnd::Length(header.strip_prefix('$').and_then(|n| n.parse().ok()).ok_or_else(|| format!("bad copy header {header:?}"))?),
+    };
+    // A copy half applied is no base for resuming the old stream: from here until the copy
+    // is complete, a reconnection asks for a new one.
+    master.link.offset.store(0, Ordering::Relaxed);
     for db in master.shared.dbs.iter() {
         drop(db.flush());
     }
     let mut parser = RequestParser::new();
     let limits = limits();
-    while let Some(args) = parser.parse(&mut copy, &limits).map_err(|e| format!("bad copy: {e}"))? {
-        master.apply(args);
+    // The copy's bytes received and not yet parsed (a length-prefixed copy: the stream may
+    // follow it in `input`).
+    let mut copy = BytesMut::new();
+    // Whether the parser holds part of a command.
+    let mut within = false;
+    loop {
+        let buf = match &mut end {
+            CopyEnd::Length(left) => {
+                let take = (*left).min(input.len());
+                copy.unsplit(input.split_to(take));
+                *left -= take;
+                &mut copy
+            }
+            CopyEnd::Mark(_) => &mut *input,
+        };
+        loop {
+            if let CopyEnd::Mark(mark) = &end
+                && !within
+                && buf.first().is_some_and(|&b| b != b'*')
+            {
+                if buf.len() < mark.len() {
+                    break;
+                }
+                if buf[..mark.len()] != mark[..] {
+                    return Err("bad copy: neither a command nor its end mark".into());
+                }
+                buf.advance(mark.len());
+                return Ok(());
+            }
+            let before = buf.len();
+            match parser.parse(buf, &limits).map_err(|e| format!("bad copy: {e}"))? {
+                Some(args) => {
+                    within = false;
+                    master.apply(args);
+                }
+                None => {
+                    within |= buf.len() < before;
+                    break;
+                }
+            }
+        }
+        if let CopyEnd::Length(0) = end {
+            return if within || !copy.is_empty() { Err("bad copy: it ends within a command".into()) } else { Ok(()) };
+        }
+        read_more(stream, input).await?;
     }
-    Ok(())
+}
+
+/// How the end of a full copy is known.
+enum CopyEnd {
+    /// Bytes of it still to come.
+    Length(usize),
+    /// It ends with this mark.
+    Mark(Vec<u8>),
 }
 
 /// Applies the stream as it comes, counting its bytes, and acknowledges every second.

@@ -134,9 +134,11 @@ fn memory(ctx: &Ctx, i: &mut Info) {
 }
 
 fn persistence(ctx: &Ctx, i: &mut Info) {
-    for (name, value) in [("loading", 0), ("async_loading", 0), ("rdb_changes_since_last_save", 0), ("rdb_bgsave_in_progress", 0)] {
+    for (name, value) in [("loading", 0), ("async_loading", 0), ("rdb_changes_since_last_save", 0)] {
         i.field(name, value);
     }
+    // As in Redis, whose diskless full sync is an RDB child: 1 while a replica's copy is taken.
+    i.field("rdb_bgsave_in_progress", ctx.shared.repl.copying.try_lock().is_err() as u8);
     i.field("rdb_last_save_time", ctx.shared.started / 1000);
     i.field("rdb_last_bgsave_status", "ok");
     i.field("rdb_last_bgsave_time_sec", -1);
