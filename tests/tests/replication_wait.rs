@@ -75,7 +75,18 @@ impl Scripted {
         let line = s.line();
         let at = line.strip_prefix("+FULLRESYNC ").and_then(|l| l.split(' ').nth(1)).unwrap_or_else(|| panic!("PSYNC reply {line:?}"));
         s.offset = at.parse().expect("offset");
-        let len: usize = s.line().strip_prefix('$').expect("copy length").parse().expect("length");
+        // The copy: `$<length>` and that many bytes, or `$EOF:<mark>`, the bytes, the mark.
+        let head = s.line();
+        let head = head.strip_prefix('$').expect("copy header");
+        let len = match head.strip_prefix("EOF:") {
+            Some(mark) => loop {
+                if let Some(at) = s.buf.windows(mark.len()).position(|w| w == mark.as_bytes()) {
+                    break at + mark.len();
+                }
+                s.fill();
+            },
+            None => head.parse().expect("length"),
+        };
         while s.buf.len() < len {
             s.fill();
         }
