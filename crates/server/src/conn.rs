@@ -239,7 +239,9 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    out.error(&format!("ERR {e}"));
+                    let message = format!("ERR {e}");
+                    shared.cmdstats.error(message.as_bytes());
+                    out.error(&message);
                     let _ = flush(shared, stream, &mut out, obuf, &client.handle).await;
                     debug!(id = client.id, error = %e, "protocol error");
                     return End::Protocol;
