@@ -39,40 +39,41 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
         Ok(found) => found,
         Err(e) => return reject(shared, client, out, &args, rejected_id(&args), e),
     };
-    let id = table().id(spec);
+    // Only a refusal needs the id here (a run finds it in `run`).
+    let id = || table().id(spec);
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(shared, client, out, &args, id, CmdError::msg("NOAUTH Authentication required."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("NOAUTH Authentication required."));
     }
     if let Some(cluster) = &shared.cluster
         && let Err(e) = crate::cluster::check(shared, cluster, client, spec, &args, now)
     {
-        return redirect(shared, client, out, &args, id, e);
+        return redirect(shared, client, out, &args, id(), e);
     }
     if spec.has(flags::WRITE) && !client.master && shared.repl.is_replica() {
-        return reject(shared, client, out, &args, id, CmdError::msg("READONLY You can't write against a read only replica."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("READONLY You can't write against a read only replica."));
     }
     let writes = spec.has(flags::WRITE) || (parent.name == "exec" && client.multi.as_ref().is_some_and(crate::client::Multi::writes));
     if writes && !client.master && shared.repl.too_few_replicas(now) {
-        return reject(shared, client, out, &args, id, CmdError::msg("NOREPLICAS Not enough good replicas to write."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("NOREPLICAS Not enough good replicas to write."));
     }
     // A replica keeps what its primary sends whatever its own maxmemory (as Redis's
     // replica-ignore-maxmemory): evicting here would make it differ from the primary.
     if spec.has(flags::DENYOOM)
         && !client.master
         && let Err(e) = crate::evict::make_room(shared, now) {
-            return reject(shared, client, out, &args, id, e);
+            return reject(shared, client, out, &args, id(), e);
         }
     if !client.resp3 && client.subs.active() && !SUBSCRIBED_ALLOWED.contains(&parent.name) {
         let name = if std::ptr::eq(parent, spec) { parent.name.to_string() } else { format!("{}|{}", parent.name, spec.name) };
         let e = CmdError::err(format!(
             "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
-        return reject(shared, client, out, &args, id, e);
+        return reject(shared, client, out, &args, id(), e);
     }
     if let Some(multi) = client.multi.as_mut()
         && !MULTI_CONTROL.contains(&spec.name) {
             if spec.has(flags::NO_MULTI) {
-                return reject(shared, client, out, &args, id, CmdError::err("Command not allowed inside a transaction"));
+                return reject(shared, client, out, &args, id(), CmdError::err("Command not allowed inside a transaction"));
             }
             multi.queued.push((spec, args));
             out.simple("QUEUED");
