@@ -23,13 +23,18 @@ fn known_sequence(c: &mut Conn) {
     }
 }
 
-/// INFO `section`'s fields: name → value.
-fn info(c: &mut Conn, section: &str) -> BTreeMap<String, String> {
+/// INFO `section`'s fields (name, value) in the order given.
+fn info_lines(c: &mut Conn, section: &str) -> Vec<(String, String)> {
     let text = match c.cmd(&["INFO", section]) {
         Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO replied {other:?}"),
     };
     text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// INFO `section`'s fields: name → value.
+fn info(c: &mut Conn, section: &str) -> BTreeMap<String, String> {
+    info_lines(c, section).into_iter().collect()
 }
 
 /// `a=1,b=2` → {a: 1, b: 2}.
@@ -80,6 +85,10 @@ fn command_and_error_stats_match_redis() {
         assert!(p.values().all(|v| v.parse::<f64>().is_ok() && v.split_once('.').is_some_and(|(_, d)| d.len() == 3)), "{p:?}");
     }
     assert!(!latency.contains_key("latency_percentiles_usec_config|get"), "a command that never ran has no latency");
+    for section in ["commandstats", "latencystats"] {
+        let names: Vec<String> = info_lines(&mut ours, section).into_iter().map(|(k, _)| k).collect();
+        assert!(names.is_sorted(), "{section} lists commands by name: {names:?}");
+    }
 
     assert_eq!(ours.cmd(&["CONFIG", "RESETSTAT"]), Frame::Simple("OK".into()));
     assert!(info(&mut ours, "errorstats").is_empty());
