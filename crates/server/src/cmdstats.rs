@@ -57,7 +57,9 @@ struct Counters {
     latency: [AtomicU64; BUCKETS],
 }
 
-/// One event loop's counters.
+/// One event loop's counters, on cache lines of their own (the error
+/// counters sit inline, beside the next loop's block otherwise).
+#[repr(align(128))]
 struct Block {
     commands: Box<[Counters]>,
     errors: [AtomicU64; CODES.len()],
