@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use ferrocache_e2e::{free_port, run_bounded, start, Conn, Frame, ProcessServer, RedisServer, TestServer};
+use ferrocache_e2e::{await_blocked, free_port, run_bounded, start, Conn, Frame, ProcessServer, RedisServer, TestServer};
 
 /// 3 SET, 2 GET that hit, 1 that misses, 1 wrong-type error, and refusals:
 /// GET and CONFIG GET with too few arguments, an unknown command.
@@ -126,6 +126,22 @@ fn no_redis_commandstats_errorstats_latencystats_field_is_missing() {
     let everything = |c: &mut Conn, arg: &str| info(c, arg).keys().filter(|k| k.starts_with("cmdstat_")).count();
     assert!(everything(&mut ours, "everything") > 0 && everything(&mut ours, "all") > 0, "INFO all and everything include commandstats");
     assert_eq!(everything(&mut ours, "default"), 0, "the default INFO leaves commandstats out, as Redis");
+}
+
+#[test]
+fn an_unblocked_wait_counts_its_error_as_redis_does() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let mut counted = Vec::new();
+    for (mut waiter, mut other) in [(ferrocache.conn(), ferrocache.conn()), (redis.conn(), redis.conn())] {
+        let Frame::Integer(id) = waiter.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+        waiter.send(&["BLPOP", "list", "0"]);
+        await_blocked(&mut other, 1);
+        assert_eq!(other.cmd(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]), Frame::Integer(1));
+        assert!(matches!(waiter.read_frame(), Some(Frame::Error(_))));
+        counted.push((info(&mut other, "errorstats"), counts(&info(&mut other, "commandstats"), "blpop")));
+    }
+    assert_eq!(counted[0].0.get("errorstat_UNBLOCKED").map(String::as_str), Some("count=1"));
+    assert_eq!(counted[0], counted[1], "errorstats and BLPOP's counts as in Redis");
 }
 
 /// Scrapes `url` (with `token`, if any) and parses the exposition with

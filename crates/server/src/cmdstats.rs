@@ -123,6 +123,14 @@ impl CommandStats {
         }
     }
 
+    /// A command that ran (and was counted) earlier, whose reply came later
+    /// and was an error (a blocked command's).
+    pub fn failed(&self, id: usize) {
+        if let Some(c) = self.block().commands.get(id) {
+            c.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// A command refused before it ran (arity, authentication, routing, ...).
     pub fn rejected(&self, id: usize) {
         if let Some(c) = self.block().commands.get(id) {

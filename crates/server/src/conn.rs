@@ -225,12 +225,14 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                             return end;
                         }
                         client.publish().blocked = true;
+                        let mark = out.len();
                         let waited = crate::blocking::wait(shared, client, &mut out, stream, input).await;
                         client.publish().blocked = false;
                         now = ferrocache_store::clock::now_ms();
                         if let Err(gone) = waited {
                             return gone.into();
                         }
+                        crate::dispatch::note_blocked_reply(shared, client, &out.buf[mark..]);
                     }
                     if out.len() >= FLUSH_AT
                         && let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {

@@ -140,6 +140,19 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     }
 }
 
+/// The reply a blocked command got when its wait ended (served, timed out, CLIENT UNBLOCK
+/// ERROR, redirected): an error counts in errorstats and as the command's failure, as Redis
+/// counts it.
+pub fn note_blocked_reply(shared: &Shared, client: &Client, reply: &[u8]) {
+    let Some(message) = reply.strip_prefix(b"-") else { return };
+    shared.cmdstats.error(message);
+    let (name, sub) = client.last_cmd;
+    let spec = table().get(name.as_bytes()).and_then(|s| sub.map_or(Some(s), |sub| subcommand(s, sub.as_bytes())));
+    if let Some(id) = spec.and_then(|s| table().id(s)) {
+        shared.cmdstats.failed(id);
+    }
+}
+
 /// The command a refused request counts against: the one named, even with
 /// the wrong number of arguments (as Redis counts its `rejected_calls`);
 /// none for an unknown command or subcommand.
