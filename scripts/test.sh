@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, from any directory:
 #   1. installs what the end-to-end tests need if it is missing
-#      (redis-server and redis-cli, Python's redis module, iproute2, cargo-nextest);
+#      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
+#      cargo-nextest);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -39,6 +40,16 @@ install_python_redis() {
   fi
 }
 
+install_python_prometheus_client() {
+  # The monitoring tests parse /metrics with Prometheus's own Python text parser.
+  if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    log "installing the Python prometheus_client module"
+    python3 -m pip install --quiet prometheus_client \
+      || python3 -m pip install --quiet --break-system-packages prometheus_client \
+      || { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-prometheus-client; }
+  fi
+}
+
 install_nextest() {
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
@@ -48,6 +59,7 @@ install_nextest() {
 
 install_system_packages
 install_python_redis
+install_python_prometheus_client
 install_nextest
 
 log "building"

@@ -157,14 +157,31 @@ fn info_sections_and_layout() {
     let mut c = server.conn();
     let all = text(&c.cmd(&["INFO"]));
     let titles: Vec<&str> = all.lines().filter(|l| l.starts_with('#')).collect();
-    let expected =
-        ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Replication", "# CPU", "# Modules", "# Cluster", "# Keyspace"];
+    let expected = [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Modules",
+        "# Errorstats",
+        "# Cluster",
+        "# Keyspace",
+    ];
     assert_eq!(titles, expected);
     assert!(all.starts_with(&format!("# Server\r\nredis_version:{}\r\n", ferrocache_server::REDIS_VERSION)), "{all}");
     assert!(all.contains("\r\n\r\n# Clients\r\n"), "sections are separated by a blank line");
     assert!(!all.replace("\r\n", "").contains('\n'), "every line ends in CRLF");
-    for arg in ["all", "everything", "default", "DEFAULT"] {
+    for arg in ["default", "DEFAULT"] {
         assert_eq!(titles_of(&mut c, &["INFO", arg]), expected, "INFO {arg}");
+    }
+    // `all` and `everything` add the per-command sections, in Redis's places.
+    let mut every = expected.to_vec();
+    every.splice(8..9, ["# Commandstats", "# Errorstats", "# Latencystats"]);
+    for arg in ["all", "everything"] {
+        assert_eq!(titles_of(&mut c, &["INFO", arg]), every, "INFO {arg}");
     }
     assert_eq!(titles_of(&mut c, &["INFO", "keyspace", "CPU", "server"]), ["# Server", "# CPU", "# Keyspace"], "sections come in Redis's order");
     assert_eq!(c.cmd(&["INFO", "nosuch"]), bulk(""));

@@ -249,6 +249,7 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
             Some(start) => match ControlNode::start(start.config).await {
                 Ok(handle) => {
                     tracing::info!("admin API and control plane on {}", handle.url());
+                    handle.serve_metrics(std::sync::Arc::new(ferrocache_server::metrics::Exposition(server.shared())));
                     if let Some(id) = start.identity {
                         tracing::info!("cluster node {id}");
                         let at = crate::cluster_node::Addresses { client: client_addr.clone(), admin: handle.url().to_string() };

@@ -125,6 +125,8 @@ pub struct Node {
     committed: Arc<AtomicU64>,
     /// Every proposal on this node goes through it, so concurrent ones share log entries.
     proposer: Proposer,
+    /// What `/metrics` adds about the node's data plane (see [`ControlHandle::serve_metrics`]).
+    pub(crate) data_metrics: std::sync::OnceLock<crate::http::metrics::Source>,
 }
 
 /// Starts control-plane nodes.
@@ -203,6 +205,7 @@ impl ControlNode {
             cancel,
             committed,
             tokens,
+            data_metrics: std::sync::OnceLock::new(),
         });
         let server = {
             let app = crate::http::router(node.clone());
@@ -271,6 +274,13 @@ impl ControlHandle {
 
     pub fn status(&self) -> Status {
         self.node.status()
+    }
+
+    /// Makes `GET /metrics` also expose `source`'s metrics (the data plane's, registered by the
+    /// binary that runs both planes: this crate does not know the data plane). Only the first
+    /// call counts.
+    pub fn serve_metrics(&self, source: std::sync::Arc<dyn prometheus_client::collector::Collector>) {
+        let _ = self.node.data_metrics.set(crate::http::metrics::Source(source));
     }
 
     /// Reads and writes of the cluster map, for the node's own data plane.

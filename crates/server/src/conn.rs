@@ -225,12 +225,14 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                             return end;
                         }
                         client.publish().blocked = true;
+                        let mark = out.len();
                         let waited = crate::blocking::wait(shared, client, &mut out, stream, input).await;
                         client.publish().blocked = false;
                         now = ferrocache_store::clock::now_ms();
                         if let Err(gone) = waited {
                             return gone.into();
                         }
+                        crate::dispatch::note_blocked_reply(shared, client, &out.buf[mark..]);
                     }
                     if out.len() >= FLUSH_AT
                         && let Err(end) = flush(shared, stream, &mut out, obuf, &client.handle).await {
@@ -239,7 +241,9 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    out.error(&format!("ERR {e}"));
+                    let message = format!("ERR {e}");
+                    shared.cmdstats.error(message.as_bytes());
+                    out.error(&message);
                     let _ = flush(shared, stream, &mut out, obuf, &client.handle).await;
                     debug!(id = client.id, error = %e, "protocol error");
                     return End::Protocol;

@@ -1,5 +1,6 @@
 //! From a parsed request to a reply: lookup, arity, authentication,
-//! transaction queueing, then the handler.
+//! transaction queueing, then the handler; each outcome is counted in
+//! [`crate::cmdstats`] (a run with its time, a refusal, an error reply).
 
 use bytes::Bytes;
 use ferrocache_resp::ReplyBuf;
@@ -36,41 +37,43 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
 fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
     let (parent, spec) = match resolve(&args) {
         Ok(found) => found,
-        Err(e) => return reject(shared, client, out, &args, e),
+        Err(e) => return reject(shared, client, out, &args, rejected_id(&args), e),
     };
+    // Only a refusal needs the id here (a run finds it in `run`).
+    let id = || table().id(spec);
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(shared, client, out, &args, CmdError::msg("NOAUTH Authentication required."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("NOAUTH Authentication required."));
     }
     if let Some(cluster) = &shared.cluster
         && let Err(e) = crate::cluster::check(shared, cluster, client, spec, &args, now)
     {
-        return redirect(shared, client, out, &args, e);
+        return redirect(shared, client, out, &args, id(), e);
     }
     if spec.has(flags::WRITE) && !client.master && shared.repl.is_replica() {
-        return reject(shared, client, out, &args, CmdError::msg("READONLY You can't write against a read only replica."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("READONLY You can't write against a read only replica."));
     }
     let writes = spec.has(flags::WRITE) || (parent.name == "exec" && client.multi.as_ref().is_some_and(crate::client::Multi::writes));
     if writes && !client.master && shared.repl.too_few_replicas(now) {
-        return reject(shared, client, out, &args, CmdError::msg("NOREPLICAS Not enough good replicas to write."));
+        return reject(shared, client, out, &args, id(), CmdError::msg("NOREPLICAS Not enough good replicas to write."));
     }
     // A replica keeps what its primary sends whatever its own maxmemory (as Redis's
     // replica-ignore-maxmemory): evicting here would make it differ from the primary.
     if spec.has(flags::DENYOOM)
         && !client.master
         && let Err(e) = crate::evict::make_room(shared, now) {
-            return reject(shared, client, out, &args, e);
+            return reject(shared, client, out, &args, id(), e);
         }
     if !client.resp3 && client.subs.active() && !SUBSCRIBED_ALLOWED.contains(&parent.name) {
         let name = if std::ptr::eq(parent, spec) { parent.name.to_string() } else { format!("{}|{}", parent.name, spec.name) };
         let e = CmdError::err(format!(
             "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
-        return reject(shared, client, out, &args, e);
+        return reject(shared, client, out, &args, id(), e);
     }
     if let Some(multi) = client.multi.as_mut()
         && !MULTI_CONTROL.contains(&spec.name) {
             if spec.has(flags::NO_MULTI) {
-                return reject(shared, client, out, &args, CmdError::err("Command not allowed inside a transaction"));
+                return reject(shared, client, out, &args, id(), CmdError::err("Command not allowed inside a transaction"));
             }
             multi.queued.push((spec, args));
             out.simple("QUEUED");
@@ -102,6 +105,7 @@ fn execute_one(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: V
 /// A panicking handler is a bug; the client gets an error reply, the
 /// server logs it and keeps serving.
 pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
+    let started = std::time::Instant::now();
     let mark = ctx.out.len();
     let replicated = spec.has(flags::WRITE) && ctx.shared.repl.active();
     if replicated {
@@ -125,6 +129,37 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
             ctx.out.error(&format!("ERR internal error while running '{}'", spec.name));
         }
     }
+    // A reply that is an error, whether returned or written by the handler.
+    let failed = ctx.out.buf.get(mark) == Some(&b'-');
+    let stats = &ctx.shared.cmdstats;
+    if failed {
+        stats.error(&ctx.out.buf[mark + 1..]);
+    }
+    if let Some(id) = table().id(spec) {
+        stats.record(id, started.elapsed().as_nanos() as u64, failed);
+    }
+}
+
+/// The reply a blocked command got when its wait ended (served, timed out, CLIENT UNBLOCK
+/// ERROR, redirected): an error counts in errorstats and as the command's failure, as Redis
+/// counts it.
+pub fn note_blocked_reply(shared: &Shared, client: &Client, reply: &[u8]) {
+    let Some(message) = reply.strip_prefix(b"-") else { return };
+    shared.cmdstats.error(message);
+    let (name, sub) = client.last_cmd;
+    let spec = table().get(name.as_bytes()).and_then(|s| sub.map_or(Some(s), |sub| subcommand(s, sub.as_bytes())));
+    if let Some(id) = spec.and_then(|s| table().id(s)) {
+        shared.cmdstats.failed(id);
+    }
+}
+
+/// The command a refused request counts against: the one named, even with
+/// the wrong number of arguments (as Redis counts its `rejected_calls`);
+/// none for an unknown command or subcommand.
+fn rejected_id(args: &[Bytes]) -> Option<usize> {
+    let spec = table().get(&args[0])?;
+    let spec = if spec.subcommands.is_empty() || args.len() == 1 { spec } else { subcommand(spec, &args[1])? };
+    table().id(spec)
 }
 
 /// Finds the spec for `args`, descending into subcommands, and checks
@@ -180,18 +215,18 @@ fn c_prefix(arg: &[u8], max: usize) -> &[u8] {
 /// command. For EXEC it comes as itself, not as an EXECABORT, and the
 /// transaction is discarded: Redis answers so, and cluster clients look
 /// for the redirection at the start of the error.
-fn redirect(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], e: CmdError) {
+fn redirect(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], id: Option<usize>, e: CmdError) {
     if !args[0].eq_ignore_ascii_case(b"exec") {
-        return reject(shared, client, out, args, e);
+        return reject(shared, client, out, args, id, e);
     }
     client.multi = None;
     crate::cmd::transactions::unwatch_all(shared, client);
-    out.error_bytes(&e.bytes());
+    refuse(shared, out, id, &e.bytes());
 }
 
 /// An error before the command ran; inside MULTI it also dooms EXEC. A
 /// rejected EXEC itself discards the transaction, as Redis does.
-fn reject(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], e: CmdError) {
+fn reject(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes], id: Option<usize>, e: CmdError) {
     if args[0].eq_ignore_ascii_case(b"exec") {
         client.multi = None;
         crate::cmd::transactions::unwatch_all(shared, client);
@@ -199,10 +234,19 @@ fn reject(shared: &Shared, client: &mut Client, out: &mut ReplyBuf, args: &[Byte
         let reason = text.strip_prefix(b"ERR ").unwrap_or(&text);
         let mut msg = b"EXECABORT Transaction discarded because of: ".to_vec();
         msg.extend_from_slice(reason);
-        return out.error_bytes(&msg);
+        return refuse(shared, out, id, &msg);
     }
     if let Some(m) = client.multi.as_mut() {
         m.failed = true;
     }
-    out.error_bytes(&e.bytes());
+    refuse(shared, out, id, &e.bytes());
+}
+
+/// Replies `message` to a command that did not run, and counts it.
+fn refuse(shared: &Shared, out: &mut ReplyBuf, id: Option<usize>, message: &[u8]) {
+    if let Some(id) = id {
+        shared.cmdstats.rejected(id);
+    }
+    shared.cmdstats.error(message);
+    out.error_bytes(message);
 }

@@ -20,6 +20,8 @@ pub struct Shared {
     /// Pub/sub channels and patterns → subscribers.
     pub pubsub: PubSub,
     pub stats: Stats,
+    /// Per-command calls, errors and latency (INFO commandstats, ...).
+    pub cmdstats: crate::cmdstats::CommandStats,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
     pub gate: RwLock<()>,
@@ -46,12 +48,28 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Keyspace counters (hits, misses, expired keys) of all databases.
+    pub fn keyspace_stats(&self) -> ferrocache_store::db::Stats {
+        let mut sum = ferrocache_store::db::Stats::default();
+        for d in self.dbs.iter() {
+            sum += d.stats();
+        }
+        sum
+    }
+
+    /// Clients blocked in BLPOP and the like, parked in WAIT or held by
+    /// CLIENT PAUSE: Redis counts them all as blocked.
+    pub fn blocked_clients(&self) -> usize {
+        self.blocking.blocked_clients() + self.stats.parked.load(Ordering::Relaxed)
+    }
+
     pub fn new(config: Config) -> Self {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let maxmemory = AtomicU64::new(config.maxmemory);
         let cluster = config.cluster_enabled.then(crate::cluster::Cluster::default);
         let run_id = crate::repl::new_replid();
         let repl = crate::repl::Replication::new(config.repl_backlog_size);
+        let cmdstats = crate::cmdstats::CommandStats::new(crate::table::table().ids(), config.io_threads);
         Shared {
             dbs,
             config: RwLock::new(config),
@@ -59,6 +77,7 @@ impl Shared {
             blocking: Default::default(),
             pubsub: PubSub::default(),
             stats: Stats::default(),
+            cmdstats,
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),
             run_id,

@@ -17,6 +17,7 @@
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
 //! | `GET /v1/status`, `GET/POST /v1/cluster/members`, `DELETE /v1/cluster/members/{id}` | cluster |
 //! | `POST /v1/cluster/init` | makes a standby node (one started to wait, as cluster-mode data nodes are) a cluster of one |
+//! | `GET /metrics` | Prometheus text format: this node's control plane and data plane (see [`metrics`]) |
 //!
 //! Keys under `_schema/<prefix>` hold JSON Schemas that puts under `<prefix>` must satisfy
 //! (see [`crate::schema`]).
@@ -31,6 +32,7 @@
 
 mod internal;
 mod kv;
+pub(crate) mod metrics;
 mod ops;
 mod transfer;
 mod views;
@@ -80,6 +82,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/cluster/members", get(ops::members).post(ops::member_add))
         .route("/v1/cluster/members/{id}", delete(ops::member_remove))
         .route("/v1/cluster/init", post(ops::init))
+        .route("/metrics", get(metrics::scrape))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()

@@ -8,6 +8,7 @@
 mod command;
 mod config;
 mod info;
+mod info_stats;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

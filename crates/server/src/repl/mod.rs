@@ -93,6 +93,15 @@ impl Replication {
         self.backlog.lock().end()
     }
 
+    /// This node's offset in its stream: what a replica has taken from its primary, the
+    /// stream's end on a primary (INFO `master_repl_offset`).
+    pub fn own_offset(&self) -> u64 {
+        match self.link.lock().as_ref() {
+            Some(link) => link.offset.load(Ordering::Relaxed),
+            None => self.offset(),
+        }
+    }
+
     /// The server, once [`install`]ed.
     pub fn shared(&self) -> Option<Arc<Shared>> {
         self.server.get()?.upgrade()

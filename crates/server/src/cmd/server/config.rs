@@ -65,7 +65,7 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Zeroes the counters INFO reports (keyspace hits/misses/expired,
-/// commands, connections, network bytes).
+/// commands, connections, network bytes, per-command and error statistics).
 fn resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     let shared = ctx.shared;
     for db in shared.dbs.iter() {
@@ -77,6 +77,7 @@ fn resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         counter.store(0, Ordering::Relaxed);
     }
     s.samples.lock().clear();
+    shared.cmdstats.reset();
     ctx.out.ok();
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use ferrocache_store::{db, memory};
+use ferrocache_store::memory;
 
 use crate::args::is;
 use crate::command::{CmdResult, Ctx};
@@ -22,26 +22,30 @@ use crate::pubsub::Space;
 /// One section's writer.
 type Writer = fn(&Ctx, &mut Info);
 
-/// Every section, in output order: (name, title, writer). `default`, `all`
-/// and `everything` all select every one of them.
-const SECTIONS: &[(&str, &str, Writer)] = &[
-    ("server", "Server", server),
-    ("clients", "Clients", clients),
-    ("memory", "Memory", memory),
-    ("persistence", "Persistence", persistence),
-    ("stats", "Stats", stats),
-    ("replication", "Replication", replication),
-    ("cpu", "CPU", cpu),
-    ("modules", "Modules", |_, _| {}),
-    ("cluster", "Cluster", cluster),
-    ("keyspace", "Keyspace", keyspace),
+/// Every section, in output order: (name, title, writer, in the default
+/// set). `all` and `everything` select every one of them; `default` (and no
+/// argument) leaves out the long per-command ones, as Redis does.
+const SECTIONS: &[(&str, &str, Writer, bool)] = &[
+    ("server", "Server", server, true),
+    ("clients", "Clients", clients, true),
+    ("memory", "Memory", memory, true),
+    ("persistence", "Persistence", persistence, true),
+    ("stats", "Stats", stats, true),
+    ("replication", "Replication", replication, true),
+    ("cpu", "CPU", cpu, true),
+    ("modules", "Modules", |_, _| {}, true),
+    ("commandstats", "Commandstats", super::info_stats::commandstats, false),
+    ("errorstats", "Errorstats", super::info_stats::errorstats, true),
+    ("latencystats", "Latencystats", super::info_stats::latencystats, false),
+    ("cluster", "Cluster", cluster, true),
+    ("keyspace", "Keyspace", keyspace, true),
 ];
 
 /// The text being built.
-struct Info(String);
+pub(super) struct Info(String);
 
 impl Info {
-    fn field(&mut self, name: &str, value: impl Display) {
+    pub(super) fn field(&mut self, name: &str, value: impl Display) {
         let _ = write!(self.0, "{name}:{value}\r\n");
     }
 
@@ -54,9 +58,13 @@ impl Info {
 
 /// `INFO [section ...]`. Unknown sections select nothing.
 pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let wanted = |name: &str| args.len() == 1 || args[1..].iter().any(|a| is(a, name) || is(a, "all") || is(a, "everything") || is(a, "default"));
+    let default = |a: &Bytes| is(a, "default");
+    let wanted = |&&(name, _, _, in_default): &&(&str, &str, Writer, bool)| {
+        (args.len() == 1 && in_default)
+            || args[1..].iter().any(|a| is(a, name) || is(a, "all") || is(a, "everything") || (in_default && default(a)))
+    };
     let mut text = Info(String::new());
-    for (_, title, write) in SECTIONS.iter().filter(|(name, ..)| wanted(name)) {
+    for (_, title, write, _) in SECTIONS.iter().filter(wanted) {
         if !text.0.is_empty() {
             text.0.push_str("\r\n");
         }
@@ -108,9 +116,7 @@ fn clients(ctx: &Ctx, i: &mut Info) {
     i.field("connected_clients", ctx.shared.clients.len());
     i.field("cluster_connections", 0);
     i.field("maxclients", ctx.shared.config.read().maxclients);
-    // Clients parked in WAIT or held by CLIENT PAUSE count as blocked, as in Redis.
-    let parked = ctx.shared.stats.parked.load(Ordering::Relaxed);
-    i.field("blocked_clients", ctx.shared.blocking.blocked_clients() + parked);
+    i.field("blocked_clients", ctx.shared.blocked_clients());
 }
 
 /// `used_memory` is the keyspace's own accounting plus the startup
@@ -155,10 +161,7 @@ fn persistence(ctx: &Ctx, i: &mut Info) {
 fn stats(ctx: &Ctx, i: &mut Info) {
     let shared = ctx.shared;
     let (s, c) = (&shared.stats, &shared.clients);
-    let mut keyspace = db::Stats::default();
-    for d in shared.dbs.iter() {
-        keyspace += d.stats();
-    }
+    let keyspace = shared.keyspace_stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     i.field("total_connections_received", load(&c.total_connections));
     i.field("total_commands_processed", load(&s.commands));
@@ -179,6 +182,7 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("pubsub_patterns", shared.pubsub.count(Space::Pattern));
     i.field("pubsubshard_channels", shared.pubsub.count(Space::Shard));
     i.field("client_output_buffer_limit_disconnections", load(&s.obuf_closed));
+    i.field("total_error_replies", shared.cmdstats.total_errors());
 }
 
 /// Redis's fields, in its order: a replica's link first, then the replicas attached here,

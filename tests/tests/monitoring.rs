@@ -1,0 +1,256 @@
+//! Monitoring end to end: INFO commandstats, errorstats and latencystats
+//! after a known command sequence, checked against the values and fields a
+//! real `redis-server` gives for the same sequence, and `GET /metrics` on
+//! the admin port, parsed by Prometheus's own Python text parser.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::Duration;
+
+use ferrocache_e2e::{await_blocked, free_port, run_bounded, start, Conn, Frame, ProcessServer, RedisServer, TestServer};
+
+/// 3 SET, 2 GET that hit, 1 that misses, 1 wrong-type error, and refusals:
+/// GET and CONFIG GET with too few arguments, an unknown command.
+fn known_sequence(c: &mut Conn) {
+    for key in ["k1", "k2", "k3"] {
+        assert_eq!(c.cmd(&["SET", key, "v"]), Frame::Simple("OK".into()));
+    }
+    for key in ["k1", "k2", "nosuch"] {
+        c.cmd(&["GET", key]);
+    }
+    for refused in [&["LPUSH", "k1", "x"][..], &["GET"], &["CONFIG", "GET"], &["NOSUCHCOMMAND", "x"]] {
+        assert!(matches!(c.cmd(refused), Frame::Error(_)), "{refused:?} fails");
+    }
+}
+
+/// INFO `section`'s fields (name, value) in the order given.
+fn info_lines(c: &mut Conn, section: &str) -> Vec<(String, String)> {
+    let text = match c.cmd(&["INFO", section]) {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO replied {other:?}"),
+    };
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// INFO `section`'s fields: name → value.
+fn info(c: &mut Conn, section: &str) -> BTreeMap<String, String> {
+    info_lines(c, section).into_iter().collect()
+}
+
+/// `a=1,b=2` → {a: 1, b: 2}.
+fn subfields(value: &str) -> BTreeMap<String, String> {
+    value.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The counts of a `cmdstat_` line that do not depend on timing.
+fn counts(stats: &BTreeMap<String, String>, cmd: &str) -> (String, String, String) {
+    let f = subfields(stats.get(&format!("cmdstat_{cmd}")).unwrap_or_else(|| panic!("no cmdstat_{cmd} in {stats:?}")));
+    (f["calls"].clone(), f["rejected_calls"].clone(), f["failed_calls"].clone())
+}
+
+/// A Ferrocache and a redis-server that both ran [`known_sequence`], with a connection to each.
+fn both_after_sequence() -> (TestServer, RedisServer, Conn, Conn) {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let (mut ours, mut theirs) = (ferrocache.conn(), redis.conn());
+    known_sequence(&mut ours);
+    known_sequence(&mut theirs);
+    (ferrocache, redis, ours, theirs)
+}
+
+#[test]
+fn command_and_error_stats_match_redis() {
+    let (_ferrocache, _redis, mut ours, mut theirs) = both_after_sequence();
+    let (our_cmds, their_cmds) = (info(&mut ours, "commandstats"), info(&mut theirs, "commandstats"));
+    let s = |v: &str| v.to_string();
+    let expected = [("set", ("3", "0", "0")), ("get", ("3", "1", "0")), ("lpush", ("1", "0", "1")), ("config|get", ("0", "1", "0"))];
+    for (cmd, (calls, rejected, failed)) in expected {
+        assert_eq!(counts(&our_cmds, cmd), (s(calls), s(rejected), s(failed)), "{cmd}");
+        assert_eq!(counts(&our_cmds, cmd), counts(&their_cmds, cmd), "{cmd} as in Redis");
+    }
+    let get = subfields(&our_cmds["cmdstat_get"]);
+    let (usec, per_call): (f64, f64) = (get["usec"].parse().expect("usec"), get["usec_per_call"].parse().expect("usec_per_call"));
+    assert!((per_call - usec / 3.0).abs() < 1.0, "usec_per_call is usec over calls: {get:?}");
+    assert_eq!(get["usec_per_call"].split_once('.').map(|(_, d)| d.len()), Some(2), "two decimals, as Redis");
+
+    let errors = info(&mut ours, "errorstats");
+    let want: BTreeMap<String, String> = [("errorstat_ERR", "count=3"), ("errorstat_WRONGTYPE", "count=1")].map(|(k, v)| (s(k), s(v))).into();
+    assert_eq!(errors, want);
+    assert_eq!(errors, info(&mut theirs, "errorstats"), "errorstats as in Redis");
+    assert_eq!(info(&mut ours, "stats")["total_error_replies"], "4");
+
+    let latency = info(&mut ours, "latencystats");
+    for cmd in ["set", "get", "lpush"] {
+        let p = subfields(&latency[&format!("latency_percentiles_usec_{cmd}")]);
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["p50", "p99", "p99.9"], "{cmd}");
+        assert!(p.values().all(|v| v.parse::<f64>().is_ok() && v.split_once('.').is_some_and(|(_, d)| d.len() == 3)), "{p:?}");
+    }
+    assert!(!latency.contains_key("latency_percentiles_usec_config|get"), "a command that never ran has no latency");
+    for section in ["commandstats", "latencystats"] {
+        let names: Vec<String> = info_lines(&mut ours, section).into_iter().map(|(k, _)| k).collect();
+        assert!(names.is_sorted(), "{section} lists commands by name: {names:?}");
+    }
+
+    assert_eq!(ours.cmd(&["CONFIG", "RESETSTAT"]), Frame::Simple("OK".into()));
+    assert!(info(&mut ours, "errorstats").is_empty());
+    let after = info(&mut ours, "commandstats");
+    assert_eq!(after.keys().collect::<Vec<_>>(), ["cmdstat_config|resetstat", "cmdstat_info"], "only what ran since");
+}
+
+#[test]
+fn no_redis_commandstats_errorstats_latencystats_field_is_missing() {
+    let (_ferrocache, _redis, mut ours, mut theirs) = both_after_sequence();
+    // The harness PINGs redis-server when it starts: only the commands both ran count.
+    let ran = ["set", "get", "lpush", "config|get", "info"];
+    let about_another_command = |field: &str| {
+        let cmd = field.strip_prefix("cmdstat_").or_else(|| field.strip_prefix("latency_percentiles_usec_"));
+        cmd.is_some_and(|c| !ran.contains(&c))
+    };
+    let mut missing = BTreeSet::new();
+    for section in ["commandstats", "errorstats", "latencystats"] {
+        let (mine, reference) = (info(&mut ours, section), info(&mut theirs, section));
+        for (field, value) in reference.iter().filter(|(f, _)| !about_another_command(f)) {
+            match mine.get(field) {
+                None => {
+                    missing.insert(format!("{section}: {field}"));
+                }
+                Some(v) => {
+                    let have = subfields(v);
+                    for sub in subfields(value).keys().filter(|k| !have.contains_key(*k)) {
+                        missing.insert(format!("{section}: {field}: {sub}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "fields redis-server has and Ferrocache lacks: {missing:#?}");
+    let everything = |c: &mut Conn, arg: &str| info(c, arg).keys().filter(|k| k.starts_with("cmdstat_")).count();
+    assert!(everything(&mut ours, "everything") > 0 && everything(&mut ours, "all") > 0, "INFO all and everything include commandstats");
+    assert_eq!(everything(&mut ours, "default"), 0, "the default INFO leaves commandstats out, as Redis");
+}
+
+#[test]
+fn an_unblocked_wait_counts_its_error_as_redis_does() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let mut counted = Vec::new();
+    for (mut waiter, mut other) in [(ferrocache.conn(), ferrocache.conn()), (redis.conn(), redis.conn())] {
+        let Frame::Integer(id) = waiter.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+        waiter.send(&["BLPOP", "list", "0"]);
+        await_blocked(&mut other, 1);
+        assert_eq!(other.cmd(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]), Frame::Integer(1));
+        assert!(matches!(waiter.read_frame(), Some(Frame::Error(_))));
+        counted.push((info(&mut other, "errorstats"), counts(&info(&mut other, "commandstats"), "blpop")));
+    }
+    assert_eq!(counted[0].0.get("errorstat_UNBLOCKED").map(String::as_str), Some("count=1"));
+    assert_eq!(counted[0], counted[1], "errorstats and BLPOP's counts as in Redis");
+}
+
+/// Scrapes `url` (with `token`, if any) and parses the exposition with
+/// `prometheus_client.parser`; prints the HTTP status, the content type and
+/// every sample as JSON.
+const SCRAPE: &str = r#"
+import json, sys, urllib.request, urllib.error
+from prometheus_client.parser import text_string_to_metric_families
+request = urllib.request.Request(sys.argv[1])
+if len(sys.argv) > 2:
+    request.add_header("Authorization", "Bearer " + sys.argv[2])
+try:
+    response = urllib.request.urlopen(request, timeout=10)
+except urllib.error.HTTPError as e:
+    print(json.dumps({"status": e.code}))
+    sys.exit(0)
+text = response.read().decode()
+samples = [[s.name, s.labels, s.value] for family in text_string_to_metric_families(text) for s in family.samples]
+print(json.dumps({"status": response.status, "type": response.headers["Content-Type"], "samples": samples}))
+"#;
+
+fn scrape(url: &str, token: Option<&str>) -> serde_json::Value {
+    let mut python = Command::new("python3");
+    python.args(["-c", SCRAPE, url]).args(token);
+    let out = run_bounded(python, b"", Duration::from_secs(30));
+    assert!(out.status.success(), "scrape failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the scraper prints JSON")
+}
+
+/// The value of the sample `name` whose labels include `labels`.
+fn sample(scraped: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let samples = scraped["samples"].as_array().expect("samples");
+    samples
+        .iter()
+        .find(|s| s[0] == name && labels.iter().all(|(k, v)| s[1][k] == *v))
+        .and_then(|s| s[2].as_f64())
+        .unwrap_or_else(|| panic!("no sample {name}{labels:?}"))
+}
+
+#[test]
+fn metrics_endpoint_parses_and_counts_the_sequence() {
+    let dir = std::env::temp_dir().join(format!("ferrocache-e2e-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let tokens = dir.join("tokens.toml");
+    let secret = "metrics-reader-secret-0123456789";
+    // Nodes need an admin token among them; the scrape uses the read one.
+    let file = format!(
+        "[[token]]\nname = \"prometheus\"\nsecret = \"{secret}\"\nrole = \"read\"\n\n\
+         [[token]]\nname = \"admin\"\nsecret = \"admin-secret-not-used-here-0123\"\nrole = \"admin\"\n"
+    );
+    std::fs::write(&tokens, file).expect("token file");
+    let admin = free_port().to_string();
+    let data = dir.join("data");
+    let server = ProcessServer::start_with(&[
+        "--admin-port",
+        &admin,
+        "--data-dir",
+        data.to_str().expect("utf-8 path"),
+        "--token-file",
+        tokens.to_str().expect("utf-8 path"),
+    ]);
+    let mut c = server.conn();
+    known_sequence(&mut c);
+    let url = format!("http://127.0.0.1:{admin}/metrics");
+
+    assert_eq!(scrape(&url, None)["status"], 401, "a token is needed when tokens are in use");
+    // A node alone elects itself soon after it starts.
+    let mut m = scrape(&url, Some(secret));
+    for _ in 0..50 {
+        if sample(&m, "ferrocache_raft_is_leader", &[]) == 1.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        m = scrape(&url, Some(secret));
+    }
+    assert_eq!(m["status"], 200);
+    assert!(m["type"].as_str().is_some_and(|t| t.starts_with("text/plain; version=0.0.4")), "{}", m["type"]);
+    let cmd = |c: &'static str| [("cmd", c)];
+    assert_eq!(sample(&m, "ferrocache_commands_total", &cmd("set")), 3.0);
+    assert_eq!(sample(&m, "ferrocache_commands_total", &cmd("get")), 3.0);
+    assert_eq!(sample(&m, "ferrocache_command_failures_total", &cmd("lpush")), 1.0);
+    assert_eq!(sample(&m, "ferrocache_command_rejections_total", &cmd("get")), 1.0);
+    assert_eq!(sample(&m, "ferrocache_command_rejections_total", &cmd("config|get")), 1.0);
+    assert_eq!(sample(&m, "ferrocache_error_replies_total", &[("code", "WRONGTYPE")]), 1.0);
+    assert_eq!(sample(&m, "ferrocache_error_replies_total", &[("code", "ERR")]), 3.0);
+    assert_eq!(sample(&m, "ferrocache_command_duration_seconds_count", &cmd("set")), 3.0);
+    assert_eq!(sample(&m, "ferrocache_command_duration_seconds_bucket", &[("cmd", "get"), ("le", "+Inf")]), 3.0);
+    assert!(sample(&m, "ferrocache_command_duration_seconds_sum", &cmd("get")) > 0.0);
+    assert_eq!(sample(&m, "ferrocache_keyspace_hits_total", &[]), 2.0);
+    assert_eq!(sample(&m, "ferrocache_keyspace_misses_total", &[]), 1.0);
+    assert_eq!(sample(&m, "ferrocache_expired_keys_total", &[]), 0.0);
+    assert_eq!(sample(&m, "ferrocache_evicted_keys_total", &[]), 0.0);
+    assert_eq!(sample(&m, "ferrocache_connected_clients", &[]), 1.0);
+    assert_eq!(sample(&m, "ferrocache_blocked_clients", &[]), 0.0);
+    assert_eq!(sample(&m, "ferrocache_rejected_connections_total", &[]), 0.0);
+    assert_eq!(sample(&m, "ferrocache_memory_max_bytes", &[]), 0.0);
+    assert!(sample(&m, "ferrocache_memory_used_bytes", &[]) > 0.0);
+    assert!(sample(&m, "ferrocache_net_input_bytes_total", &[]) > 0.0);
+    assert!(sample(&m, "ferrocache_net_output_bytes_total", &[]) > 0.0);
+    assert_eq!(sample(&m, "ferrocache_repl_role", &[("role", "master")]), 1.0);
+    assert_eq!(sample(&m, "ferrocache_repl_role", &[("role", "replica")]), 0.0);
+    assert_eq!(sample(&m, "ferrocache_repl_connected_replicas", &[]), 0.0);
+    assert!(sample(&m, "ferrocache_repl_loss_window_bytes", &[]) >= 0.0);
+    assert!(sample(&m, "ferrocache_raft_term", &[]) >= 1.0, "a single node elected itself");
+    assert_eq!(sample(&m, "ferrocache_raft_is_leader", &[]), 1.0);
+    assert!(sample(&m, "ferrocache_raft_leader_id", &[]) >= 1.0);
+    assert!(sample(&m, "ferrocache_raft_applied_index", &[]) >= 0.0);
+    assert!(sample(&m, "ferrocache_raft_commit_index", &[]) >= 0.0);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
