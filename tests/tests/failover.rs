@@ -284,6 +284,9 @@ fn a_paused_primary_stops_taking_writes_and_rejoins_as_a_replica() {
     let mut stale = Link::open(cluster.nodes[p].addr).expect("connect");
     let pid = cluster.nodes[p].pid().to_string();
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    // kill(2) returns before every thread has stopped: a write sent at once could still be
+    // taken, rightly, under the lease the primary held then.
+    eventually("every thread of the primary is stopped", || all_threads_stopped(&pid));
     stale.stream.write_all(&Frame::command(&[b"SET", cut_off_key.as_bytes(), b"1"])).unwrap();
     wait_for_writes(&writer.written, 10);
     eventually("the replica is promoted", || role(cluster.nodes[r].addr).is_some_and(|(role, _)| role == "master"));
@@ -328,6 +331,16 @@ fn a_planned_failover_under_load_loses_no_write_at_all() {
         assert_eq!(link.call(&["GET", key]).unwrap(), Frame::Bulk(value.as_bytes().to_vec().into()), "{key} was acknowledged and is lost");
     }
     eprintln!("planned failover: {} writes, longest gap {:.3} s", written.acked.len(), written.longest_gap.as_secs_f64());
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in /proc).
+fn all_threads_stopped(pid: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+    })
 }
 
 /// Every version of the cluster map the control plane ever held (its history, from node
