@@ -254,3 +254,86 @@ fn metrics_endpoint_parses_and_counts_the_sequence() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A SLOWLOG GET reply with what depends on the moment and the connection
+/// (timestamp, duration, client address) blanked; the address is checked.
+fn blank_slowlog(reply: Frame) -> Frame {
+    let Frame::Array(entries) = reply else { return reply };
+    Frame::Array(
+        entries
+            .into_iter()
+            .map(|e| match e {
+                Frame::Array(mut f) if f.len() == 6 => {
+                    assert!(matches!((&f[1], &f[2]), (Frame::Integer(t), Frame::Integer(d)) if *t > 1_600_000_000 && *d >= 0), "{f:?}");
+                    let Frame::Bulk(addr) = &f[4] else { panic!("address {:?}", f[4]) };
+                    assert!(addr.starts_with(b"127.0.0.1:"), "{addr:?}");
+                    f[1] = Frame::Integer(0);
+                    f[2] = Frame::Integer(0);
+                    f[4] = Frame::Bulk("addr".into());
+                    Frame::Array(f)
+                }
+                other => panic!("slow log entry {other:?}"),
+            })
+            .collect(),
+    )
+}
+
+/// The same session against Ferrocache and redis-server: every command
+/// logged (slowlog-log-slower-than 0), a long and a many-argument command,
+/// a transaction, count semantics, RESET, LEN, the ring's bound, both
+/// settings through CONFIG SET/GET, and the errors for bad arguments.
+#[test]
+fn slowlog_matches_redis() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let (mut ours, mut theirs) = (ferrocache.conn(), redis.conn());
+    let long = "v".repeat(200);
+    let many: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+    let mut rpush = vec!["RPUSH", "list"];
+    rpush.extend(many.iter().map(String::as_str));
+    let script: Vec<Vec<&str>> = vec![
+        vec!["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        vec!["CONFIG", "SET", "slowlog-max-len", "20"],
+        vec!["CONFIG", "GET", "slowlog-log-slower-than"],
+        vec!["CONFIG", "GET", "slowlog-max-len"],
+        vec!["SLOWLOG", "RESET"],
+        vec!["CLIENT", "SETNAME", "tester"],
+        vec!["SET", "k", &long],
+        rpush,
+        vec!["MULTI"],
+        vec!["SET", "a", "1"],
+        vec!["GET", "a"],
+        vec!["EXEC"],
+        vec!["SLOWLOG", "LEN"],
+        vec!["SLOWLOG", "GET"],
+        vec!["SLOWLOG", "GET", "2"],
+        vec!["SLOWLOG", "GET", "0"],
+        vec!["SLOWLOG", "GET", "-1"],
+        vec!["SLOWLOG", "GET", "-2"],
+        vec!["SLOWLOG", "GET", "abc"],
+        vec!["SLOWLOG", "GET", "1", "2"],
+        vec!["SLOWLOG", "LEN", "x"],
+        vec!["SLOWLOG", "NOSUCH"],
+        vec!["SLOWLOG"],
+        vec!["CONFIG", "SET", "slowlog-log-slower-than", "-2"],
+        vec!["CONFIG", "SET", "slowlog-log-slower-than", "abc"],
+        vec!["CONFIG", "SET", "slowlog-max-len", "-1"],
+        vec!["SLOWLOG", "LEN"],
+        vec!["CONFIG", "SET", "slowlog-max-len", "3"],
+        vec!["PING"],
+        vec!["SLOWLOG", "GET", "-1"],
+        vec!["SLOWLOG", "RESET"],
+        vec!["SLOWLOG", "GET"],
+        vec!["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+        vec!["SLOWLOG", "RESET"],
+        vec!["SET", "x", "y"],
+        vec!["SLOWLOG", "LEN"],
+        vec!["SLOWLOG", "HELP"],
+    ];
+    for args in &script {
+        let (mut a, mut b) = (ours.cmd(args), theirs.cmd(args));
+        if args.len() > 1 && args[..2] == ["SLOWLOG", "GET"] {
+            (a, b) = (blank_slowlog(a), blank_slowlog(b));
+        }
+        assert_eq!(a, b, "{args:?}: Ferrocache (left) and redis-server (right) differ");
+    }
+}

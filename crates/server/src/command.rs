@@ -40,6 +40,9 @@ pub mod flags {
     /// In the `@dangerous` ACL category though not an admin command
     /// (RESTORE). Internal: not listed by COMMAND.
     pub const DANGEROUS: u32 = 1 << 16;
+    /// Not put in the slow log (EXEC: its commands are logged instead).
+    /// Internal: not listed by COMMAND.
+    pub const SKIP_SLOWLOG: u32 = 1 << 17;
 
     /// Flag names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -45,6 +45,11 @@ pub struct Config {
     /// Serve as one node of a cluster: keys are routed by hash slot
     /// (MOVED/ASK), CLUSTER answers, only database 0 exists for clients.
     pub cluster_enabled: bool,
+    /// Commands running at least this many microseconds go in the slow
+    /// log (negative: none, 0: all); see `slowlog.rs`.
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    pub slowlog_max_len: usize,
 }
 
 impl Config {
@@ -84,6 +89,8 @@ impl Default for Config {
             lfu_decay_time: 1,
             maxmemory_eviction_tenacity: 10,
             cluster_enabled: false,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
         }
     }
 }
@@ -403,6 +410,28 @@ pub static PARAMS: &[Param] = &[
                 return Err("Invalid save parameters".into());
             }
             if words.is_empty() { Ok(()) } else { Err("persistence is not supported".into()) }
+        },
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        aliases: &[],
+        mutable: true,
+        accepts: "microseconds, an integer from -1 (log nothing) up; 0 logs every command",
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than = parse_range(v, -1, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Param {
+        name: "slowlog-max-len",
+        aliases: &[],
+        mutable: true,
+        accepts: "an integer from 0 to 9223372036854775807",
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = parse_range(v, 0, i64::MAX)? as usize;
+            Ok(())
         },
     },
     limit_param!("hash-max-listpack-entries", "hash-max-ziplist-entries", HASH_MAX_ENTRIES, 0, i64::MAX),

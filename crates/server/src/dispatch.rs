@@ -135,9 +135,29 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     if failed {
         stats.error(&ctx.out.buf[mark + 1..]);
     }
+    let nanos = started.elapsed().as_nanos() as u64;
     if let Some(id) = table().id(spec) {
-        stats.record(id, started.elapsed().as_nanos() as u64, failed);
+        stats.record(id, nanos, failed);
     }
+    // EXEC is not logged itself (its commands are, one by one), as in Redis.
+    if ctx.shared.slowlog.is_slow(nanos) && !spec.has(flags::SKIP_SLOWLOG) {
+        log_slow(ctx, args, nanos);
+    }
+}
+
+/// Adds a command judged slow to the slow log (off the hot path).
+#[cold]
+fn log_slow(ctx: &Ctx, args: &[Bytes], nanos: u64) {
+    let mut kept = crate::slowlog::trim_args(args);
+    crate::slowlog::redact(&mut kept);
+    ctx.shared.slowlog.push(crate::slowlog::Entry {
+        id: 0,
+        time: ctx.now / 1000,
+        micros: nanos / 1000,
+        args: kept,
+        addr: ctx.client.handle.addr.to_string(),
+        name: ctx.client.name.clone().unwrap_or_default(),
+    });
 }
 
 /// The reply a blocked command got when its wait ended (served, timed out, CLIENT UNBLOCK

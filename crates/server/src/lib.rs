@@ -32,6 +32,7 @@ pub mod pubsub;
 pub mod repl;
 pub mod shared;
 pub mod signal;
+pub mod slowlog;
 pub mod table;
 
 use std::io;

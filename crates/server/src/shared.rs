@@ -22,6 +22,8 @@ pub struct Shared {
     pub stats: Stats,
     /// Per-command calls, errors and latency (INFO commandstats, ...).
     pub cmdstats: crate::cmdstats::CommandStats,
+    /// SLOWLOG's entries and thresholds.
+    pub slowlog: crate::slowlog::SlowLog,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
     pub gate: RwLock<()>,
@@ -70,6 +72,7 @@ impl Shared {
         let run_id = crate::repl::new_replid();
         let repl = crate::repl::Replication::new(config.repl_backlog_size);
         let cmdstats = crate::cmdstats::CommandStats::new(crate::table::table().ids(), config.io_threads);
+        let slowlog = crate::slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
         Shared {
             dbs,
             config: RwLock::new(config),
@@ -78,6 +81,7 @@ impl Shared {
             pubsub: PubSub::default(),
             stats: Stats::default(),
             cmdstats,
+            slowlog,
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),
             run_id,

@@ -1,6 +1,7 @@
 //! Server family: keyspace-wide administration (DBSIZE, FLUSHDB, FLUSHALL,
 //! SWAPDB), TIME, SHUTDOWN, and the introspection commands, each in its own
-//! module: INFO ([`info`]), CONFIG ([`config`]) and COMMAND ([`command`]).
+//! module: INFO ([`info`]), CONFIG ([`config`]), SLOWLOG ([`slowlog`]) and
+//! COMMAND ([`command`]).
 //!
 //! FLUSHDB, FLUSHALL and SWAPDB run EXCLUSIVE: no other command is in flight,
 //! so a client never sees half a flush or half a swap.
@@ -9,6 +10,7 @@ mod command;
 mod config;
 mod info;
 mod info_stats;
+mod slowlog;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +30,7 @@ pub static COMMANDS: &[Spec] = &[
     spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, (0, 0, 0), "server", "1.0.0", "Shuts down the server.", shutdown),
     spec("info", -1, LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", info::info),
     container("config", -2, "server", "2.0.0", "A container for server configuration commands.", config::SUBCOMMANDS),
+    container("slowlog", -2, "server", "2.2.12", "A container for slow log commands.", slowlog::SUBCOMMANDS),
     command::COMMAND,
 ];
 

@@ -17,7 +17,7 @@ use crate::shared::Shared;
 
 pub static COMMANDS: &[Spec] = &[
     spec("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "1.2.0", "Starts a transaction.", multi),
-    spec("exec", 1, NOSCRIPT | LOADING | STALE | EXCLUSIVE, (0, 0, 0), "transactions", "1.2.0", "Executes all commands in a transaction.", exec),
+    spec("exec", 1, NOSCRIPT | LOADING | STALE | EXCLUSIVE | SKIP_SLOWLOG, (0, 0, 0), "transactions", "1.2.0", "Executes all commands in a transaction.", exec),
     spec("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "2.0.0", "Discards a transaction.", discard),
     spec("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", watch),
     spec("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), "transactions", "2.2.0", "Forgets about watched keys of a transaction.", unwatch),
