@@ -188,8 +188,12 @@ fn pops_served_to_blocked_clients_reach_the_replica() {
     let (primary, replica) = (start(), start());
     let (mut p, mut r) = replicate(&replica, &primary);
     let mut waiters: Vec<Conn> = (0..3).map(|_| primary.conn()).collect();
+    // One at a time: clients blocked on a key are served in the order they blocked, and
+    // three connections sending at once may block in any order.
     waiters[0].send(&["BLPOP", "queue", "0"]);
+    ferrocache_e2e::await_blocked(&mut p, 1);
     waiters[1].send(&["BLMOVE", "queue", "moved", "LEFT", "RIGHT", "0"]);
+    ferrocache_e2e::await_blocked(&mut p, 2);
     waiters[2].send(&["BZPOPMAX", "scores", "0"]);
     ferrocache_e2e::await_blocked(&mut p, 3);
     assert_eq!(p.cmd(&["RPUSH", "queue", "a", "b", "c"]), int(3));
