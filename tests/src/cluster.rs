@@ -28,8 +28,7 @@ impl Program for ClusterProgram {
     const NAME: &'static str = "ferrocache --cluster";
 
     fn command(port: u16, extra: &[&str]) -> Command {
-        let _ = std::fs::remove_dir_all(data_dir(port));
-        node_command(&Place::default(), None, port, extra)
+        fresh_node_command(&Place::default(), None, port, extra)
     }
 }
 
@@ -61,6 +60,12 @@ impl AdminToken {
         std::fs::write(&file, format!("[[token]]\nname = \"e2e\"\nsecret = \"{secret}\"\nrole = \"admin\"\n")).expect("write the token file");
         AdminToken { file, secret }
     }
+}
+
+/// A new node's command line at `place`, its data dir emptied first.
+fn fresh_node_command(place: &Place, token: Option<&AdminToken>, port: u16, extra: &[&str]) -> Command {
+    let _ = std::fs::remove_dir_all(data_dir(port));
+    node_command(place, token, port, extra)
 }
 
 /// A cluster node's command line at `place`, on its own data dir (kept as it is).
@@ -176,10 +181,7 @@ impl LocalCluster {
 
     fn spawn_node_at(&mut self, place: Place, extra: &[&str]) -> usize {
         let token = self.token.as_ref();
-        let node = ClusterNode::start_on(place.ip, |port| {
-            let _ = std::fs::remove_dir_all(data_dir(port));
-            node_command(&place, token, port, extra)
-        });
+        let node = ClusterNode::start_on(place.ip, |port| fresh_node_command(&place, token, port, extra));
         self.nodes.push(node);
         self.places.push(place);
         self.nodes.len() - 1

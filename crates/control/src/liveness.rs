@@ -111,7 +111,7 @@ impl MapAccess {
     }
 
     /// One renewal: a keep-alive of the lease held (false), or a new lease with the alive key
-    /// put on it, once this node's state caught up with the leader's (true).
+    /// put on it (true; not trusted before `settled` caught this node up with the leader).
     async fn renew(&self, actor: &str, key: &str, value: &[u8], times: LeaseTimes, lease: &mut Option<u64>) -> Result<bool, ApiError> {
         if let Some(id) = *lease {
             match self.node.propose(actor, Op::LeaseKeepAlive { id }).await {
@@ -130,7 +130,6 @@ impl MapAccess {
         };
         let put = PutOp { key: key.to_string(), value: value.to_vec(), content_type: ContentType::Json, if_revision: None, lease: Some(id) };
         self.node.propose(actor, Op::Put(put)).await?;
-        self.node.linearize().await?;
         *lease = Some(id);
         Ok(true)
     }
