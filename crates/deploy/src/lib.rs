@@ -7,5 +7,6 @@
 //! The actions themselves (probing nodes, writing the cluster map, moving slots) are the
 //! `ferrocache cluster` operations, run by the CLI.
 
+pub mod local;
 pub mod plan;
 pub mod spec;
