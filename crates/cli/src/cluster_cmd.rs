@@ -124,7 +124,7 @@ pub fn main(args: ClusterArgs) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let ctx = Ctx { token: args.token, format: args.output };
+    let ctx = Ctx::new(args.token, args.output);
     let result = runtime.block_on(async {
         match args.cmd {
             ClusterCmd::Create { replicas, nodes } => create(&ctx, replicas, &nodes).await,
@@ -151,7 +151,7 @@ pub fn main(args: ClusterArgs) -> std::process::ExitCode {
 
 pub(crate) struct Ctx {
     token: Option<String>,
-    format: Format,
+    pub(crate) format: Format,
 }
 
 /// A node as found over RESP and its admin API.
@@ -164,11 +164,15 @@ pub(crate) struct Probe {
     boot: Option<String>,
     raft_id: u64,
     /// Whether its control plane already belongs to a cluster.
-    member: bool,
+    pub(crate) member: bool,
     pub(crate) client: Client,
 }
 
 impl Ctx {
+    pub(crate) fn new(token: Option<String>, format: Format) -> Ctx {
+        Ctx { token, format }
+    }
+
     pub(crate) async fn probe(&self, addr: &str) -> Result<Probe, CliError> {
         let mut conn = PeerConn::connect(addr, NODE_TIMEOUT)
             .await
@@ -279,7 +283,7 @@ fn voter_count(n: usize) -> usize {
     }
 }
 
-async fn create(ctx: &Ctx, replicas: usize, addrs: &[String]) -> Result<(), CliError> {
+pub(crate) async fn create(ctx: &Ctx, replicas: usize, addrs: &[String]) -> Result<(), CliError> {
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = addrs.iter().find(|a| !seen.insert(a.as_str())) {
         return Err(CliError::usage(format!("{dup} is listed twice")));
@@ -393,7 +397,7 @@ pub(crate) fn find_node<'a>(map: &'a ClusterMap, name: &str) -> Result<&'a Node,
         .ok_or_else(|| CliError::failed(format!("no node {name} in the cluster; `ferrocache cluster status` lists them")))
 }
 
-async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Option<String>>, weight: u32) -> Result<(), CliError> {
+pub(crate) async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Option<String>>, weight: u32) -> Result<(), CliError> {
     let seed = ctx.probe(existing).await?;
     let (revision, map) = read_map(&seed.client).await?;
     let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map: form the cluster with `ferrocache cluster create` first")))?;
@@ -432,9 +436,9 @@ async fn add_node(ctx: &Ctx, new: &str, existing: &str, replica_of: Option<Optio
 /// `rebalance --parallel`'s default: moving 5,461 slots took 1.7 s with 256, 1.1 s with 1024 and
 /// 0.8 s with all of them at once (bench/migrate.sh); 1024 keeps the listed migrations, and the
 /// slots whose clients get ASK, bounded.
-const DEFAULT_PARALLEL: usize = 1024;
+pub(crate) const DEFAULT_PARALLEL: usize = 1024;
 
-async fn remove_node(ctx: &Ctx, name: &str, existing: &str, drain: bool) -> Result<(), CliError> {
+pub(crate) async fn remove_node(ctx: &Ctx, name: &str, existing: &str, drain: bool) -> Result<(), CliError> {
     if drain {
         set_weight(ctx, name, 0, existing).await?;
         rebalance(ctx, existing, false, DEFAULT_PARALLEL).await?;
@@ -477,7 +481,7 @@ async fn remove_node(ctx: &Ctx, name: &str, existing: &str, drain: bool) -> Resu
 }
 
 /// Sets the weight of `name` in a new epoch of the map; returns the map written.
-async fn set_weight(ctx: &Ctx, name: &str, weight: u32, existing: &str) -> Result<ClusterMap, CliError> {
+pub(crate) async fn set_weight(ctx: &Ctx, name: &str, weight: u32, existing: &str) -> Result<ClusterMap, CliError> {
     let seed = ctx.probe(existing).await?;
     let (revision, map) = read_map(&seed.client).await?;
     let mut map = map.ok_or_else(|| CliError::failed(format!("{existing} has no cluster map")))?;
@@ -553,7 +557,7 @@ async fn start_chunk(client: &Client, targets: &[(u16, NodeId)]) -> Result<Clust
     }
 }
 
-async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) -> Result<(), CliError> {
+pub(crate) async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel: usize) -> Result<(), CliError> {
     let seed = ctx.probe(existing).await?;
     let (_, mut map) = read_map(&seed.client).await?;
     // Migrations left by an interrupted rebalance finish first (their sources resume them).
@@ -659,7 +663,7 @@ struct NodeRow {
     health: String,
 }
 
-async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
+pub(crate) async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
     let seed = ctx.probe(addr).await?;
     let (_, map) = read_map(&seed.client).await?;
     let map = map.ok_or_else(|| CliError::failed(format!("{addr} has no cluster map yet: form one with `ferrocache cluster create`")))?;

@@ -14,6 +14,7 @@ mod cluster_failover;
 mod cluster_node;
 mod config_cmd;
 mod conn;
+mod deploy_cmd;
 mod diff;
 mod lease;
 mod lock;
@@ -99,6 +100,10 @@ enum Command {
     },
     /// Form, inspect and reshape a cluster of `ferrocache server --cluster` nodes.
     Cluster(cluster_cmd::ClusterArgs),
+    /// Deploy, scale and inspect a cluster described by one spec file (cluster.toml).
+    Deploy(deploy_cmd::DeployArgs),
+    /// Run a local cluster (3 shards × 1 replica by default) in the foreground until Ctrl-C.
+    Up(deploy_cmd::UpArgs),
     /// The node's Raft state and the cluster's members.
     Status {
         #[command(flatten)]
@@ -116,6 +121,8 @@ fn main() -> ExitCode {
         Command::Audit { conn, cmd } => conn::run(conn, async |ctx| audit::run(&ctx, cmd).await.map(|()| 0)),
         Command::Members { conn, cmd } => conn::run(conn, async |ctx| members::run(&ctx, cmd).await.map(|()| 0)),
         Command::Cluster(args) => cluster_cmd::main(args),
+        Command::Deploy(args) => deploy_cmd::main(args),
+        Command::Up(args) => deploy_cmd::up(args),
         Command::Status { conn } => conn::run(conn, async |ctx| members::status(&ctx).await.map(|()| 0)),
     }
 }

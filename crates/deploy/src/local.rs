@@ -325,6 +325,14 @@ fn spawn(node: &NodeProcess) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
+/// Sends SIGTERM to `pid` (a supervisor, which then stops its nodes).
+pub fn terminate(pid: u32) {
+    // SAFETY: kill only sends a signal.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+}
+
 fn signal(child: &Child, sig: libc::c_int) {
     // SAFETY: kill on the pid of a child we have not reaped yet.
     unsafe {
