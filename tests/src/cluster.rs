@@ -211,3 +211,72 @@ impl Drop for LocalCluster {
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
+
+/// Writes `key:i` = `value:i` (and reads each back) through redis-py's cluster client until the
+/// file named by argv[2] exists, then checks that every acknowledged write is readable with its
+/// value. Redirections are followed inside the client; any other exception fails the script,
+/// except one: redis-py (8.x) cannot follow an ASK to a node missing from its slot table (a new
+/// primary that owns no slot yet) and raises AttributeError; that write is not acknowledged, so
+/// the script counts it and writes the key again.
+const PYTHON_UNDER_LOAD: &str = r#"
+import os, sys, time
+from redis.cluster import RedisCluster
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+acked = 0
+unknown_ask = 0
+while not os.path.exists(sys.argv[2]) or acked < 5000:
+    try:
+        rc.set(f"key:{acked}", f"value:{acked}")
+    except AttributeError:
+        unknown_ask += 1
+        continue
+    acked += 1
+    if acked % 7 == 0:
+        assert rc.get(f"key:{acked - 3}") == f"value:{acked - 3}".encode(), acked - 3
+lost = [i for i in range(acked) if rc.get(f"key:{i}") != f"value:{i}".encode()]
+total = sum(rc.dbsize(target_nodes=n) for n in rc.get_primaries())
+print(f"acked {acked} lost {len(lost)} total {total} first-lost {lost[:5]} asks-to-unknown-nodes {unknown_ask}")
+assert not lost and total == acked
+print("under load ok")
+"#;
+
+/// [`PYTHON_UNDER_LOAD`] running against a cluster: [`Writer::finish`] stops it and fails the
+/// test if it saw an error or lost an acknowledged write.
+pub struct Writer {
+    child: Option<std::process::Child>,
+    stop: PathBuf,
+}
+
+impl Writer {
+    /// Starts writing through the node on `port`, and gives the writer two seconds to get going.
+    pub fn start(port: u16) -> Writer {
+        let stop = std::env::temp_dir().join(format!("ferrocache-e2e-stop-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_file(&stop);
+        let mut python = Command::new("python3");
+        python.args(["-c", PYTHON_UNDER_LOAD, &port.to_string()]).arg(&stop);
+        python.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = python.spawn().expect("python3 runs");
+        std::thread::sleep(Duration::from_secs(2));
+        Writer { child: Some(child), stop }
+    }
+
+    /// Stops the writer and checks every acknowledged write; returns its report line.
+    pub fn finish(mut self) -> String {
+        std::fs::write(&self.stop, b"stop").expect("stop file");
+        let out = crate::process::wait_bounded(self.child.take().expect("running"), CLI_LIMIT);
+        let _ = std::fs::remove_file(&self.stop);
+        let report = text(&out);
+        assert!(out.status.success() && report.contains("under load ok"), "the writer saw an error or lost keys:\n{report}");
+        report
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.stop);
+    }
+}

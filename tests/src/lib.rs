@@ -29,5 +29,5 @@ pub use conn::{await_blocked, show_args, wait_for_ping, Conn, Drained, READ_TIME
 pub use ferrocache_resp::Frame;
 pub use inproc::{start, start_with, TestServer};
 pub use process::{
-    ferrocache_bin, free_port, run_bounded, workspace_root, Ferrocache, ProcessServer, Program, Redis, RedisServer, Server,
+    ferrocache_bin, free_port, run_bounded, wait_bounded, workspace_root, Ferrocache, ProcessServer, Program, Redis, RedisServer, Server,
 };

@@ -256,6 +256,22 @@ pub fn run_bounded(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
     output.unwrap_or_else(|e| panic!("waiting for {shown}: {e}"))
 }
 
+/// Waits for a spawned child's output, killing it after `limit`.
+pub fn wait_bounded(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for the child"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the child did not finish within {limit:?}");
+        }
+    }
+}
+
 /// The workspace root (the tests crate lives one level below it).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate has a parent").to_path_buf()

@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ferrocache_e2e::cluster::{text, LocalCluster};
-use ferrocache_e2e::{run_bounded, Frame};
+use ferrocache_e2e::cluster::{text, LocalCluster, Writer};
+use ferrocache_e2e::{run_bounded, wait_bounded, Frame};
 
 const CLIENT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -176,45 +176,11 @@ fn create_refuses_bad_requests_with_what_to_do() {
     assert!(text(&out).contains("already belongs to a cluster"), "{}", text(&out));
 }
 
-/// Writes `key:i` = `value:i` (and reads each back) through redis-py's cluster client until the
-/// file named by argv[2] exists, then checks that every acknowledged write is readable with its
-/// value. Redirections are followed inside the client; any other exception fails the script,
-/// except one: redis-py (8.x) cannot follow an ASK to a node missing from its slot table (a new
-/// primary that owns no slot yet) and raises AttributeError; that write is not acknowledged, so
-/// the script counts it and writes the key again.
-const PYTHON_UNDER_LOAD: &str = r#"
-import os, sys, time
-from redis.cluster import RedisCluster
-rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
-acked = 0
-unknown_ask = 0
-while not os.path.exists(sys.argv[2]) or acked < 5000:
-    try:
-        rc.set(f"key:{acked}", f"value:{acked}")
-    except AttributeError:
-        unknown_ask += 1
-        continue
-    acked += 1
-    if acked % 7 == 0:
-        assert rc.get(f"key:{acked - 3}") == f"value:{acked - 3}".encode(), acked - 3
-lost = [i for i in range(acked) if rc.get(f"key:{i}") != f"value:{i}".encode()]
-total = sum(rc.dbsize(target_nodes=n) for n in rc.get_primaries())
-print(f"acked {acked} lost {len(lost)} total {total} first-lost {lost[:5]} asks-to-unknown-nodes {unknown_ask}")
-assert not lost and total == acked
-print("under load ok")
-"#;
-
 #[test]
 fn resharding_under_load_loses_no_acknowledged_write() {
     let mut cluster = LocalCluster::create(3, 0);
     let seed = cluster.addrs()[0].clone();
-    let stop = std::env::temp_dir().join(format!("ferrocache-e2e-stop-{}", std::process::id()));
-    let _ = std::fs::remove_file(&stop);
-    let mut python = Command::new("python3");
-    python.args(["-c", PYTHON_UNDER_LOAD, &cluster.nodes[1].port().to_string()]).arg(&stop);
-    python.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let writer = python.spawn().expect("python3 runs");
-    std::thread::sleep(Duration::from_secs(2));
+    let writer = Writer::start(cluster.nodes[1].port());
 
     // A fourth primary joins and takes its quarter of the slots, live.
     let new = cluster.spawn_node();
@@ -239,26 +205,7 @@ fn resharding_under_load_loses_no_acknowledged_write() {
     let status = text(&cluster.cli(&["status", &seed]));
     assert!(status.contains("3 shard(s), 16384 of 16384 slots assigned, 0 migration(s)"), "{status}");
 
-    std::fs::write(&stop, b"stop").expect("stop file");
-    let out = wait_bounded(writer, CLIENT_LIMIT);
-    let _ = std::fs::remove_file(&stop);
-    assert!(out.status.success() && text(&out).contains("under load ok"), "the writer saw an error or lost keys:\n{}", text(&out));
-}
-
-/// Waits for a spawned child's output, killing it after `limit`.
-fn wait_bounded(child: std::process::Child, limit: Duration) -> std::process::Output {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for the child"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("the child did not finish within {limit:?}");
-        }
-    }
+    writer.finish();
 }
 
 /// `load N`: writes `key:i` = `value:i` for i < N. `check N SKIP_SLOTS...`: every such key

@@ -137,13 +137,25 @@ pub fn up(args: UpArgs) -> std::process::ExitCode {
         let thread = std::thread::spawn(move || supervisor.run());
         let ctx = Ctx::new(args.token, Format::Text);
         let applied = block_on(async {
-            apply(&ctx, &spec, true).await?;
-            status(&ctx, &spec).await
+            let work = async {
+                apply(&ctx, &spec, true).await?;
+                status(&ctx, &spec).await
+            };
+            // Ctrl-C while the cluster forms stops it at once rather than after the step.
+            let interrupted = async {
+                while !local::stop_requested() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            tokio::select! {
+                done = work => done,
+                () = interrupted => Err(CliError { code: 130, message: "interrupted".into() }),
+            }
         });
-        if let Err(e) = &applied {
-            eprintln!("ferrocache: {}", e.message);
+        match &applied {
+            Err(e) => eprintln!("ferrocache: {}", e.message),
+            Ok(_) => println!("\nThe cluster runs until Ctrl-C (its data stays in {}; `ferrocache up` again restarts it).", dir.root.display()),
         }
-        println!("\nThe cluster runs until Ctrl-C (its data stays in {}; `ferrocache up` again restarts it).", dir.root.display());
         let _ = thread.join();
         applied.map(|_| 0)
     });

@@ -156,6 +156,11 @@ pub fn stop_on_signals() {
     }
 }
 
+/// Whether a stop was asked for (by a signal or [`request_stop`]).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// Asks a running [`Supervisor::run`] in this process to stop (as a signal would).
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);

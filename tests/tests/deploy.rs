@@ -1,0 +1,216 @@
+//! `ferrocache deploy` and `ferrocache up` end to end: a spec applied from nothing on this
+//! machine, checked healthy, applied again as a no-op, a node killed and restarted by the
+//! supervisor with its identity, scaled out under client load with no lost write, and destroyed
+//! with no process left behind; bad specs refused with their line and field.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrocache_e2e::cluster::{text, Writer};
+use ferrocache_e2e::{ferrocache_bin, run_bounded, Conn, Frame};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A local cluster deployed from a spec in its own temp dir, destroyed when dropped.
+struct Deployment {
+    root: PathBuf,
+    spec: PathBuf,
+    base: u16,
+}
+
+impl Deployment {
+    fn new(tag: &str, shards: u32, replicas: u32) -> Deployment {
+        let root = std::env::temp_dir().join(format!("ferrocache-deploy-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("temp dir");
+        // Client ports in 20000-20999 and admin ports (+1000) in 21000-21999: below the
+        // ephemeral range other tests' free ports come from, and apart from each other; `apply`
+        // skips any port in use anyway.
+        let base = 20000 + (std::process::id() % 50) as u16 * 20 + if tag == "up" { 10 } else { 0 };
+        let d = Deployment { spec: root.join("cluster.toml"), root, base };
+        d.write_spec(shards, replicas);
+        d
+    }
+
+    fn write_spec(&self, shards: u32, replicas: u32) {
+        let spec = format!(
+            "name = \"e2e\"\nshards = {shards}\nreplicas = {replicas}\n\n[local]\nbase_port = {}\ndir = \"{}\"\n\n[settings]\nmaxmemory = \"64mb\"\n",
+            self.base,
+            self.root.join("cluster").display()
+        );
+        std::fs::write(&self.spec, spec).expect("write the spec");
+    }
+
+    fn deploy(&self, cmd: &str) -> Output {
+        let mut c = Command::new(ferrocache_bin());
+        c.args(["deploy", cmd, "-f"]).arg(&self.spec);
+        run_bounded(c, b"", LIMIT)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let mut c = Command::new(ferrocache_bin());
+        c.args(["deploy", "status", "--output", "json", "-f"]).arg(&self.spec);
+        let out = run_bounded(c, b"", LIMIT);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status JSON: {e}: {}", text(&out)))
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.status()["processes"].as_array().expect("processes").iter().filter_map(|p| p["pid"].as_u64()).map(|p| p as u32).collect()
+    }
+
+    /// Waits until `status` says healthy and `check` holds for its JSON.
+    fn wait_healthy(&self, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.status();
+            if s["healthy"] == true && check(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "not healthy: {s:#}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        // From the supervisor's file: the spec may be one a test made invalid.
+        let status = std::fs::read(self.root.join("cluster/status.json")).unwrap_or_default();
+        let status: serde_json::Value = serde_json::from_slice(&status).unwrap_or_default();
+        let pids: Vec<u64> = status.as_array().into_iter().flatten().filter_map(|p| p["pid"].as_u64()).collect();
+        self.write_spec(1, 0);
+        let _ = self.deploy("destroy");
+        for pid in pids {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn node_id(port: u16) -> String {
+    match Conn::connect(([127, 0, 0, 1], port).into()).cmd(&["CLUSTER", "MYID"]) {
+        Frame::Bulk(id) => String::from_utf8_lossy(&id).into_owned(),
+        other => panic!("CLUSTER MYID: {other:?}"),
+    }
+}
+
+fn port_of(addr: &str) -> u16 {
+    addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("HOST:PORT")
+}
+
+#[test]
+fn a_spec_is_applied_healed_scaled_under_load_and_destroyed() {
+    let d = Deployment::new("life", 3, 1);
+    let out = d.deploy("apply");
+    assert!(out.status.success() && text(&out).contains("[OK] e2e matches"), "{}", text(&out));
+    let s = d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 6));
+    let epoch = s["epoch"].as_u64().expect("epoch");
+    let out = d.deploy("status");
+    assert!(out.status.success() && text(&out).contains("e2e: healthy"), "{}", text(&out));
+
+    // Applying the same spec again changes nothing.
+    let out = d.deploy("apply");
+    assert!(out.status.success() && text(&out).contains("nothing to do"), "{}", text(&out));
+    assert_eq!(d.status()["epoch"].as_u64(), Some(epoch));
+    // Every action was recorded in the control plane, and the spec applied.
+    let first = port_of(s["processes"][0]["addr"].as_str().expect("addr"));
+    let mut config = Command::new(ferrocache_bin());
+    config.args(["config", "get", "deploy/e2e/spec", "--url", &format!("http://127.0.0.1:{}", first + 1000)]);
+    let out = run_bounded(config, b"", LIMIT);
+    assert!(text(&out).contains("shards = 3"), "{}", text(&out));
+    // The spec's settings reached the nodes.
+    let maxmemory = Conn::connect(([127, 0, 0, 1], first).into()).cmd(&["CONFIG", "GET", "maxmemory"]);
+    assert_eq!(maxmemory, Frame::Array(vec![Frame::Bulk("maxmemory".into()), Frame::Bulk("67108864".into())]));
+
+    // kill -9 a node: the supervisor starts it again and it comes back with its identity.
+    let victim = &s["processes"][1];
+    let (victim_port, victim_pid) = (port_of(victim["addr"].as_str().expect("addr")), victim["pid"].as_u64().expect("pid") as u32);
+    let id = node_id(victim_port);
+    let _ = Command::new("kill").args(["-9", &victim_pid.to_string()]).status();
+    let s = d.wait_healthy(|s| s["processes"][1]["restarts"] == 1 && s["processes"][1]["pid"].as_u64().is_some());
+    assert_eq!(s["processes"][1]["last_exit"], "was killed by signal 9");
+    assert_eq!(node_id(victim_port), id, "the restarted node kept its identity");
+
+    // Scale out to 4 shards while a client writes: no error, no lost write.
+    let writer = Writer::start(first);
+    d.write_spec(4, 1);
+    let out = d.deploy("plan");
+    assert!(text(&out).contains("add primary") && text(&out).contains("rebalance slots"), "{}", text(&out));
+    let out = d.deploy("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 8));
+    let report = writer.finish();
+    eprintln!("writer: {report}");
+
+    // Destroy leaves no process and no directory behind.
+    let pids = d.pids();
+    assert_eq!(pids.len(), 8);
+    let out = d.deploy("destroy");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(pids.iter().all(|&p| !alive(p)), "a node outlived destroy");
+    assert!(!d.root.join("cluster").exists());
+}
+
+#[test]
+fn up_runs_a_cluster_until_interrupted_and_keeps_its_data() {
+    let d = Deployment::new("up", 1, 1);
+    let mut up = Command::new(ferrocache_bin());
+    up.args(["up", "-f"]).arg(&d.spec).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = up.spawn().expect("ferrocache up runs");
+    // Its output, line by line, until it says the cluster is healthy.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if line == "e2e: healthy" {
+                let _ = tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    rx.recv_timeout(LIMIT).expect("`up` reports a healthy cluster");
+    let s = d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 2));
+    let pids = d.pids();
+    // A second `up` on the same directory refuses and names the first.
+    let mut again = Command::new(ferrocache_bin());
+    again.args(["up", "-f"]).arg(&d.spec);
+    let out = run_bounded(again, b"", LIMIT);
+    assert!(!out.status.success() && text(&out).contains(&format!("already runs under process {}", child.id())), "{}", text(&out));
+
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let out = ferrocache_e2e::wait_bounded(child, LIMIT);
+    let printed = reader.join().expect("reader");
+    assert!(out.status.success(), "{printed}{}", text(&out));
+    assert!(printed.contains("The cluster runs until Ctrl-C"), "{printed}");
+    assert!(pids.iter().all(|&p| !alive(p)), "a node outlived up");
+    let first = port_of(s["processes"][0]["addr"].as_str().expect("addr"));
+    assert!(Path::new(&d.root.join("cluster/nodes").join(first.to_string()).join("node-id")).exists(), "the data dir stays");
+}
+
+#[test]
+fn bad_specs_are_refused_with_their_line_and_field() {
+    let d = Deployment::new("bad", 1, 0);
+    let cases = [
+        ("name = \"e2e\"\nshards = 0\n", ":2: shards: 0 is out of range"),
+        ("name = \"e2e\"\nshards = 1\nreplcias = 1\n", ":3: unknown field `replcias`"),
+        ("name = \"e2e\"\nshards = 1\n[settings]\nmaxmemory-policy = \"sometimes\"\n", ":4: settings.maxmemory-policy:"),
+        ("name = \"e2e\"\nshards = 1\n[settings]\nport = 1\n", ":4: settings.port: deploy sets this one itself"),
+    ];
+    for (spec, expected) in cases {
+        std::fs::write(&d.spec, spec).expect("write");
+        for cmd in ["validate", "apply"] {
+            let out = d.deploy(cmd);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {spec}: {}", text(&out));
+            assert!(text(&out).contains(&format!("cluster.toml{expected}")), "{cmd} {spec}: {}", text(&out));
+        }
+    }
+    assert!(!d.root.join("cluster").exists(), "a refused spec started nothing");
+}
