@@ -34,8 +34,13 @@ impl Deployment {
     }
 
     fn write_spec(&self, shards: u32, replicas: u32) {
+        self.write_spec_with(shards, replicas, "maxmemory = \"64mb\"\n");
+    }
+
+    /// A spec with `settings` as its [settings] section and a 2 s canary watch.
+    fn write_spec_with(&self, shards: u32, replicas: u32, settings: &str) {
         let spec = format!(
-            "name = \"e2e\"\nshards = {shards}\nreplicas = {replicas}\n\n[local]\nbase_port = {}\ndir = \"{}\"\n\n[settings]\nmaxmemory = \"64mb\"\n",
+            "name = \"e2e\"\nshards = {shards}\nreplicas = {replicas}\n\n[local]\nbase_port = {}\ndir = \"{}\"\n\n[rollout]\nwatch_secs = 2\n\n[settings]\n{settings}",
             self.base,
             self.root.join("cluster").display()
         );
@@ -154,6 +159,86 @@ fn a_spec_is_applied_healed_scaled_under_load_and_destroyed() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(pids.iter().all(|&p| !alive(p)), "a node outlived destroy");
     assert!(!d.root.join("cluster").exists());
+}
+
+/// A cache's traffic through redis-py's cluster client until the file argv[2] exists: GET a
+/// random one of 5,000 keys (200-byte values), SET it on a miss, and refresh one key in five
+/// (writes are what make room under maxmemory: reads never evict). A refused SET (OOM) is a
+/// miss to a cache, not a failure.
+const PYTHON_CACHE_LOAD: &str = r#"
+import os, random, sys
+from redis.cluster import RedisCluster
+from redis.exceptions import OutOfMemoryError
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+value = "v" * 200
+for i in range(5000):
+    rc.set(f"item:{i}", value)
+while not os.path.exists(sys.argv[2]):
+    k = f"item:{random.randrange(5000)}"
+    if rc.get(k) is None or random.randrange(5) == 0:
+        try:
+            rc.set(k, value)
+        except OutOfMemoryError:
+            pass
+print("load ok")
+"#;
+
+fn config_get(port: u16, name: &str) -> String {
+    match Conn::connect(([127, 0, 0, 1], port).into()).cmd(&["CONFIG", "GET", name]) {
+        Frame::Array(items) if items.len() == 2 => ferrocache_e2e::reply::text(&items[1]),
+        other => panic!("CONFIG GET {name}: {other:?}"),
+    }
+}
+
+#[test]
+fn settings_reach_every_node_through_a_canary_and_a_harmful_change_is_rolled_back() {
+    let d = Deployment::new("cfg", 2, 1);
+    d.write_spec_with(2, 1, "maxmemory = \"64mb\"\nmaxmemory-policy = \"allkeys-lru\"\n");
+    let out = d.deploy("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    let s = d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 4));
+    let ports: Vec<u16> = s["processes"].as_array().expect("processes").iter().map(|p| port_of(p["addr"].as_str().expect("addr"))).collect();
+    assert!(ports.iter().all(|&p| config_get(p, "maxmemory") == "67108864"));
+    // The live settings are not on the command line: changing them restarts nothing.
+    let pids = d.pids();
+
+    let stop = d.root.join("stop-load");
+    let mut load = Command::new("python3");
+    load.args(["-c", PYTHON_CACHE_LOAD, &ports[0].to_string()]).arg(&stop).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let load = load.spawn().expect("python3 runs");
+
+    // A harmless change goes to the canary, then everywhere; every node reports it.
+    d.write_spec_with(2, 1, "maxmemory = \"32mb\"\nmaxmemory-policy = \"allkeys-lru\"\n");
+    let out = d.deploy("plan");
+    assert!(text(&out).contains("set maxmemory=32mb maxmemory-policy=allkeys-lru on canary"), "{}", text(&out));
+    let out = d.deploy("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ports.iter().all(|&p| config_get(p, "maxmemory") == "33554432"));
+    let mut status = Command::new(ferrocache_bin());
+    status.args(["config", "status", "--output", "json", "--url", &format!("http://127.0.0.1:{}", ports[1] + 1000)]);
+    let out = run_bounded(status, b"", LIMIT);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["state"] == "in sync" && r["report"]["revision"].as_u64() > Some(0)), "{rows:?}");
+    assert_eq!(d.pids(), pids, "no node was restarted");
+
+    // A tiny maxmemory empties the canary's cache: its hit ratio falls, so it is taken back.
+    d.write_spec_with(2, 1, "maxmemory = \"100kb\"\nmaxmemory-policy = \"allkeys-lru\"\n");
+    let out = d.deploy("apply");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("rolled back the settings") && text(&out).contains("hit ratio fell"), "{}", text(&out));
+    assert!(ports.iter().all(|&p| config_get(p, "maxmemory") == "33554432"), "every node runs the last good settings");
+    let mut history = Command::new(ferrocache_bin());
+    history.args(["config", "history", "deploy/e2e/action", "--output", "json", "--url", &format!("http://127.0.0.1:{}", ports[1] + 1000)]);
+    let out = run_bounded(history, b"", LIMIT);
+    assert!(text(&out).contains("rollback") && text(&out).contains("hit ratio fell"), "{}", text(&out));
+    let out = d.deploy("status");
+    assert!(out.status.success(), "{}", text(&out));
+
+    std::fs::write(&stop, b"stop").expect("stop file");
+    let out = ferrocache_e2e::wait_bounded(load, LIMIT);
+    assert!(out.status.success(), "the load failed: {}", text(&out));
 }
 
 #[test]

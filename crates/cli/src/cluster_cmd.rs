@@ -191,7 +191,7 @@ impl Ctx {
         Ok(Probe { addr: addr.to_string(), id, admin, boot, raft_id: status.node_id, member: !status.members.is_empty(), client })
     }
 
-    fn client(&self, admin: &str) -> Result<Client, CliError> {
+    pub(crate) fn client(&self, admin: &str) -> Result<Client, CliError> {
         let mut client = Client::new(admin, self.token.clone())?;
         if let Ok(user) = std::env::var("USER") {
             client = client.with_actor(user);

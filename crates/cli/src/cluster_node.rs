@@ -78,6 +78,7 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, j
     if joined {
         tokio::spawn(enter_map(maps.clone(), id.clone(), at, boot.clone()));
     }
+    crate::node_settings::follow(shared, &maps, &id);
     tokio::spawn(finish_drained(maps, id, drained));
 }
 

@@ -27,6 +27,10 @@ const PREVIEW: usize = 60;
 
 #[derive(Subcommand)]
 pub enum ConfigCmd {
+    /// The node settings each cluster node reports applying (revision, checksum), against what
+    /// the control plane asks of it: `in sync`, `drift`, `refused` or `no report`; exit code 1
+    /// when any node is not in sync.
+    Status,
     /// Print a key's value (the latest, or as it was at --revision).
     Get {
         key: String,
@@ -190,6 +194,7 @@ fn guess_type(path: Option<&Path>, bytes: &[u8]) -> ContentType {
 
 pub async fn run(ctx: &Ctx, cmd: ConfigCmd) -> Result<(), CliError> {
     match cmd {
+        ConfigCmd::Status => settings_status(ctx).await,
         ConfigCmd::Get { key, revision, raw } => get(ctx, &key, revision, raw).await,
         ConfigCmd::Put { key, value, if_revision, lease } => {
             let (bytes, content_type) = value.read()?;
@@ -560,6 +565,17 @@ async fn import(ctx: &Ctx, file: &Path, format: Option<DocFormat>) -> Result<(),
     let result = ctx.client.import(&doc.items).await?;
     ctx.show(&result, |r| println!("imported {} key{} at revision {}", r.imported, plural(r.imported), r.revision));
     Ok(())
+}
+
+async fn settings_status(ctx: &Ctx) -> Result<(), CliError> {
+    let (_, map) = crate::cluster_cmd::read_map(&ctx.client).await?;
+    let map = map.ok_or_else(|| CliError::failed("this control plane has no cluster map: node settings are for cluster nodes"))?;
+    let rows = crate::rollout::node_settings(&ctx.client, &map).await?;
+    crate::rollout::print_node_settings(&rows, ctx.format);
+    match rows.iter().filter(|r| r.state != "in sync").count() {
+        0 => Ok(()),
+        n => Err(CliError::failed(format!("{n} node(s) not in sync"))),
+    }
 }
 
 #[cfg(test)]

@@ -212,7 +212,21 @@ fn local_node(spec: &Spec, dir: &LocalDir, port: u16) -> Result<NodeProcess, Cli
         admin_advertise: None,
         data_dir: absolute(&dir.data_dir(port)),
     };
-    Ok(NodeProcess { addr: format!("127.0.0.1:{port}"), binary, args: spec.server_args(&at), log: absolute(&dir.log(port)) })
+    // Settings that can change live come from the control plane (see `live_settings`); only
+    // the others are on the command line, so changing a live one restarts no process.
+    let mut boot = spec.clone();
+    boot.settings.retain(|name, _| !is_live(name));
+    Ok(NodeProcess { addr: format!("127.0.0.1:{port}"), binary, args: boot.server_args(&at), log: absolute(&dir.log(port)) })
+}
+
+/// Whether a node setting can change while the node runs (CONFIG SET can change it).
+fn is_live(name: &str) -> bool {
+    ferrocache_server::config::param(name).is_some_and(|p| p.mutable)
+}
+
+/// The spec's settings that the control plane hands to the nodes live.
+fn live_settings(spec: &Spec) -> crate::node_settings::Settings {
+    spec.settings.iter().filter(|(name, _)| is_live(name)).map(|(k, v)| (k.clone(), v.value.clone())).collect()
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -313,8 +327,24 @@ async fn apply(ctx: &Ctx, spec: &Spec, execute: bool) -> Result<Vec<Action>, Cli
             Box::new(move || unused.next())
         }
     };
-    let actions = ferrocache_deploy::plan::plan(&shape, &Observed { map: map.as_ref(), provisioned: &provisioned }, &mut fresh)
+    let mut actions = ferrocache_deploy::plan::plan(&shape, &Observed { map: map.as_ref(), provisioned: &provisioned }, &mut fresh)
         .map_err(CliError::failed)?;
+    let wanted = live_settings(spec);
+    let current = match &map {
+        Some(m) => match m.nodes.first() {
+            Some(n) => crate::rollout::fleet(&ctx.probe(&n.addr).await?.client).await?.1,
+            None => None,
+        },
+        None => None,
+    };
+    if current.as_ref().unwrap_or(&Default::default()) != &wanted {
+        // A running fleet gets a change through a canary; a new cluster gets it at once.
+        let canary = match (&current, &map) {
+            (Some(_), Some(m)) => spec.rollout.canary.clone().or_else(|| m.shards.first().and_then(|s| m.node(&s.primary)).map(|n| n.addr.clone())),
+            _ => None,
+        };
+        actions.push(Action::Configure { settings: wanted, canary });
+    }
     if !execute {
         match ctx.format {
             Format::Json => crate::output::print_json(&actions),
@@ -396,6 +426,24 @@ impl Run<'_> {
             Action::Retire { addr } => {
                 if self.spec.target == Target::Local {
                     retire(self.spec, addr).await?;
+                }
+            }
+            Action::Configure { settings, canary } => {
+                let probe = ctx.probe(self.seed()?).await?;
+                let (_, map) = cluster_cmd::read_map(&probe.client).await?;
+                let map = map.ok_or_else(|| CliError::failed("the cluster has no map"))?;
+                let canary_client = match canary {
+                    Some(addr) => {
+                        let node = cluster_cmd::find_node(&map, addr)?;
+                        Some((addr.as_str(), ctx.client(&node.admin)?))
+                    }
+                    None => None,
+                };
+                let watch = Duration::from_secs(self.spec.rollout.watch_secs);
+                let record = async |value: serde_json::Value| self.put("action", value.to_string().into_bytes(), ContentType::Json, self.seed()?).await;
+                let rows = crate::rollout::roll_out(&probe.client, canary_client.as_ref().map(|(a, c)| (*a, c)), &map, settings, watch, record).await?;
+                if ctx.format == Format::Text {
+                    crate::rollout::print_node_settings(&rows, ctx.format);
                 }
             }
         }
@@ -542,7 +590,12 @@ async fn status(ctx: &Ctx, spec: &Spec) -> Result<u8, CliError> {
             for n in &m.nodes {
                 answering.push(PeerConn::connect(&n.addr, Duration::from_secs(1)).await.is_ok());
             }
-            problems(spec, m, &answering)
+            let mut found = problems(spec, m, &answering);
+            if let Some(probe) = seed_probe(ctx, m).await {
+                let rows = crate::rollout::node_settings(&probe.client, m).await?;
+                found.extend(rows.iter().filter(|r| r.state != "in sync").map(|r| format!("{}: settings {}", r.addr, r.state)));
+            }
+            found
         }
     };
     let out = StatusOut { name: spec.name.clone(), healthy: problems.is_empty(), problems, epoch: map.as_ref().map(|m| m.epoch), processes };
@@ -570,6 +623,16 @@ async fn status(ctx: &Ctx, spec: &Spec) -> Result<u8, CliError> {
         }
     }
     Ok(if out.healthy { 0 } else { 1 })
+}
+
+/// The first node of `map` that answers.
+async fn seed_probe(ctx: &Ctx, map: &ClusterMap) -> Option<cluster_cmd::Probe> {
+    for node in &map.nodes {
+        if let Ok(p) = ctx.probe(&node.addr).await {
+            return Some(p);
+        }
+    }
+    None
 }
 
 fn destroy(spec: &Spec, keep_data: bool) -> Result<(), CliError> {

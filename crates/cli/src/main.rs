@@ -19,7 +19,9 @@ mod diff;
 mod lease;
 mod lock;
 mod members;
+mod node_settings;
 mod output;
+mod rollout;
 mod server;
 
 use std::process::ExitCode;

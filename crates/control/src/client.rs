@@ -489,6 +489,12 @@ impl Client {
         self.get_json(self.url_for(["v1", "audit", "verify"], &[])).await
     }
 
+    /// The node's Prometheus exposition (`GET /metrics`), as text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let resp = self.send(self.request(Method::GET, self.url_for(["metrics"], &[])).timeout(CALL_TIMEOUT)).await?;
+        resp.text().await.map_err(|e| self.unreachable(&e))
+    }
+
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.get_json(self.url_for(["v1", "status"], &[])).await
     }

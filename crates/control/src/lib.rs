@@ -29,4 +29,4 @@ pub mod watch;
 pub use config::{ControlConfig, Timers};
 pub use tls::TlsFiles;
 pub use error::ApiError;
-pub use node::{ControlHandle, ControlNode, MapAccess, Member, StartError, Status};
+pub use node::{ControlHandle, ControlNode, KeyValueAt, MapAccess, Member, StartError, Status};

@@ -369,6 +369,63 @@ impl MapAccess {
     }
 }
 
+/// A key's value as this node's copy of the state holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyValueAt {
+    pub mod_revision: u64,
+    pub data: Vec<u8>,
+    /// Lowercase hex SHA-256 of `data`.
+    pub checksum: String,
+}
+
+impl MapAccess {
+    /// Calls `apply` with the values of `keys` (None where a key does not exist) held by this
+    /// node's copy of the state, now and whenever one of them changes, until the node stops.
+    pub fn follow_keys(&self, keys: Vec<String>, mut apply: impl FnMut(Vec<Option<KeyValueAt>>) + Send + 'static) -> JoinHandle<()> {
+        let node = self.node.clone();
+        let mut applied = node.sm.revision.subscribe();
+        tokio::spawn(async move {
+            let mut seen: Option<Vec<u64>> = None;
+            loop {
+                let values: Vec<Option<KeyValueAt>> = {
+                    let data = node.sm.data.read();
+                    keys.iter()
+                        .map(|k| {
+                            let record = data.kv.get(k, None).ok().flatten()?;
+                            let value = record.value.as_ref()?;
+                            Some(KeyValueAt { mod_revision: record.mod_revision, data: value.data.clone(), checksum: value.checksum.clone() })
+                        })
+                        .collect()
+                };
+                let revisions: Vec<u64> = values.iter().map(|v| v.as_ref().map_or(0, |v| v.mod_revision)).collect();
+                if seen.as_ref() != Some(&revisions) {
+                    seen = Some(revisions);
+                    apply(values);
+                }
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = node.cancel.cancelled() => return,
+                }
+            }
+        })
+    }
+
+    /// Writes a JSON value under `key` through the leader (for the node's own reports).
+    pub async fn put_json(&self, actor: &str, key: &str, value: &serde_json::Value) -> Result<u64, ApiError> {
+        let put = crate::command::PutOp {
+            key: key.to_string(),
+            value: value.to_string().into_bytes(),
+            content_type: crate::command::ContentType::Json,
+            if_revision: None,
+            lease: None,
+        };
+        match self.node.propose(actor, Op::Put(put)).await? {
+            Outcome::Put { revision, .. } => Ok(revision),
+            other => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+}
+
 impl Node {
     /// First start without `join`: become a single-voter cluster, unless `standby` says to wait
     /// for `ferrocache cluster create` (see [`Node::initialize_alone`]) or another cluster to

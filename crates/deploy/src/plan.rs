@@ -12,6 +12,8 @@
 //! many loses its last ones. Nodes that run but are in no shard (left by an interrupted apply)
 //! are used before new ones are started.
 
+use std::collections::BTreeMap;
+
 use ferrocache_topology::map::{ClusterMap, NodeId, SlotTable};
 use ferrocache_topology::placement;
 use serde::Serialize;
@@ -49,6 +51,8 @@ pub enum Action {
     RemoveNode { addr: String },
     /// Stop a node that is no longer in the cluster.
     Retire { addr: String },
+    /// Roll the fleet's live settings out, through `canary` first when there is one.
+    Configure { settings: BTreeMap<String, String>, canary: Option<String> },
 }
 
 impl std::fmt::Display for Action {
@@ -64,6 +68,14 @@ impl std::fmt::Display for Action {
             Action::Rebalance => write!(f, "rebalance slots"),
             Action::RemoveNode { addr } => write!(f, "remove node {addr}"),
             Action::Retire { addr } => write!(f, "stop node {addr}"),
+            Action::Configure { settings, canary } => {
+                let list: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let list = if list.is_empty() { "the start values".to_string() } else { list.join(" ") };
+                match canary {
+                    Some(c) => write!(f, "set {list} on canary {c}, watch it, then on every node"),
+                    None => write!(f, "set {list} on every node"),
+                }
+            }
         }
     }
 }
@@ -324,6 +336,7 @@ mod tests {
         for action in actions {
             match action {
                 Action::Provision { addr } => provisioned.push(addr.clone()),
+                Action::Configure { .. } => {}
                 Action::Retire { addr } => provisioned.retain(|a| a != addr),
                 Action::Create { nodes, replicas } => {
                     let primaries = nodes.len() / (replicas + 1);

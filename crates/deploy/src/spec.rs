@@ -66,6 +66,28 @@ pub struct Spec {
     pub nodes: Vec<HostNode>,
     pub kubernetes: Kubernetes,
     pub systemd: Systemd,
+    pub rollout: Rollout,
+}
+
+/// How a change of settings reaches a running cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// The node (client address) that gets a change first [default: the first shard's primary].
+    pub canary: Option<String>,
+    /// How long the canary is watched, before and after the change.
+    #[serde(default = "default_watch_secs")]
+    pub watch_secs: u64,
+}
+
+impl Default for Rollout {
+    fn default() -> Rollout {
+        Rollout { canary: None, watch_secs: default_watch_secs() }
+    }
+}
+
+fn default_watch_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +266,8 @@ struct File {
     kubernetes: Option<Spanned<Kubernetes>>,
     #[serde(default)]
     systemd: Option<Spanned<Systemd>>,
+    #[serde(default)]
+    rollout: Option<Spanned<Rollout>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -343,7 +367,15 @@ impl Spec {
             nodes: Vec::new(),
             kubernetes: Kubernetes::default(),
             systemd: Systemd::default(),
+            rollout: Rollout::default(),
         };
+        if let Some(rollout) = file.rollout {
+            let span = rollout.span();
+            spec.rollout = rollout.into_inner();
+            if !(1..=3600).contains(&spec.rollout.watch_secs) {
+                return Err(check.error(&span, "rollout.watch_secs", format!("{} is out of range: give 1 to 3600", spec.rollout.watch_secs)));
+            }
+        }
         if let Some(voters) = &file.control.voters {
             let v = *voters.get_ref();
             if ![1, 3, 5].contains(&v) || v as usize > count {
