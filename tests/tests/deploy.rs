@@ -241,6 +241,50 @@ fn settings_reach_every_node_through_a_canary_and_a_harmful_change_is_rolled_bac
     assert!(out.status.success(), "the load failed: {}", text(&out));
 }
 
+fn binaries(d: &Deployment) -> Vec<String> {
+    let nodes: serde_json::Value = serde_json::from_slice(&std::fs::read(d.root.join("cluster/nodes.json")).expect("nodes.json")).expect("JSON");
+    nodes["nodes"].as_array().expect("nodes").iter().map(|n| n["binary"].as_str().expect("binary").to_string()).collect()
+}
+
+#[test]
+fn a_rolling_upgrade_under_load_fails_no_request_and_a_broken_binary_is_rolled_back() {
+    let d = Deployment::new("upgrade", 2, 1);
+    let out = d.deploy("apply");
+    assert!(out.status.success(), "{}", text(&out));
+    let s = d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 4));
+    let first = port_of(s["processes"][0]["addr"].as_str().expect("addr"));
+    let old_pids = d.pids();
+    // The "new build": a copy of the binary under test, at another path.
+    let new = d.root.join("new/ferrocache");
+    std::fs::create_dir_all(new.parent().expect("dir")).expect("mkdir");
+    std::fs::copy(ferrocache_bin(), &new).expect("copy the binary");
+
+    let writer = Writer::start(first);
+    let mut upgrade = Command::new(ferrocache_bin());
+    upgrade.args(["deploy", "upgrade", "--binary"]).arg(&new).arg("-f").arg(&d.spec);
+    let out = run_bounded(upgrade, b"", LIMIT);
+    assert!(out.status.success() && text(&out).contains("[OK] every node runs"), "{}", text(&out));
+    d.wait_healthy(|_| true);
+    let report = writer.finish();
+    eprintln!("writer through the upgrade: {report}");
+    assert!(binaries(&d).iter().all(|b| Path::new(b) == new), "{:?}", binaries(&d));
+    let pids = d.pids();
+    assert!(pids.iter().all(|p| !old_pids.contains(p)), "every node was restarted: {old_pids:?} -> {pids:?}");
+
+    // A build that does not start: the first node it replaces never comes back, so that node
+    // goes back to the binary it ran and the upgrade stops there.
+    let broken = d.root.join("new/broken");
+    std::fs::write(&broken, format!("#!/bin/sh\n[ \"$1\" = --version ] && exec {} --version\nexit 1\n", new.display())).expect("write");
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let mut upgrade = Command::new(ferrocache_bin());
+    upgrade.args(["deploy", "upgrade", "--timeout", "5", "--binary"]).arg(&broken).arg("-f").arg(&d.spec);
+    let out = run_bounded(upgrade, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("upgrade aborted and rolled back") && text(&out).contains("exited with code 1"), "{}", text(&out));
+    assert!(binaries(&d).iter().all(|b| Path::new(b) == new), "{:?}", binaries(&d));
+    d.wait_healthy(|_| true);
+}
+
 #[test]
 fn up_runs_a_cluster_until_interrupted_and_keeps_its_data() {
     let d = Deployment::new("up", 1, 1);

@@ -70,6 +70,19 @@ enum DeployCmd {
         #[arg(long)]
         keep_data: bool,
     },
+    /// Replace every node's binary, one node at a time, with no failed client request
+    /// (replicas first, a planned failover before each primary); rolls back if a node does not
+    /// come back healthy.
+    Upgrade {
+        #[command(flatten)]
+        spec: SpecFile,
+        /// The new `ferrocache` binary.
+        #[arg(long, value_name = "PATH")]
+        binary: PathBuf,
+        /// How long a restarted node may take to be healthy again.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        timeout: u64,
+    },
     /// Run the supervisor of a local cluster's directory (started by `apply`).
     #[command(hide = true)]
     Supervise {
@@ -103,6 +116,14 @@ pub fn main(args: DeployArgs) -> std::process::ExitCode {
             block_on(async { apply(&ctx, &spec, true).await.map(|_| 0) })
         }),
         DeployCmd::Status(f) => load(&f.file).and_then(|spec| block_on(status(&ctx, &spec))),
+        DeployCmd::Upgrade { spec, binary, timeout } => load(&spec.file).and_then(|spec| {
+            ensure_supervisor(&spec)?;
+            block_on(async {
+                let run = Run { ctx: &ctx, spec: &spec, seed: None, pending: Vec::new() };
+                let record = async |value: serde_json::Value| run.record_value(value).await;
+                crate::upgrade::upgrade(&ctx, &spec, &binary, Duration::from_secs(timeout.max(1)), record).await.map(|()| 0)
+            })
+        }),
         DeployCmd::Destroy { spec, keep_data } => load(&spec.file).and_then(|spec| destroy(&spec, keep_data).map(|()| 0)),
         DeployCmd::Supervise { dir } => {
             local::stop_on_signals();
@@ -199,9 +220,10 @@ fn parse(path: &Path, text: &str) -> Result<Spec, CliError> {
     Ok(spec)
 }
 
-fn local_node(spec: &Spec, dir: &LocalDir, port: u16) -> Result<NodeProcess, CliError> {
-    let binary = match &spec.local.binary {
-        Some(b) => b.clone(),
+/// A new node of a local cluster: the binary an upgrade set, else the spec's, else this one.
+fn local_node(spec: &Spec, dir: &LocalDir, upgraded: Option<&Path>, port: u16) -> Result<NodeProcess, CliError> {
+    let binary = match upgraded.or(spec.local.binary.as_deref()) {
+        Some(b) => b.to_path_buf(),
         None => std::env::current_exe().map_err(|e| CliError::failed(format!("cannot find this executable: {e}")))?,
     };
     let at = Launch {
@@ -216,7 +238,7 @@ fn local_node(spec: &Spec, dir: &LocalDir, port: u16) -> Result<NodeProcess, Cli
     // the others are on the command line, so changing a live one restarts no process.
     let mut boot = spec.clone();
     boot.settings.retain(|name, _| !is_live(name));
-    Ok(NodeProcess { addr: format!("127.0.0.1:{port}"), binary, args: boot.server_args(&at), log: absolute(&dir.log(port)) })
+    Ok(NodeProcess { addr: format!("127.0.0.1:{port}"), binary, args: boot.server_args(&at), log: absolute(&dir.log(port)), generation: 0 })
 }
 
 /// Whether a node setting can change while the node runs (CONFIG SET can change it).
@@ -402,7 +424,8 @@ impl Run<'_> {
                     let dir = LocalDir::new(self.spec.local_dir());
                     let port = port_of(addr).ok_or_else(|| CliError::failed(format!("bad address {addr}")))?;
                     let mut registry = dir.registry().map_err(CliError::failed)?;
-                    registry.nodes.push(local_node(self.spec, &dir, port)?);
+                    let node = local_node(self.spec, &dir, registry.binary.as_deref(), port)?;
+                    registry.nodes.push(node);
                     dir.save_registry(&registry).map_err(CliError::failed)?;
                 }
                 self.pending.push(addr.clone());
@@ -440,7 +463,7 @@ impl Run<'_> {
                     None => None,
                 };
                 let watch = Duration::from_secs(self.spec.rollout.watch_secs);
-                let record = async |value: serde_json::Value| self.put("action", value.to_string().into_bytes(), ContentType::Json, self.seed()?).await;
+                let record = async |value: serde_json::Value| self.record_value(value).await;
                 let rows = crate::rollout::roll_out(&probe.client, canary_client.as_ref().map(|(a, c)| (*a, c)), &map, settings, watch, record).await?;
                 if ctx.format == Format::Text {
                     crate::rollout::print_node_settings(&rows, ctx.format);
@@ -484,12 +507,26 @@ impl Run<'_> {
     /// Writes `action` under `deploy/<name>/action`: its history is the deploy log, and each
     /// write is an audit entry.
     async fn record(&self, action: &Action) -> Result<(), CliError> {
-        let Some(seed) = &self.seed else { return Ok(()) };
-        if matches!(action, Action::Provision { .. }) {
+        if self.seed.is_none() || matches!(action, Action::Provision { .. }) {
             return Ok(());
         }
-        let value = serde_json::json!({ "spec": self.spec.path.display().to_string(), "step": action.to_string(), "action": action });
-        self.put("action", value.to_string().into_bytes(), ContentType::Json, seed).await
+        self.record_value(serde_json::json!({ "spec": self.spec.path.display().to_string(), "step": action.to_string(), "action": action })).await
+    }
+
+    /// Writes `value` under `deploy/<name>/action` through the seed, or any node that answers.
+    async fn record_value(&self, value: serde_json::Value) -> Result<(), CliError> {
+        let nodes = match &self.seed {
+            Some(seed) => vec![seed.clone()],
+            None => provisioned(self.spec)?,
+        };
+        let mut last = CliError::failed("no node to record the action through");
+        for node in nodes {
+            match self.put("action", value.to_string().into_bytes(), ContentType::Json, &node).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     async fn record_spec(&self) -> Result<(), CliError> {

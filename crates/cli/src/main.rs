@@ -23,6 +23,7 @@ mod node_settings;
 mod output;
 mod rollout;
 mod server;
+mod upgrade;
 
 use std::process::ExitCode;
 

@@ -50,12 +50,18 @@ pub struct NodeProcess {
     pub binary: PathBuf,
     pub args: Vec<String>,
     pub log: PathBuf,
+    /// Raised to restart the node with the same command line (a binary rebuilt in place).
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// What should run (`nodes.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
     pub nodes: Vec<NodeProcess>,
+    /// The binary new nodes run, once an upgrade has set it.
+    #[serde(default)]
+    pub binary: Option<PathBuf>,
 }
 
 /// What runs, per node (`status.json`).
@@ -386,7 +392,7 @@ mod tests {
     use super::*;
 
     fn sleeper(dir: &Path, name: &str, secs: &str) -> NodeProcess {
-        NodeProcess { addr: name.into(), binary: "/bin/sleep".into(), args: vec![secs.into()], log: dir.join(format!("{name}.log")) }
+        NodeProcess { addr: name.into(), binary: "/bin/sleep".into(), args: vec![secs.into()], log: dir.join(format!("{name}.log")), generation: 0 }
     }
 
     fn wait_for(mut cond: impl FnMut() -> bool) {
@@ -408,7 +414,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
         let dir = LocalDir::new(&root);
         let a = sleeper(&root, "a", "30");
-        dir.save_registry(&Registry { nodes: vec![a.clone()] }).unwrap();
+        dir.save_registry(&Registry { nodes: vec![a.clone()], binary: None }).unwrap();
         let sup = Supervisor::new(dir.clone()).unwrap();
         assert!(Supervisor::new(dir.clone()).err().unwrap().contains("already supervised"));
         let thread = std::thread::spawn(move || sup.run());
@@ -424,11 +430,11 @@ mod tests {
         // A changed command line restarts it; a node no longer listed is stopped.
         let second = pid_of("a").unwrap();
         let b = sleeper(&root, "b", "30");
-        dir.save_registry(&Registry { nodes: vec![sleeper(&root, "a", "31"), b] }).unwrap();
+        dir.save_registry(&Registry { nodes: vec![sleeper(&root, "a", "31"), b], binary: None }).unwrap();
         wait_for(|| pid_of("b").is_some() && pid_of("a").is_some_and(|p| p != second));
         assert!(!alive(second));
         let b_pid = pid_of("b").unwrap();
-        dir.save_registry(&Registry { nodes: vec![sleeper(&root, "a", "31")] }).unwrap();
+        dir.save_registry(&Registry { nodes: vec![sleeper(&root, "a", "31")], binary: None }).unwrap();
         wait_for(|| pid_of("b").is_none());
         assert!(!alive(b_pid));
         // Stopping the supervisor stops every node and frees the lock.
