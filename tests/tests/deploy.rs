@@ -1,7 +1,9 @@
 //! `ferrocache deploy` and `ferrocache up` end to end: a spec applied from nothing on this
 //! machine, checked healthy, applied again as a no-op, a node killed and restarted by the
-//! supervisor with its identity, scaled out under client load with no lost write, and destroyed
-//! with no process left behind; bad specs refused with their line and field.
+//! supervisor with its identity, scaled out and in under client load with no lost write, and
+//! destroyed with no process left behind; node settings rolled out through a canary (and a
+//! harmful change rolled back); a rolling upgrade under load with no failed request (and a
+//! broken build rolled back); `up` until Ctrl-C; bad specs refused with their line and field.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,6 +13,8 @@ use ferrocache_e2e::cluster::{text, Writer};
 use ferrocache_e2e::{ferrocache_bin, run_bounded, Conn, Frame};
 
 const LIMIT: Duration = Duration::from_secs(120);
+/// Each test's name for its deployment (and its block of ports).
+const TAGS: [&str; 5] = ["life", "up", "bad", "cfg", "upgrade"];
 
 /// A local cluster deployed from a spec in its own temp dir, destroyed when dropped.
 struct Deployment {
@@ -25,9 +29,11 @@ impl Deployment {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("temp dir");
         // Client ports in 20000-20999 and admin ports (+1000) in 21000-21999: below the
-        // ephemeral range other tests' free ports come from, and apart from each other; `apply`
-        // skips any port in use anyway.
-        let base = 20000 + (std::process::id() % 50) as u16 * 20 + if tag == "up" { 10 } else { 0 };
+        // ephemeral range other tests' free ports come from; each test its own block of 20, so
+        // tests running at once never reach for the same ports (`apply` skips ports in use, but
+        // two plans made at the same moment could both pick one).
+        let block = TAGS.iter().position(|t| *t == tag).expect("a known tag") as u16;
+        let base = 20000 + (std::process::id() % 10) as u16 * 100 + block * 20;
         let d = Deployment { spec: root.join("cluster.toml"), root, base };
         d.write_spec(shards, replicas);
         d
@@ -109,7 +115,7 @@ fn port_of(addr: &str) -> u16 {
 }
 
 #[test]
-fn a_spec_is_applied_healed_scaled_under_load_and_destroyed() {
+fn a_spec_is_applied_healed_scaled_out_and_in_under_load_and_destroyed() {
     let d = Deployment::new("life", 3, 1);
     let out = d.deploy("apply");
     assert!(out.status.success() && text(&out).contains("[OK] e2e matches"), "{}", text(&out));
@@ -149,12 +155,17 @@ fn a_spec_is_applied_healed_scaled_under_load_and_destroyed() {
     let out = d.deploy("apply");
     assert!(out.status.success(), "{}", text(&out));
     d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 8));
+    // And back to 3: the last shard's slots move to the others before its nodes leave.
+    d.write_spec(3, 1);
+    let out = d.deploy("apply");
+    assert!(out.status.success() && text(&out).contains("set the weight of"), "{}", text(&out));
+    d.wait_healthy(|s| s["processes"].as_array().is_some_and(|p| p.len() == 6));
     let report = writer.finish();
     eprintln!("writer: {report}");
 
     // Destroy leaves no process and no directory behind.
     let pids = d.pids();
-    assert_eq!(pids.len(), 8);
+    assert_eq!(pids.len(), 6);
     let out = d.deploy("destroy");
     assert!(out.status.success(), "{}", text(&out));
     assert!(pids.iter().all(|&p| !alive(p)), "a node outlived destroy");
@@ -280,7 +291,7 @@ fn a_rolling_upgrade_under_load_fails_no_request_and_a_broken_binary_is_rolled_b
     upgrade.args(["deploy", "upgrade", "--timeout", "5", "--binary"]).arg(&broken).arg("-f").arg(&d.spec);
     let out = run_bounded(upgrade, b"", LIMIT);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("upgrade aborted and rolled back") && text(&out).contains("exited with code 1"), "{}", text(&out));
+    assert!(text(&out).contains("aborted and rolled back") && text(&out).contains("exited with code 1"), "{}", text(&out));
     assert!(binaries(&d).iter().all(|b| Path::new(b) == new), "{:?}", binaries(&d));
     d.wait_healthy(|_| true);
 }

@@ -32,6 +32,8 @@ use crate::output::{Format, Table};
 const DEFAULT_SPEC: &str = include_str!("../../../examples/local.toml");
 /// How long a started node may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a node restarted with a new command line may take to be healthy again.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(clap::Args)]
 pub struct DeployArgs {
@@ -351,6 +353,21 @@ async fn apply(ctx: &Ctx, spec: &Spec, execute: bool) -> Result<Vec<Action>, Cli
     };
     let mut actions = ferrocache_deploy::plan::plan(&shape, &Observed { map: map.as_ref(), provisioned: &provisioned }, &mut fresh)
         .map_err(CliError::failed)?;
+    if spec.target == Target::Local && map.is_some() {
+        // Nodes whose command line the spec changed (settings that cannot change live).
+        let dir = LocalDir::new(spec.local_dir());
+        let registry = dir.registry().map_err(CliError::failed)?;
+        let mut stale = Vec::new();
+        for node in &registry.nodes {
+            let port = port_of(&node.addr).ok_or_else(|| CliError::failed(format!("bad address {}", node.addr)))?;
+            if local_node(spec, &dir, None, port)?.args != node.args {
+                stale.push(node.addr.clone());
+            }
+        }
+        if !stale.is_empty() {
+            actions.push(Action::Restart { addrs: stale });
+        }
+    }
     let wanted = live_settings(spec);
     let current = match &map {
         Some(m) => match m.nodes.first() {
@@ -450,6 +467,17 @@ impl Run<'_> {
                 if self.spec.target == Target::Local {
                     retire(self.spec, addr).await?;
                 }
+            }
+            Action::Restart { .. } => {
+                let dir = LocalDir::new(self.spec.local_dir());
+                let spec = self.spec;
+                let args = |p: &mut NodeProcess| {
+                    if let Some(node) = port_of(&p.addr).and_then(|port| local_node(spec, &dir, None, port).ok()) {
+                        p.args = node.args;
+                    }
+                };
+                let record = async |value: serde_json::Value| self.record_value(value).await;
+                crate::upgrade::roll(ctx, spec, "new command line", RESTART_TIMEOUT, args, record).await?;
             }
             Action::Configure { settings, canary } => {
                 let probe = ctx.probe(self.seed()?).await?;

@@ -12,10 +12,10 @@
 //! A shard without a replica cannot be upgraded without losing its keys (nodes keep no data
 //! across restarts), so the upgrade refuses to start until every shard has one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use ferrocache_deploy::local::{LocalDir, Registry};
+use ferrocache_deploy::local::{LocalDir, NodeProcess, Registry};
 use ferrocache_deploy::spec::{Spec, Target};
 use ferrocache_server::peer::{PeerConn, info_field, map_epoch, CLUSTER_INFO};
 use ferrocache_topology::map::{ClusterMap, NodeId};
@@ -26,11 +26,11 @@ use crate::conn::CliError;
 /// How long planned failovers may pause writes.
 const FAILOVER_PAUSE: Duration = Duration::from_secs(5);
 
-/// One node's step.
+/// One node's step, and what it ran before (for a rollback).
 struct Step {
     addr: String,
     id: NodeId,
-    old: PathBuf,
+    old: NodeProcess,
 }
 
 pub async fn upgrade(ctx: &Ctx, spec: &Spec, binary: &Path, timeout: Duration, record: impl AsyncFn(serde_json::Value) -> Result<(), CliError>) -> Result<(), CliError> {
@@ -42,33 +42,54 @@ pub async fn upgrade(ctx: &Ctx, spec: &Spec, binary: &Path, timeout: Duration, r
     }
     let binary = std::path::absolute(binary).map_err(|e| CliError::usage(format!("{}: {e}", binary.display())))?;
     check_binary(&binary)?;
+    let what = format!("upgrade to {}", binary.display());
+    roll(ctx, spec, &what, timeout, |p| p.binary = binary.clone(), record).await?;
+    let dir = LocalDir::new(spec.local_dir());
+    let mut registry = dir.registry().map_err(CliError::failed)?;
+    registry.binary = Some(binary.clone());
+    dir.save_registry(&registry).map_err(CliError::failed)?;
+    println!("[OK] every node runs {}", binary.display());
+    Ok(())
+}
+
+/// Restarts every node of a local cluster with `change` made to its process entry (a new
+/// binary, new arguments), one at a time in the safe order; rolls every changed node back if
+/// one does not come back healthy. `what` names the change in messages and records.
+pub async fn roll(
+    ctx: &Ctx,
+    spec: &Spec,
+    what: &str,
+    timeout: Duration,
+    change: impl Fn(&mut NodeProcess),
+    record: impl AsyncFn(serde_json::Value) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let dir = LocalDir::new(spec.local_dir());
     let registry = dir.registry().map_err(CliError::failed)?;
     let seed = registry.nodes.first().map(|n| n.addr.clone()).ok_or_else(|| CliError::failed("the cluster runs no node: `ferrocache deploy apply` first"))?;
     let map = current_map(ctx, &seed).await?;
     let steps = order(&map, &registry)?;
-    println!("upgrading {} node(s) to {}: replicas first, then each primary after a planned failover", steps.len(), binary.display());
+    println!("{what}: {} node(s), replicas first, then each primary after a planned failover", steps.len());
     let mut done: Vec<&Step> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         println!("[{}/{}] {}", i + 1, steps.len(), step.addr);
         done.push(step);
-        if let Err(e) = replace(ctx, &dir, step, &binary, timeout).await {
-            let reason = format!("{} with {}: {}", step.addr, binary.display(), e.message);
+        if let Err(e) = replace(ctx, &dir, step, &change, timeout).await {
+            let reason = format!("{what}: {}: {}", step.addr, e.message);
             eprintln!("{reason}; rolling back {} node(s)", done.len());
-            record(serde_json::json!({ "step": "upgrade aborted", "binary": binary, "reason": reason })).await?;
+            record(serde_json::json!({ "step": "aborted", "change": what, "reason": reason })).await?;
             for back in done.iter().rev() {
-                replace(ctx, &dir, back, &back.old, timeout)
+                let restore = |p: &mut NodeProcess| {
+                    p.binary = back.old.binary.clone();
+                    p.args = back.old.args.clone();
+                };
+                replace(ctx, &dir, back, &restore, timeout)
                     .await
                     .map_err(|e| CliError::failed(format!("{reason}; rolling {} back failed too: {}", back.addr, e.message)))?;
             }
-            return Err(CliError::failed(format!("upgrade aborted and rolled back: {reason}")));
+            return Err(CliError::failed(format!("aborted and rolled back: {reason}")));
         }
-        record(serde_json::json!({ "step": "upgraded", "node": step.addr, "binary": binary })).await?;
+        record(serde_json::json!({ "step": "restarted", "change": what, "node": step.addr })).await?;
     }
-    let mut registry = dir.registry().map_err(CliError::failed)?;
-    registry.binary = Some(binary.clone());
-    dir.save_registry(&registry).map_err(CliError::failed)?;
-    println!("[OK] every node runs {}", binary.display());
     Ok(())
 }
 
@@ -98,7 +119,7 @@ fn order(map: &ClusterMap, registry: &Registry) -> Result<Vec<Step>, CliError> {
             .iter()
             .find(|p| p.addr == node.addr)
             .ok_or_else(|| CliError::failed(format!("{} is not one of this directory's nodes", node.addr)))?;
-        Ok(Step { addr: node.addr.clone(), id: id.clone(), old: process.binary.clone() })
+        Ok(Step { addr: node.addr.clone(), id: id.clone(), old: process.clone() })
     };
     if let Some(alone) = map.shards.iter().find(|s| s.replicas.is_empty()) {
         let addr = map.node(&alone.primary).map_or("?", |n| n.addr.as_str());
@@ -111,9 +132,9 @@ fn order(map: &ClusterMap, registry: &Registry) -> Result<Vec<Step>, CliError> {
     replicas.chain(primaries).collect()
 }
 
-/// Restarts `step`'s node with `binary` (after a planned failover if it is a primary) and waits
-/// until it is healthy.
-async fn replace(ctx: &Ctx, dir: &LocalDir, step: &Step, binary: &Path, timeout: Duration) -> Result<(), CliError> {
+/// Restarts `step`'s node with `change` made (after a planned failover if it is a primary) and
+/// waits until it is healthy.
+async fn replace(ctx: &Ctx, dir: &LocalDir, step: &Step, change: &impl Fn(&mut NodeProcess), timeout: Duration) -> Result<(), CliError> {
     let other = dir.registry().map_err(CliError::failed)?.nodes.into_iter().map(|n| n.addr).find(|a| a != &step.addr);
     let other = other.ok_or_else(|| CliError::failed("no other node to talk to"))?;
     let map = current_map(ctx, &other).await?;
@@ -133,8 +154,8 @@ async fn replace(ctx: &Ctx, dir: &LocalDir, step: &Step, binary: &Path, timeout:
     let (before, restarts) = (was.as_ref().and_then(|s| s.pid), was.map_or(0, |s| s.restarts));
     let mut registry = dir.registry().map_err(CliError::failed)?;
     let process = registry.nodes.iter_mut().find(|n| n.addr == step.addr).ok_or_else(|| CliError::failed(format!("{} left the directory", step.addr)))?;
-    process.binary = binary.to_path_buf();
-    // Restarted even when the path is the same (a binary rebuilt in place).
+    change(process);
+    // Restarted even when nothing else changed (a binary rebuilt in place).
     process.generation += 1;
     dir.save_registry(&registry).map_err(CliError::failed)?;
     let deadline = tokio::time::Instant::now() + timeout;

@@ -51,6 +51,9 @@ pub enum Action {
     RemoveNode { addr: String },
     /// Stop a node that is no longer in the cluster.
     Retire { addr: String },
+    /// Restart these nodes one at a time with their new command line (settings that cannot
+    /// change live).
+    Restart { addrs: Vec<String> },
     /// Roll the fleet's live settings out, through `canary` first when there is one.
     Configure { settings: BTreeMap<String, String>, canary: Option<String> },
 }
@@ -68,6 +71,7 @@ impl std::fmt::Display for Action {
             Action::Rebalance => write!(f, "rebalance slots"),
             Action::RemoveNode { addr } => write!(f, "remove node {addr}"),
             Action::Retire { addr } => write!(f, "stop node {addr}"),
+            Action::Restart { addrs } => write!(f, "restart {} one at a time with their new command line", addrs.join(", ")),
             Action::Configure { settings, canary } => {
                 let list: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let list = if list.is_empty() { "the start values".to_string() } else { list.join(" ") };
@@ -336,7 +340,7 @@ mod tests {
         for action in actions {
             match action {
                 Action::Provision { addr } => provisioned.push(addr.clone()),
-                Action::Configure { .. } => {}
+                Action::Configure { .. } | Action::Restart { .. } => {}
                 Action::Retire { addr } => provisioned.retain(|a| a != addr),
                 Action::Create { nodes, replicas } => {
                     let primaries = nodes.len() / (replicas + 1);
