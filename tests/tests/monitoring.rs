@@ -255,6 +255,71 @@ fn metrics_endpoint_parses_and_counts_the_sequence() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Scrapes node `i` of `cluster` until `ready` holds for the parsed samples (nodes apply the
+/// map and settings a moment after they are written).
+fn scrape_node_until(cluster: &ferrocache_e2e::cluster::LocalCluster, i: usize, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let url = format!("{}/metrics", cluster.admin_url(i));
+    for _ in 0..100 {
+        let m = scrape(&url, None);
+        if ready(&m) {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("node {i}'s metrics never got ready: {}", scrape(&url, None));
+}
+
+fn has(m: &serde_json::Value, name: &str) -> bool {
+    m["samples"].as_array().is_some_and(|s| s.iter().any(|s| s[0] == name))
+}
+
+#[test]
+fn cluster_nodes_report_slots_replica_lag_settings_and_leases() {
+    let cluster = ferrocache_e2e::cluster::LocalCluster::create(4, 1);
+    let out = cluster.ferrocache(&["config", "put", "cluster/config/settings", r#"{"hz":"20"}"#, "--type", "json", "--url", &cluster.admin_url(0)]);
+    assert!(out.status.success(), "{}", ferrocache_e2e::cluster::text(&out));
+    let ready = |m: &serde_json::Value| has(m, "ferrocache_config_revision") && has(m, "ferrocache_lease_renewals_total");
+    let all: Vec<serde_json::Value> = (0..4).map(|i| scrape_node_until(&cluster, i, ready)).collect();
+
+    // The two primaries (the first two nodes) own every slot between them; replicas none.
+    let owned: Vec<f64> = all.iter().map(|m| sample(m, "ferrocache_cluster_slots_owned", &[])).collect();
+    assert_eq!(owned[0] + owned[1], 16384.0, "{owned:?}");
+    assert_eq!((owned[2], owned[3]), (0.0, 0.0));
+    for m in &all {
+        assert_eq!(sample(m, "ferrocache_cluster_slots_migrating", &[]), 0.0);
+        assert!(sample(m, "ferrocache_cluster_epoch", &[]) >= 1.0);
+        assert!(sample(m, "ferrocache_raft_apply_lag", &[]) >= 0.0);
+        assert!(sample(m, "ferrocache_lease_renewals_total", &[]) >= 1.0);
+        assert!(sample(m, "ferrocache_lease_renew_seconds", &[]) >= 0.0);
+        assert_eq!(sample(m, "ferrocache_config_refused", &[]), 0.0);
+    }
+    // Every node applied the same settings at the same revision.
+    let revision = sample(&all[0], "ferrocache_config_revision", &[]);
+    let checksum = |m: &serde_json::Value| {
+        let s = m["samples"].as_array().expect("samples").iter().find(|s| s[0] == "ferrocache_config_checksum").expect("a checksum series").clone();
+        s[1]["checksum"].as_str().expect("checksum label").to_string()
+    };
+    assert!(all.iter().all(|m| sample(m, "ferrocache_config_revision", &[]) == revision && checksum(m) == checksum(&all[0])));
+    assert_eq!(checksum(&all[0]).len(), 64);
+    // Each primary reports its replica's lag, by address.
+    for (primary, m) in all.iter().take(2).enumerate() {
+        let lags: Vec<&serde_json::Value> =
+            m["samples"].as_array().expect("samples").iter().filter(|s| s[0] == "ferrocache_repl_replica_lag_bytes").collect();
+        assert_eq!(lags.len(), 1, "primary {primary}: {lags:?}");
+        assert!(lags[0][1]["replica"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")));
+    }
+    // The hit ratio of a node that served one hit and one miss.
+    let mut c = cluster.nodes[0].conn();
+    let key = (0..10_000).map(|i| format!("k{i}")).find(|k| matches!(c.cmd(&["SET", k, "v"]), Frame::Simple(_))).expect("a key of node 0");
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&["GET", &key]);
+    // Keys of other nodes get MOVED (no lookup); the first of node 0's is a miss.
+    let missing = (0..10_000).map(|i| format!("m{i}")).find(|k| c.cmd(&["GET", k]) == ferrocache_e2e::reply::nil());
+    assert!(missing.is_some(), "a missing key of node 0");
+    let m = scrape(&format!("{}/metrics", cluster.admin_url(0)), None);
+    assert_eq!(sample(&m, "ferrocache_keyspace_hit_ratio", &[]), 0.5);
+}
+
 /// A SLOWLOG GET reply with what depends on the moment and the connection
 /// (timestamp, duration, client address) blanked; the address is checked.
 fn blank_slowlog(reply: Frame) -> Frame {

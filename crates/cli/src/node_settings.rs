@@ -70,6 +70,10 @@ pub fn follow(shared: &Arc<Shared>, maps: &MapAccess, id: &NodeId) {
                 Report { revision, checksum: checksum(&settings), settings, error: Some(error) }
             }
         };
+        if let Some(cluster) = &shared.cluster {
+            let applied = ferrocache_server::cluster::AppliedSettings { revision, checksum: report.checksum.clone(), refused: report.error.is_some() };
+            *cluster.settings.lock() = Some(applied);
+        }
         // Nothing asked and nothing refused: nothing to report (the node may not even be a
         // member of a cluster yet).
         if revision > 0 || report.error.is_some() {

@@ -76,6 +76,7 @@ impl MapAccess {
         loop {
             let sent = Instant::now();
             let renewed = tokio::time::timeout(times.ttl, self.renew(&actor, &key, &value, times, &mut lease)).await;
+            self.node.lease_stats.record(sent.elapsed(), matches!(renewed, Ok(Ok(_))));
             match renewed {
                 Ok(Ok(fresh)) => {
                     if fresh {
@@ -157,5 +158,37 @@ mod tests {
         let times = LeaseTimes::default();
         assert!(times.trusted_for() < times.ttl);
         assert!(times.trusted_for() > times.renew * 2, "two renewals may fail before fencing");
+    }
+}
+
+/// Lease renewal figures of one node: the last renewal's duration and the counts.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseStats(std::sync::Arc<LeaseCounters>);
+
+#[derive(Debug, Default)]
+struct LeaseCounters {
+    /// Microseconds the last renewal took, plus one (0: none yet).
+    last_us: std::sync::atomic::AtomicU64,
+    ok: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl LeaseStats {
+    fn record(&self, took: Duration, ok: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.last_us.store(took.as_micros() as u64 + 1, Relaxed);
+        if ok { &self.0.ok } else { &self.0.failed }.fetch_add(1, Relaxed);
+    }
+
+    /// Seconds the last renewal took; None before the first.
+    pub fn last_renew_seconds(&self) -> Option<f64> {
+        let us = self.0.last_us.load(std::sync::atomic::Ordering::Relaxed);
+        (us > 0).then(|| (us - 1) as f64 / 1e6)
+    }
+
+    /// Renewals that succeeded and that failed.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.0.ok.load(Relaxed), self.0.failed.load(Relaxed))
     }
 }

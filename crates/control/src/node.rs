@@ -127,6 +127,8 @@ pub struct Node {
     proposer: Proposer,
     /// What `/metrics` adds about the node's data plane (see [`ControlHandle::serve_metrics`]).
     pub(crate) data_metrics: std::sync::OnceLock<crate::http::metrics::Source>,
+    /// How this node's own lease renewals go (cluster nodes), for `/metrics`.
+    pub(crate) lease_stats: crate::liveness::LeaseStats,
 }
 
 /// Starts control-plane nodes.
@@ -206,6 +208,7 @@ impl ControlNode {
             committed,
             tokens,
             data_metrics: std::sync::OnceLock::new(),
+            lease_stats: Default::default(),
         });
         let server = {
             let app = crate::http::router(node.clone());

@@ -50,11 +50,23 @@ pub struct Cluster {
     adopted: parking_lot::Mutex<std::collections::HashSet<u16>>,
     /// Whether this node may act as a primary now (its lease, its run in the map).
     pub fence: crate::fence::Fence,
+    /// The node settings from the control plane this node last applied (for `/metrics`).
+    pub settings: parking_lot::Mutex<Option<AppliedSettings>>,
+}
+
+/// What a node last did with the node settings the control plane gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedSettings {
+    pub revision: u64,
+    /// SHA-256 (hex) of the settings in force.
+    pub checksum: String,
+    /// Whether the last settings asked for were refused.
+    pub refused: bool,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default(), fence: Default::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default(), fence: Default::default(), settings: Default::default() }
     }
 }
 

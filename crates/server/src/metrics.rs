@@ -96,6 +96,35 @@ impl Exposition {
         counter(out, "rejected_connections", "Connections refused (maxclients).", None, load(&s.clients.rejected))?;
         counter(out, "net_input", "Bytes read from clients.", bytes, load(&s.stats.net_input_bytes))?;
         counter(out, "net_output", "Bytes written to clients.", bytes, load(&s.stats.net_output_bytes))?;
+        let lookups = keyspace.hits + keyspace.misses;
+        let ratio = if lookups == 0 { 1.0 } else { keyspace.hits as f64 / lookups as f64 };
+        let g = ConstGauge::new(ratio);
+        let help = "Key lookups that found the key, over all lookups since start or CONFIG RESETSTAT (1 before any).";
+        g.encode(out.encode_descriptor("keyspace_hit_ratio", help, None, g.metric_type())?)?;
+        Ok(())
+    }
+
+    /// The cluster map as this node routes by it, and the node settings it applied.
+    fn cluster(&self, out: &mut Out) -> Result {
+        let Some(cluster) = &self.0.cluster else { return Ok(()) };
+        let map = cluster.map();
+        let me = cluster.my_id();
+        let owned: usize = me
+            .as_ref()
+            .and_then(|id| map.shards.iter().find(|s| &s.primary == id))
+            .map_or(0, |s| s.slots.iter().map(|r| r.len()).sum());
+        let from_me = map.migrations.iter().filter(|m| Some(&m.from) == me.as_ref()).count();
+        let to_me = map.migrations.iter().filter(|m| Some(&m.to) == me.as_ref()).count();
+        gauge(out, "cluster_epoch", "Epoch of the cluster map this node routes by.", None, map.epoch as i64)?;
+        gauge(out, "cluster_slots_owned", "Hash slots this node serves as a primary.", None, owned as i64)?;
+        gauge(out, "cluster_slots_migrating", "Slots migrating away from this node.", None, from_me as i64)?;
+        gauge(out, "cluster_slots_importing", "Slots migrating to this node.", None, to_me as i64)?;
+        if let Some(applied) = cluster.settings.lock().clone() {
+            gauge(out, "config_revision", "Control-plane revision of the node settings this node applied.", None, applied.revision as i64)?;
+            gauge(out, "config_refused", "1 if the node settings last asked for were refused.", None, i64::from(applied.refused))?;
+            let mut info = out.encode_descriptor("config_checksum", "Checksum of the node settings in force (1 on its series).", None, MetricType::Gauge)?;
+            ConstGauge::new(1).encode(info.encode_family(&[("checksum", applied.checksum.as_str())])?)?;
+        }
         Ok(())
     }
 
@@ -111,7 +140,18 @@ impl Exposition {
         gauge(out, "repl_offset", "Replication offset of this node (INFO master_repl_offset).", bytes, offset as i64)?;
         gauge(out, "repl_connected_replicas", "Replicas attached to this node.", None, repl.replicas.lock().len() as i64)?;
         let help = "Bytes of the replication stream no replica acknowledged yet: what a failover now could lose.";
-        gauge(out, "repl_loss_window", help, bytes, repl.loss_window(offset) as i64)
+        gauge(out, "repl_loss_window", help, bytes, repl.loss_window(offset) as i64)?;
+        let replicas = repl.replicas.lock().clone();
+        if !replicas.is_empty() {
+            let help = "Bytes of this node's stream a replica has not acknowledged, by replica.";
+            let mut lag = out.encode_descriptor("repl_replica_lag", help, bytes, MetricType::Gauge)?;
+            for r in &replicas {
+                let addr = format!("{}:{}", r.ip, r.port);
+                let behind = offset.saturating_sub(r.acked.load(Ordering::Relaxed));
+                ConstGauge::new(behind as i64).encode(lag.encode_family(&[("replica", addr.as_str())])?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +159,7 @@ impl Collector for Exposition {
     fn encode(&self, mut out: DescriptorEncoder) -> Result {
         self.commands(&mut out)?;
         self.server(&mut out)?;
-        self.replication(&mut out)
+        self.replication(&mut out)?;
+        self.cluster(&mut out)
     }
 }

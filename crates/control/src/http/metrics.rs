@@ -42,6 +42,7 @@ struct Raft {
     is_leader: bool,
     commit_index: Option<u64>,
     applied_index: Option<u64>,
+    lease: crate::liveness::LeaseStats,
 }
 
 impl Collector for Raft {
@@ -53,10 +54,25 @@ impl Collector for Raft {
             ("raft_is_leader", "1 if this node is the Raft leader.", i64::from(self.is_leader)),
             ("raft_commit_index", "Highest Raft log index known committed (-1: none).", index(self.commit_index)),
             ("raft_applied_index", "Highest Raft log index applied to the state machine (-1: none).", index(self.applied_index)),
+            (
+                "raft_apply_lag",
+                "Committed Raft entries not yet applied here (commit index - applied index).",
+                self.commit_index.unwrap_or(0).saturating_sub(self.applied_index.unwrap_or(0)) as i64,
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        if let Some(last) = self.lease.last_renew_seconds() {
+            let gauge = ConstGauge::new(last);
+            let help = "How long this node's last lease renewal took, as a cluster node.";
+            gauge.encode(encoder.encode_descriptor("lease_renew", help, Some(&prometheus_client::registry::Unit::Seconds), gauge.metric_type())?)?;
+            let (ok, failed) = self.lease.counts();
+            for (name, help, n) in [("lease_renewals", "Lease renewals that succeeded.", ok), ("lease_renewal_failures", "Lease renewals that failed or timed out.", failed)] {
+                let c = prometheus_client::metrics::counter::ConstCounter::new(n);
+                c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+            }
         }
         Ok(())
     }
@@ -72,6 +88,7 @@ pub(crate) fn render(node: &crate::node::Node) -> Result<String, std::fmt::Error
         is_leader: status.leader == Some(status.node_id),
         commit_index: status.commit_index,
         applied_index: status.applied_index,
+        lease: node.lease_stats.clone(),
     }));
     if let Some(source) = node.data_metrics.get() {
         registry.register_collector(Box::new(source.clone()));
