@@ -318,6 +318,18 @@ fn cluster_nodes_report_slots_replica_lag_settings_and_leases() {
     assert!(missing.is_some(), "a missing key of node 0");
     let m = scrape(&format!("{}/metrics", cluster.admin_url(0)), None);
     assert_eq!(sample(&m, "ferrocache_keyspace_hit_ratio", &[]), 0.5);
+
+    // The whole cluster in one scrape, from any node: every sample labelled with its node.
+    let whole = scrape(&format!("{}/v1/cluster/metrics", cluster.admin_url(3)), None);
+    assert_eq!(whole["status"], 200);
+    let addrs = cluster.addrs();
+    let mut slots = 0.0;
+    for addr in &addrs {
+        assert_eq!(sample(&whole, "ferrocache_node_up", &[("node", addr)]), 1.0);
+        slots += sample(&whole, "ferrocache_cluster_slots_owned", &[("node", addr)]);
+    }
+    assert_eq!(slots, 16384.0);
+    assert_eq!(sample(&whole, "ferrocache_keyspace_hit_ratio", &[("node", &addrs[0])]), 0.5);
 }
 
 /// A SLOWLOG GET reply with what depends on the moment and the connection

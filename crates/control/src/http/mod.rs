@@ -30,6 +30,7 @@
 //! including malformed queries, bodies and unknown routes. `/v1/` bodies are size-limited;
 //! Raft RPC bodies (`/raft/...`, trusted peers) are not, since one append may batch many values.
 
+mod fleet;
 mod internal;
 mod kv;
 pub(crate) mod metrics;
@@ -83,6 +84,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/cluster/members/{id}", delete(ops::member_remove))
         .route("/v1/cluster/init", post(ops::init))
         .route("/metrics", get(metrics::scrape))
+        .route("/v1/cluster/metrics", get(fleet::cluster_metrics))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()
