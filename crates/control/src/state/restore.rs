@@ -26,7 +26,11 @@
 //! - **Topology**: the cluster map describes the data nodes that run (they hold their data by
 //!   it and only accept growing epochs), so a control plane that has a map keeps it, rewritten
 //!   at the restore revision after the backup's versions. A control plane without one — a fresh
-//!   one, the disaster-recovery case — takes the backup's map.
+//!   one, the disaster-recovery case — takes the backup's map. Its data nodes then have to
+//!   register with this control plane (a new lease and alive key, which they take by themselves
+//!   once they reach it); until they do, the failover controller treats them as it treats any
+//!   node a new leader has not seen: after its grace period it marks them down in the map, and
+//!   up again when they register.
 //! - **Audit**: the chain is the backup's plus one entry for the restore, chained onto it:
 //!   actor and time, key `backup/revision/<n>`, the backup's checksum as the new checksum and
 //!   the hash of the replaced chain's last entry as the old one (so the replaced chain can still
