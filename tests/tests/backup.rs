@@ -17,37 +17,51 @@ use serde_json::Value;
 /// How long one CLI command may run.
 const CLI_LIMIT: Duration = Duration::from_secs(60);
 
-/// A node that is not in cluster mode, its control plane a single voter of its own, with its
-/// own data dir and backup files; the process is stopped and the directory removed when dropped.
-struct Standalone {
-    server: Option<ProcessServer>,
-    url: String,
-    dir: PathBuf,
-}
+/// A directory under the temp dir, removed when dropped (a failing test included).
+struct Scratch(PathBuf);
 
-impl Standalone {
-    fn start(extra: &[&str]) -> Standalone {
+impl Scratch {
+    fn new() -> Scratch {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("ferrocache-e2e-backup-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the test dir");
-        let admin = free_port().to_string();
-        let data = dir.join("data");
-        let args = [&["--admin-port", &admin, "--data-dir", data.to_str().unwrap()], extra].concat();
-        let server = ProcessServer::start_with(&args);
-        Standalone { server: Some(server), url: format!("http://127.0.0.1:{admin}"), dir }
+        Scratch(dir)
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        self.0.join(name)
     }
 }
 
-impl Drop for Standalone {
+impl Drop for Scratch {
     fn drop(&mut self) {
-        drop(self.server.take());
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A node that is not in cluster mode, its control plane a single voter of its own, with its
+/// data dir and the test's files in a scratch dir. Fields drop in order: the process stops
+/// (SIGTERM, then SIGKILL) before its directory goes.
+struct Standalone {
+    _server: ProcessServer,
+    url: String,
+    dir: Scratch,
+}
+
+impl Standalone {
+    fn start(extra: &[&str]) -> Standalone {
+        let dir = Scratch::new();
+        let admin = free_port().to_string();
+        let data = dir.file("data");
+        let args = [&["--admin-port", &admin, "--data-dir", data.to_str().unwrap()], extra].concat();
+        let server = ProcessServer::start_with(&args);
+        Standalone { _server: server, url: format!("http://127.0.0.1:{admin}"), dir }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.file(name)
     }
 }
 
@@ -272,7 +286,8 @@ fn audit_entry_at(url: &str, revision: u64) -> Value {
 
 #[test]
 fn damaged_files_foreign_versions_and_non_admin_tokens_are_refused() {
-    let tokens = std::env::temp_dir().join(format!("ferrocache-e2e-backup-tokens-{}.toml", std::process::id()));
+    let scratch = Scratch::new();
+    let tokens = scratch.file("tokens.toml");
     let (admin, writer) = ("backup-admin-secret-0123456789", "backup-writer-secret-0123456789");
     std::fs::write(
         &tokens,
@@ -333,5 +348,4 @@ fn damaged_files_foreign_versions_and_non_admin_tokens_are_refused() {
     // The intact file restores (over the node's own data, so with --force).
     let out = with_token(admin, &["backup", "restore", file.to_str().unwrap(), "--force"]);
     assert!(out.status.success(), "{}", text(&out));
-    let _ = std::fs::remove_file(&tokens);
 }
