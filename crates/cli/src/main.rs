@@ -3,12 +3,13 @@
 //! `ferrocache server` runs a node (see [`server`]). Every other command is the operator CLI of
 //! the control plane, talking HTTP to a node's admin API (`--url`, default
 //! `http://127.0.0.1:7379`, or `FERROCACHE_URL`; `--token` or `FERROCACHE_TOKEN`): `config`,
-//! `lease`, `lock`, `audit`, `members` and `status`; `cluster` talks to nodes by their client
+//! `lease`, `lock`, `audit`, `backup`, `members` and `status`; `cluster` talks to nodes by their client
 //! address instead (see [`cluster_cmd`]). They print text for people by default and
 //! JSON with `--output json`; a failure is one line on stderr with exit code 1, a wrong command
 //! line exit code 2.
 
 mod audit;
+mod backup;
 mod cluster_cmd;
 mod cluster_failover;
 mod cluster_node;
@@ -94,6 +95,13 @@ enum Command {
         #[command(subcommand)]
         cmd: audit::AuditCmd,
     },
+    /// Save the whole control plane to a file, inspect such a file, restore it (disaster recovery).
+    Backup {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: backup::BackupCmd,
+    },
     /// List, add and remove control-plane members.
     Members {
         #[command(flatten)]
@@ -122,6 +130,7 @@ fn main() -> ExitCode {
         Command::Lease { conn, cmd } => conn::run(conn, async |ctx| lease::run(&ctx, cmd).await.map(|()| 0)),
         Command::Lock { conn, args } => conn::run(conn, async |ctx| lock::run(&ctx, args).await),
         Command::Audit { conn, cmd } => conn::run(conn, async |ctx| audit::run(&ctx, cmd).await.map(|()| 0)),
+        Command::Backup { conn, cmd } => conn::run(conn, async |ctx| backup::run(&ctx, cmd).await.map(|()| 0)),
         Command::Members { conn, cmd } => conn::run(conn, async |ctx| members::run(&ctx, cmd).await.map(|()| 0)),
         Command::Cluster(args) => cluster_cmd::main(args),
         Command::Deploy(args) => deploy_cmd::main(args),

@@ -32,6 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A watch stream that carries nothing (not even the server's keep-alive comments, sent every
 /// 15 s) for this long is taken as dropped and reconnected.
 const WATCH_IDLE: Duration = Duration::from_secs(45);
+/// How long taking or restoring a backup may take (a large state is megabytes each way).
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest wait the server grants one lock request.
 pub const MAX_LOCK_WAIT: Duration = Duration::from_secs(60);
 
@@ -173,6 +175,17 @@ pub struct ExportItem {
 pub struct ImportResult {
     pub revision: u64,
     pub imported: usize,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreResult {
+    /// The restore's own revision (above every earlier one of either state).
+    pub revision: u64,
+    /// The revision the backup was taken at.
+    pub backup_revision: u64,
+    /// Live keys after the restore.
+    pub keys: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -419,6 +432,21 @@ impl Client {
     /// Writes every item in one transaction.
     pub async fn import(&self, items: &[ExportItem]) -> Result<ImportResult, ClientError> {
         self.post_json(self.url_for(["v1", "import"], &[]), &json!({ "items": items })).await
+    }
+
+    /// A backup of the whole control plane, as the file's bytes (see [`crate::backup`]).
+    pub async fn backup(&self) -> Result<Vec<u8>, ClientError> {
+        let req = self.request(Method::GET, self.url_for(["v1", "backup"], &[])).timeout(BACKUP_TIMEOUT);
+        let resp = self.send(req).await?;
+        Ok(resp.bytes().await.map_err(|e| self.unreachable(&e))?.to_vec())
+    }
+
+    /// Replaces the control plane's state with the backup file `file` (its bytes, unchanged);
+    /// `force` to replace a state that holds data.
+    pub async fn restore(&self, file: Vec<u8>, force: bool) -> Result<RestoreResult, ClientError> {
+        let url = self.url_for(["v1", "restore"], &[("force", force.then(|| "true".to_string()))]);
+        let req = self.request(Method::POST, url).header(reqwest::header::CONTENT_TYPE, "application/json").body(file);
+        self.call_within(req, BACKUP_TIMEOUT).await
     }
 
     /// The current revision, read linearizably (the revision of an empty listing under `prefix`).

@@ -139,6 +139,23 @@ pub struct RollbackOp {
     pub to_revision: u64,
 }
 
+/// Replace the whole state with a backup's (see [`crate::backup`] for the document and
+/// `state::restore` for what is kept). The node that receives the backup checks its format and
+/// checksum before proposing; the state machine applies the decoded state as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreOp {
+    pub state: crate::state::ConfigState,
+    /// The backup's revision and checksum, recorded in the restore's audit entry.
+    pub backup_revision: u64,
+    pub checksum: String,
+    /// Replace a state that holds data (without it such a restore is refused).
+    #[serde(default)]
+    pub force: bool,
+    /// Size of the encoded backup content, for the snapshot policy's byte count.
+    #[serde(default)]
+    pub content_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
@@ -163,6 +180,8 @@ pub enum Op {
     /// applied in order as if it had its own entry (own revision, own audit record, own
     /// answer in [`Outcome::Batch`]); a batch never nests.
     Batch(Vec<Request>),
+    /// Replace the state with a backup's; boxed, as it is much larger than any other op.
+    Restore(Box<RestoreOp>),
 }
 
 impl Op {
@@ -182,6 +201,7 @@ impl Op {
             Op::LockRelease { .. } => "lock.release",
             Op::Compact { .. } => "compact",
             Op::Batch(_) => "batch",
+            Op::Restore(_) => "restore",
         }
     }
 }
@@ -234,6 +254,8 @@ pub enum Outcome {
     Compacted { revision: u64 },
     /// The answers to an [`Op::Batch`], one per request, in order.
     Batch(Vec<Response>),
+    /// The state now is the backup's; `revision` is the restore's own (above every earlier one).
+    Restored { revision: u64, backup_revision: u64, keys: u64 },
 }
 
 /// Why the state machine refused a command. The command still occupies its log slot; nothing
@@ -253,6 +275,12 @@ pub enum SmError {
     NotLockOwner { name: String, owner: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "the control plane already holds data ({keys} {}); a restore replaces all of it: \
+         give force=true (`ferrocache backup restore --force`) to replace it",
+        if *keys == 1 { "key with history" } else { "keys with history" }
+    )]
+    NotEmpty { keys: u64 },
 }
 
 /// The state machine's reply for one entry (openraft's `R`).

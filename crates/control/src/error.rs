@@ -55,6 +55,7 @@ impl From<SmError> for ApiError {
             SmError::LeaseNotFound { .. } => (StatusCode::NOT_FOUND, "lease_not_found"),
             SmError::NotLockOwner { .. } => (StatusCode::CONFLICT, "not_lock_owner"),
             SmError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            SmError::NotEmpty { .. } => (StatusCode::CONFLICT, "not_empty"),
         };
         let mut err = ApiError::new(status, code, e.to_string());
         if let SmError::Compacted { first_available } = e {

@@ -8,6 +8,7 @@
 //! or it joins a running cluster through `ControlConfig::join`.
 
 pub mod auth;
+pub mod backup;
 pub mod client;
 pub mod command;
 pub mod config;

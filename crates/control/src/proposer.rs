@@ -164,6 +164,7 @@ pub(crate) fn request_bytes(req: &Request) -> usize {
                 TxnAction::Delete(del) => del.key.len(),
             })
             .sum(),
+        Op::Restore(restore) => restore.content_bytes as usize,
         _ => 64,
     }
 }

@@ -117,3 +117,33 @@ async fn an_unprotected_admin_api_stays_on_loopback() {
         Ok(_) => panic!("an unprotected admin API must not start on 0.0.0.0"),
     }
 }
+
+/// Backup reads everything and restore replaces everything: both need an admin token without
+/// a key prefix, and the restore's audit entry names the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_restore_need_an_unscoped_admin() {
+    use reqwest::Method;
+    const SCOPED_ADMIN: &str = "scoped-admin-secret-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1, dir.path());
+    cfg.tokens = tokens();
+    cfg.tokens.push(Token { name: "ops".into(), secret: SCOPED_ADMIN.into(), role: Role::Admin, prefix: Some("app/".into()) });
+    let node = start(cfg).await;
+    wait_leader(&node).await;
+    let c = Client::new(node.url());
+    for secret in [READER, APP, SCOPED_ADMIN] {
+        let (s, err) = call(&c, Some(secret), Method::GET, "/v1/backup", None).await;
+        assert_eq!((s, err["error"]["code"].as_str()), (403, Some("forbidden")), "{err}");
+        let (s, err) = call(&c, Some(secret), Method::POST, "/v1/restore?force=true", Some(json!({}))).await;
+        assert_eq!((s, err["error"]["code"].as_str()), (403, Some("forbidden")), "{err}");
+    }
+    let backup = c.raw().get(c.url("/v1/backup")).bearer_auth(ROOT).send().await.unwrap();
+    assert_eq!(backup.status(), 200);
+    let file = backup.bytes().await.unwrap();
+    let (s, res) = c.send(c.raw().post(c.url("/v1/restore")).bearer_auth(ROOT).body(file.to_vec())).await;
+    assert_eq!(s, 200, "{res}");
+    let (_, audit) = call(&c, Some(ROOT), Method::GET, "/v1/audit?from=1&limit=1000", None).await;
+    let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["op"].as_str(), last["actor"].as_str()), (Some("restore"), Some("root")), "{last}");
+    node.shutdown().await;
+}

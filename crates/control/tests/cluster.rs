@@ -16,6 +16,24 @@ async fn value_of(client: &Client, key: &str, consistency: &str) -> Option<Strin
     (status == 200).then(|| body["value"].as_str().unwrap_or_default().to_string())
 }
 
+/// A first node, leader of its own cluster, that snapshots every 20 entries and keeps no log
+/// behind its snapshots (so a later member must start from a snapshot).
+async fn start_snapshotting(dir: &std::path::Path) -> ControlHandle {
+    let mut c = config(1, dir);
+    c.snapshot_every = 20;
+    c.keep_logs_after_snapshot = 0;
+    let node = start(c).await;
+    wait_leader(&node).await;
+    node
+}
+
+/// Starts node `id` joining the cluster of `via`.
+async fn join(id: u64, dir: &std::path::Path, via: &ControlHandle) -> ControlHandle {
+    let mut c = config(id, dir);
+    c.join = Some(via.url().to_string());
+    start(c).await
+}
+
 fn leader_of(nodes: &[&ControlHandle]) -> Option<u64> {
     let leaders: Vec<_> = nodes.iter().filter_map(|n| n.status().leader).collect();
     let first = *leaders.first()?;
@@ -151,20 +169,14 @@ async fn three_nodes_survive_losing_the_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_joining_after_log_purge_gets_a_snapshot() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut c1 = config(1, dirs[0].path());
-    c1.snapshot_every = 20;
-    c1.keep_logs_after_snapshot = 0;
-    let n1 = start(c1).await;
-    wait_leader(&n1).await;
+    let n1 = start_snapshotting(dirs[0].path()).await;
     let client1 = Client::new(n1.url());
     for i in 0..50 {
         assert!(put(&client1, &format!("s/{}", i % 5), &format!("v{i}")).await);
     }
     eventually(10, "the log to be purged", || async { n1.status().purged_index.filter(|p| *p >= 20) }).await;
 
-    let mut c2 = config(2, dirs[1].path());
-    c2.join = Some(n1.url().to_string());
-    let n2 = start(c2).await;
+    let n2 = join(2, dirs[1].path(), &n1).await;
     let client2 = Client::new(n2.url());
     eventually(15, "the snapshot to reach the new node", || async {
         (value_of(&client2, "s/4", "stale").await.as_deref() == Some("v49")).then_some(())
@@ -244,6 +256,54 @@ async fn concurrent_writes_are_batched_and_each_acknowledged() {
     assert_eq!(seen, (1..=WRITES as u64).collect::<Vec<_>>(), "the watcher sees every write once, in order");
     drop(watch);
     for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+/// A restore goes through the Raft log: every member replaces its state at the same position,
+/// and a member that joins later gets the restored state (with its restore point) in a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_reaches_every_member_and_travels_in_snapshots() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let n1 = start_snapshotting(dirs[0].path()).await;
+    let n2 = join(2, dirs[1].path(), &n1).await;
+    let (client1, client2) = (Client::new(n1.url()), Client::new(n2.url()));
+    for v in ["v1", "v2", "v3"] {
+        assert!(put(&client1, "app/db", v).await);
+    }
+    let typed = ferrocache_control::client::Client::new(n2.url(), None).unwrap();
+    let backup = typed.backup().await.expect("a backup");
+    for i in 0..5 {
+        assert!(put(&client1, &format!("later/{i}"), "x").await);
+    }
+    // Through the follower, over data written since: forced.
+    let refused = typed.restore(backup.clone(), false).await.unwrap_err();
+    assert_eq!(refused.code(), Some("not_empty"), "{refused}");
+    let restored = typed.restore(backup, true).await.expect("the restore");
+    assert_eq!((restored.backup_revision, restored.revision), (3, 9));
+    for (client, node) in [(&client1, &n1), (&client2, &n2)] {
+        eventually(10, "the restore on every member", || async { (node.status().revision == 9).then_some(()) }).await;
+        assert_eq!(value_of(client, "app/db", "stale").await.as_deref(), Some("v3"));
+        assert_eq!(value_of(client, "later/0", "stale").await, None);
+        let (_, chain) = client.get("/v1/audit/verify?consistency=stale").await;
+        assert_eq!(chain["ok"], true, "{chain}");
+    }
+
+    // Enough writes for a snapshot and a purge; a new member starts from that snapshot.
+    for i in 0..30 {
+        assert!(put(&client1, &format!("after/{}", i % 3), &format!("{i}")).await);
+    }
+    eventually(10, "the log to be purged past the restore", || async { n1.status().purged_index.filter(|p| *p >= 20) }).await;
+    let n3 = join(3, dirs[2].path(), &n1).await;
+    let client3 = Client::new(n3.url());
+    eventually(15, "the snapshot on the new member", || async { (n3.status().revision == 39).then_some(()) }).await;
+    assert!(n3.status().snapshot_index.is_some());
+    assert_eq!(value_of(&client3, "app/db", "stale").await.as_deref(), Some("v3"));
+    let (_, chain) = client3.get("/v1/audit/verify?consistency=stale").await;
+    assert_eq!(chain["ok"], true, "{chain}");
+    let (status, err) = client3.get("/v1/watch?prefix=app/&from_revision=5").await;
+    assert_eq!((status, err["error"]["first_available"].as_u64()), (410, Some(10)), "{err}");
+    for node in [n3, n2, n1] {
         node.shutdown().await;
     }
 }

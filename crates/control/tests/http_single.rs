@@ -403,3 +403,28 @@ async fn snapshots_follow_writes_and_bytes_applied() {
     assert_eq!(snapshot_after(0, 0, 12, 1024).await, None, "no rule met, no snapshot");
     assert_eq!(snapshot_after(100, 1 << 20, 12, 1024).await, None, "rules not reached, no snapshot");
 }
+
+/// A backup larger than the ordinary request limit (several values near the value limit)
+/// still restores: `/v1/restore` has a limit of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_larger_than_the_request_limit_restores() {
+    let (_dir1, source, c1) = single().await;
+    let big = vec![b'x'; 1200 * 1024];
+    for i in 0..3 {
+        let (s, err) = c1.put(&format!("/v1/kv/blob/{i}"), &big, "application/octet-stream").await;
+        assert_eq!(s, 200, "{err}");
+    }
+    let backup = c1.raw().get(c1.url("/v1/backup")).send().await.unwrap().bytes().await.unwrap();
+    assert!(backup.len() > 4 * 1024 * 1024, "{} bytes", backup.len());
+    let (_dir2, target, c2) = single().await;
+    let (s, res) = c2.send(c2.raw().post(c2.url("/v1/restore")).body(backup.to_vec())).await;
+    assert_eq!(s, 200, "{res}");
+    assert_eq!((res["backup_revision"].as_u64(), res["keys"].as_u64()), (Some(3), Some(3)));
+    let (s, blob) = c2.get("/v1/kv/blob/2?raw=true").await;
+    assert_eq!((s, blob.as_str().map(str::len)), (200, Some(big.len())));
+    // Garbage of that size is read and refused as not a backup, not cut off by a limit.
+    let (s, err) = c2.send(c2.raw().post(c2.url("/v1/restore")).body(vec![b' '; 5 * 1024 * 1024])).await;
+    assert_eq!((s, err["error"]["code"].as_str()), (400, Some("invalid_backup")), "{err}");
+    source.shutdown().await;
+    target.shutdown().await;
+}

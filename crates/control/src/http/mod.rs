@@ -11,7 +11,8 @@
 //! | `POST /v1/txn` | `{compare: [{key, target, op, value}], success: [...], failure: [...]}` |
 //! | `GET /v1/watch?prefix=\|key=&from_revision=` | server-sent events; resumes with `Last-Event-ID` |
 //! | `POST /v1/compact` | `{revision}` or `{retain}` |
-//! | `GET /v1/export?prefix=` / `POST /v1/import` | a prefix as JSON, for backups and migrations; import is one atomic txn |
+//! | `GET /v1/export?prefix=` / `POST /v1/import` | a prefix as JSON, for migrations and partial copies; import is one atomic txn |
+//! | `GET /v1/backup` / `POST /v1/restore?force=` | the whole control plane as a checksummed file, and back through the Raft log (admin) |
 //! | `POST /v1/lease`, `GET /v1/lease[/{id}]`, `DELETE /v1/lease/{id}`, `POST /v1/lease/{id}/keepalive` | leases |
 //! | `POST /v1/lock/{name}` `{owner, lease, wait_ms?}`, `DELETE /v1/lock/{name}?owner=`, `GET /v1/lock/{name}` | locks with fencing tokens |
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
@@ -73,6 +74,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/compact", post(ops::compact))
         .route("/v1/export", get(transfer::export))
         .route("/v1/import", post(transfer::import))
+        .route("/v1/backup", get(transfer::backup))
+        .route("/v1/restore", post(transfer::restore).layer(DefaultBodyLimit::max(transfer::MAX_RESTORE_BYTES)))
         .route("/v1/lease", post(ops::lease_grant).get(ops::lease_list))
         .route("/v1/lease/{id}", get(ops::lease_get).delete(ops::lease_revoke))
         .route("/v1/lease/{id}/keepalive", post(ops::lease_keepalive))
@@ -98,10 +101,12 @@ pub fn router(node: Arc<Node>) -> Router {
 }
 
 /// The role an API call needs: reads need `read`, changes `write`, and cluster-wide changes
-/// (compaction, membership) `admin`.
+/// (compaction, membership) `admin`, as do backup and restore, which read or replace everything.
 fn needed_role(method: &Method, path: &str) -> Role {
     let read_only = method == Method::GET || method == Method::HEAD;
-    if read_only {
+    if path == "/v1/backup" || path == "/v1/restore" {
+        Role::Admin
+    } else if read_only {
         Role::Read
     } else if path.starts_with("/v1/compact") || path.starts_with("/v1/cluster/") {
         Role::Admin

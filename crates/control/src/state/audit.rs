@@ -84,7 +84,7 @@ impl AuditEntry {
 impl ConfigState {
     /// Sequence number and hash the next entry follows: the last entry, else the checkpoint,
     /// else genesis.
-    fn audit_head(&self) -> (u64, &str) {
+    pub(super) fn audit_head(&self) -> (u64, &str) {
         match (self.audit.last(), &self.audit_checkpoint) {
             (Some(last), _) => (last.seq, &last.hash),
             (None, cp) => audit_base(cp.as_ref()),

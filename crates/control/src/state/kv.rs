@@ -57,7 +57,7 @@ impl ConfigState {
     }
 
     /// The newest version of `key` at or before `rev`, if it is live.
-    fn live_at(&self, key: &str, rev: u64) -> Option<&Record> {
+    pub(super) fn live_at(&self, key: &str, rev: u64) -> Option<&Record> {
         let versions = self.keys.get(key)?;
         let idx = versions.partition_point(|r| r.mod_revision <= rev).checked_sub(1)?;
         Some(&versions[idx]).filter(|r| r.is_live())
@@ -69,7 +69,7 @@ impl ConfigState {
         versions.binary_search_by_key(&rev, |r| r.mod_revision).ok().map(|i| &versions[i])
     }
 
-    fn current(&self, key: &str) -> Option<&Record> {
+    pub(super) fn current(&self, key: &str) -> Option<&Record> {
         self.live_at(key, self.revision)
     }
 
@@ -235,9 +235,17 @@ impl ConfigState {
     /// Appends a version (or tombstone) of `key` at `tx.rev`, keeps lease attachments in step
     /// and records the change in the revision log and the audit chain.
     pub(super) fn write_key(&mut self, tx: &mut Tx, key: &str, value: Option<StoredValue>) {
+        if let Some((old_sum, new_sum)) = self.push_version(tx, key, value) {
+            self.audit_push(tx, key, old_sum, new_sum);
+        }
+    }
+
+    /// [`ConfigState::write_key`] without the audit entry; returns the old and new checksums,
+    /// or `None` when there was nothing to do (deleting a missing key).
+    pub(super) fn push_version(&mut self, tx: &mut Tx, key: &str, value: Option<StoredValue>) -> Option<(Option<String>, Option<String>)> {
         let prev = self.current(key).cloned();
         if prev.is_none() && value.is_none() {
-            return;
+            return None;
         }
         let old_lease = prev.as_ref().and_then(|r| r.value.as_ref()).and_then(|v| v.lease);
         let new_lease = value.as_ref().and_then(|v| v.lease);
@@ -263,7 +271,7 @@ impl ConfigState {
         self.keys.entry(key.to_string()).or_default().push(record);
         self.revlog.entry(tx.rev).or_default().push(key.to_string());
         tx.changed = true;
-        self.audit_push(tx, key, old_sum, new_sum);
+        Some((old_sum, new_sum))
     }
 }
 

@@ -14,6 +14,7 @@ mod audit;
 mod kv;
 mod lease;
 mod lock;
+mod restore;
 #[cfg(test)]
 mod tests;
 
@@ -94,6 +95,23 @@ pub struct ConfigState {
     /// Where the kept audit chain attaches after compaction dropped its start.
     #[serde(default)]
     audit_checkpoint: Option<AuditCheckpoint>,
+    /// The revision of the last restore (0 = never restored): events cannot be followed across
+    /// it, since the history before it is another state's (see `restore`).
+    #[serde(default)]
+    restored_at: u64,
+}
+
+/// Counts of what a state holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Live keys.
+    pub keys: u64,
+    /// Stored versions of all keys, tombstones included.
+    pub versions: u64,
+    /// Kept audit entries.
+    pub audit_entries: u64,
+    pub leases: u64,
+    pub locks: u64,
 }
 
 /// The per-command context: who, when, and the revision a change would take.
@@ -125,6 +143,22 @@ impl ConfigState {
         self.time_ms
     }
 
+    /// How much the state holds (what a backup's metadata reports).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            keys: self.live_keys_at(self.revision),
+            versions: self.keys.values().map(|v| v.len() as u64).sum(),
+            audit_entries: self.audit.len() as u64,
+            leases: self.leases.len() as u64,
+            locks: self.locks.len() as u64,
+        }
+    }
+
+    /// How many keys are live at `rev`.
+    fn live_keys_at(&self, rev: u64) -> u64 {
+        self.keys.keys().filter(|k| self.live_at(k, rev).is_some()).count() as u64
+    }
+
     /// Applies one command. A refused command (`Err`) changes nothing but the clock.
     pub fn apply(&mut self, req: &Request) -> Response {
         if let Op::Batch(batch) = &req.op {
@@ -151,6 +185,7 @@ impl ConfigState {
             Op::LockAcquire { name, owner, lease } => self.lock_acquire(&mut tx, name, owner, *lease),
             Op::LockRelease { name, owner } => self.lock_release(&mut tx, name, owner),
             Op::Compact { revision } => self.compact(&mut tx, *revision),
+            Op::Restore(restore) => self.restore(&mut tx, restore),
             // `apply` unpacks a batch; only a batch inside a batch gets here.
             Op::Batch(_) => Err(SmError::Invalid("a batch cannot contain a batch".to_string())),
         };
@@ -178,9 +213,14 @@ impl ConfigState {
     }
 
     /// Events with revision >= `from` on keys starting with `prefix`, in revision order.
+    /// A watcher cannot follow events across a restore: it is told to read the state again and
+    /// watch from the revision after the restore's, as after a compaction (the restore's own
+    /// changes are part of the state it reads).
     pub fn events_from(&self, from: u64, prefix: &str) -> Result<Vec<Event>, SmError> {
-        if from < self.first_revision {
-            return Err(SmError::Compacted { first_available: self.first_revision });
+        let after_restore = if self.restored_at > 0 { self.restored_at + 1 } else { 0 };
+        let floor = self.first_revision.max(after_restore);
+        if from < floor {
+            return Err(SmError::Compacted { first_available: floor });
         }
         let mut out = Vec::new();
         for (rev, keys) in self.revlog.range(from..) {
@@ -246,7 +286,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -537,3 +537,136 @@ fn snapshot_roundtrip_is_identical() {
     let back: ConfigState = rmp_serde::from_slice(&bytes).unwrap();
     assert_eq!(back, h.state);
 }
+
+/// Puts `value` under `key` attached to `lease`.
+fn put_on_lease(h: &mut Harness, key: &str, value: &str, lease: u64) {
+    let mut op = put_op(key, value);
+    op.lease = Some(lease);
+    h.run(Op::Put(op)).unwrap();
+}
+
+fn restore_op(backup: &ConfigState, force: bool) -> Op {
+    let state = backup.clone();
+    Op::Restore(Box::new(RestoreOp { backup_revision: state.revision(), state, checksum: "c0ffee".into(), force, content_bytes: 0 }))
+}
+
+/// A source with versions, a rollback, a deletion, a session (lease, bound key, lock) and a map.
+fn restore_source() -> Harness {
+    let mut src = Harness::new();
+    src.put("app/db", "v1"); // 1
+    src.put("app/db", "v2"); // 2
+    src.put("app/flag", "on"); // 3
+    src.run(Op::Rollback(RollbackOp { key: "app/db".into(), prefix: false, to_revision: 1 })).unwrap(); // 4
+    src.run(Op::Delete(DeleteOp { key: "app/flag".into(), prefix: false, if_revision: None })).unwrap(); // 5
+    src.put("cluster/map", "{\"epoch\":7}"); // 6
+    let lease = src.lease(60_000);
+    put_on_lease(&mut src, "cluster/alive/a", "old-a", lease); // 7
+    put_on_lease(&mut src, "svc/gone", "x", lease); // 8
+    src.run(Op::LockAcquire { name: "jobs".into(), owner: "old".into(), lease }).unwrap(); // 9
+    src
+}
+
+#[test]
+fn restore_into_a_fresh_state_keeps_history_and_moves_the_revision_on() {
+    let src = restore_source();
+    let mut dst = Harness::new();
+    dst.state.record_membership("membership {1}");
+    dst.now = 50_000;
+    let res = dst.run(restore_op(&src.state, false)).unwrap();
+    let restore_rev = src.state.revision() + 1;
+    assert_eq!(res, Outcome::Restored { revision: restore_rev, backup_revision: src.state.revision(), keys: 2 });
+    assert_eq!(dst.state.revision(), restore_rev);
+    // Data: values, history and revisions are the backup's; old revisions read its history.
+    assert_eq!(dst.value("app/db").as_deref(), Some("v1"));
+    assert_eq!(dst.state.history("app/db"), src.state.history("app/db"));
+    assert_eq!(dst.state.history("app/flag"), src.state.history("app/flag"));
+    assert_eq!(dst.state.get("app/db", Some(2)).unwrap().unwrap().mod_revision, 2);
+    assert_eq!(dst.value("cluster/map").as_deref(), Some("{\"epoch\":7}"), "a state without a map takes the backup's");
+    // Sessions: the backup's leases and locks are gone, and so are their keys (a tombstone at
+    // the restore revision).
+    assert!(dst.state.leases().is_empty());
+    assert_eq!(dst.state.lock_status("jobs").holder, None);
+    for key in ["cluster/alive/a", "svc/gone"] {
+        assert_eq!(dst.value(key), None);
+        let last = dst.state.history(key).last().unwrap().clone();
+        assert_eq!((last.mod_revision, last.is_live(), last.author.as_str()), (restore_rev, false, "tester"));
+    }
+    // Watchers cannot follow events across the restore: they are told to resync from it.
+    let resync = Err(SmError::Compacted { first_available: restore_rev + 1 });
+    assert_eq!(dst.state.events_from(3, ""), resync);
+    assert_eq!(dst.state.events_from(restore_rev, ""), resync, "the restore's own changes are part of the state read again");
+    assert_eq!(dst.state.events_from(restore_rev + 1, ""), Ok(vec![]));
+    // Audit: the backup's chain plus one restore entry chained onto it.
+    let report = dst.state.verify_audit();
+    assert!(report.ok, "{report:?}");
+    let audit = dst.state.audit_entries(0, usize::MAX);
+    assert_eq!(audit.len(), src.state.audit_entries(0, usize::MAX).len() + 1);
+    let last = audit.last().unwrap();
+    assert_eq!((last.op.as_str(), last.key.as_str(), last.revision), ("restore", "backup/revision/9", restore_rev));
+    assert_eq!(last.new_checksum.as_deref(), Some("c0ffee"));
+    assert!(last.old_checksum.is_some(), "the replaced chain's head is recorded");
+    assert_eq!(last.time_ms, 50_000);
+    // Writes go on after the restore revision; lease ids are never handed out again.
+    assert_eq!(dst.put("app/new", "1"), restore_rev + 1);
+    assert!(dst.lease(1_000) > src.state.leases()[0].id);
+}
+
+#[test]
+fn restore_over_data_needs_force_and_never_moves_the_revision_back() {
+    let src = restore_source();
+    let mut dst = Harness::new();
+    for i in 0..20 {
+        dst.put("mine/key", &i.to_string());
+    }
+    let before = dst.state.clone();
+    assert_eq!(dst.run(restore_op(&src.state, false)), Err(SmError::NotEmpty { keys: 1 }));
+    assert_eq!(dst.state, before, "a refused restore changes nothing");
+    let Outcome::Restored { revision, .. } = dst.run(restore_op(&src.state, true)).unwrap() else { panic!() };
+    assert_eq!(revision, 21, "above the replaced state's revision 20");
+    assert_eq!(dst.value("mine/key"), None);
+    assert!(dst.state.history("mine/key").is_empty());
+    assert_eq!(dst.value("app/db").as_deref(), Some("v1"));
+    assert!(dst.state.verify_audit().ok);
+    // Restoring again over the restored data needs force again.
+    assert!(matches!(dst.run(restore_op(&src.state, false)), Err(SmError::NotEmpty { .. })));
+}
+
+#[test]
+fn restore_keeps_the_running_clusters_sessions_and_map() {
+    let src = restore_source();
+    let mut dst = Harness::new();
+    dst.put("cluster/map", "{\"epoch\":2}");
+    let (l1, l2) = (dst.lease(10_000), dst.lease(60_000));
+    put_on_lease(&mut dst, "cluster/alive/a", "new-a", l1);
+    put_on_lease(&mut dst, "cluster/alive/b", "new-b", l1);
+    dst.run(Op::LockAcquire { name: "jobs".into(), owner: "live".into(), lease: l2 }).unwrap();
+    // Sessions and the map are not data: no force needed.
+    assert_eq!(dst.state.data_keys(), 0);
+    let Outcome::Restored { revision, .. } = dst.run(restore_op(&src.state, false)).unwrap() else { panic!() };
+    assert_eq!(dst.value("cluster/map").as_deref(), Some("{\"epoch\":2}"), "the running cluster's map stays");
+    assert_eq!(dst.state.history("cluster/map").len(), 2, "after the backup's version of it");
+    assert_eq!(dst.value("cluster/alive/a").as_deref(), Some("new-a"));
+    assert_eq!(dst.value("cluster/alive/b").as_deref(), Some("new-b"));
+    assert_eq!(dst.value("svc/gone"), None, "the backup's session keys end");
+    let alive = dst.state.history("cluster/alive/a");
+    assert_eq!(alive.iter().filter(|r| r.mod_revision == revision).count(), 1, "one version per key at the restore revision");
+    assert_eq!(dst.state.lock_status("jobs").holder.as_deref(), Some("live"));
+    assert_eq!(dst.state.leases().iter().map(|l| l.id).collect::<Vec<_>>(), vec![l1, l2]);
+    // The kept leases still own their keys: when one ends, its keys go.
+    dst.now += 10_000;
+    dst.run(Op::ExpireLeases).unwrap();
+    assert_eq!(dst.value("cluster/alive/a"), None);
+    assert_eq!(dst.value("cluster/alive/b"), None);
+    assert_eq!(dst.state.lock_status("jobs").holder.as_deref(), Some("live"));
+    assert!(dst.state.verify_audit().ok);
+}
+
+#[test]
+fn a_restored_state_survives_the_snapshot_encoding() {
+    let src = restore_source();
+    let mut dst = Harness::new();
+    dst.run(restore_op(&src.state, false)).unwrap();
+    let back: ConfigState = rmp_serde::from_slice(&rmp_serde::to_vec_named(&dst.state).unwrap()).unwrap();
+    assert_eq!(back, dst.state);
+    assert!(back.events_from(1, "").is_err(), "the restore point is part of the snapshot");
+}
