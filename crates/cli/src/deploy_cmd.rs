@@ -249,7 +249,7 @@ fn is_live(name: &str) -> bool {
 }
 
 /// The spec's settings that the control plane hands to the nodes live.
-fn live_settings(spec: &Spec) -> crate::node_settings::Settings {
+fn live_settings(spec: &Spec) -> ferrocache_control::settings::Settings {
     spec.settings.iter().filter(|(name, _)| is_live(name)).map(|(k, v)| (k.clone(), v.value.clone())).collect()
 }
 

@@ -9,52 +9,16 @@
 //! or nothing, like CONFIG SET: one bad value and the node keeps its settings and reports why.
 //! A setting that leaves both objects goes back to the value the node started with.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ferrocache_control::settings::{NODE_PREFIX, Report, STATUS_PREFIX, Settings, checksum, effective};
 use ferrocache_control::{KeyValueAt, MapAccess};
 use ferrocache_server::Shared;
 use ferrocache_topology::map::NodeId;
-use serde::{Deserialize, Serialize};
-
-pub const FLEET_KEY: &str = "cluster/config/settings";
-pub const NODE_PREFIX: &str = "cluster/config/nodes/";
-pub const STATUS_PREFIX: &str = "cluster/config/status/";
-
-/// Settings by name, in a stable order (the checksum is over their JSON).
-pub type Settings = BTreeMap<String, String>;
-
-/// What a node reports after each change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    /// The newest revision of the two keys it applied (0: neither exists).
-    pub revision: u64,
-    /// SHA-256 of the JSON of the settings in force.
-    pub checksum: String,
-    pub settings: Settings,
-    /// Why the asked-for settings were refused (the node kept its previous ones).
-    pub error: Option<String>,
-}
-
-/// The settings a node should run with: the fleet's, overlaid with its own.
-pub fn effective(fleet: Option<&[u8]>, node: Option<&[u8]>) -> Result<Settings, String> {
-    let mut out = Settings::new();
-    for (what, bytes) in [("fleet settings", fleet), ("node settings", node)] {
-        if let Some(bytes) = bytes {
-            let layer: Settings = serde_json::from_slice(bytes).map_err(|e| format!("the {what} are not an object of texts: {e}"))?;
-            out.extend(layer);
-        }
-    }
-    Ok(out)
-}
-
-pub fn checksum(settings: &Settings) -> String {
-    ferrocache_control::state::sha256_hex(&serde_json::to_vec(settings).unwrap_or_default())
-}
 
 /// Follows this node's settings in the control plane, applies them and reports.
 pub fn follow(shared: &Arc<Shared>, maps: &MapAccess, id: &NodeId) {
-    let keys = vec![FLEET_KEY.to_string(), format!("{NODE_PREFIX}{id}")];
+    let keys = vec![ferrocache_control::settings::FLEET_KEY.to_string(), format!("{NODE_PREFIX}{id}")];
     let (reports, shared) = (tokio::sync::mpsc::unbounded_channel::<Report>(), shared.clone());
     let (tx, mut rx) = reports;
     // What the node started with, for settings that leave the control plane.
@@ -135,27 +99,4 @@ fn in_force(shared: &Shared, started: &Settings) -> Settings {
         .keys()
         .filter_map(|name| ferrocache_server::config::param(name).map(|p| (name.clone(), (p.get)(&config))))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_node_layer_overrides_the_fleet() {
-        let s = effective(Some(br#"{"maxmemory":"1mb","hz":"10"}"#), Some(br#"{"maxmemory":"2mb"}"#)).unwrap();
-        assert_eq!(s, Settings::from([("hz".into(), "10".into()), ("maxmemory".into(), "2mb".into())]));
-        assert_eq!(effective(None, None).unwrap(), Settings::new());
-        assert!(effective(Some(b"[1]"), None).unwrap_err().contains("fleet settings"));
-    }
-
-    #[test]
-    fn the_checksum_does_not_depend_on_insertion_order() {
-        let a = Settings::from([("a".into(), "1".into()), ("b".into(), "2".into())]);
-        let mut b = Settings::new();
-        b.insert("b".into(), "2".into());
-        b.insert("a".into(), "1".into());
-        assert_eq!(checksum(&a), checksum(&b));
-        assert_eq!(checksum(&a).len(), 64);
-    }
 }

@@ -15,7 +15,6 @@
 //! A rollback deletes the canary's own settings, so it returns to the fleet's, and records why
 //! under `deploy/<name>/action` (its history and the audit log keep it).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrocache_control::client::{Client, PutOptions};
@@ -23,55 +22,14 @@ use ferrocache_control::command::ContentType;
 use ferrocache_topology::map::ClusterMap;
 
 use crate::conn::CliError;
-use crate::node_settings::{self, FLEET_KEY, NODE_PREFIX, Report, STATUS_PREFIX, Settings};
+use ferrocache_control::exposition::Sample;
+use ferrocache_control::settings::{self as node_settings, FLEET_KEY, NODE_PREFIX, Report, STATUS_PREFIX, Settings};
 use crate::output::{Format, Table};
 
 /// How long nodes may take to report a change.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Fewer events than this in a window say nothing about a ratio.
 const MIN_EVENTS: f64 = 100.0;
-
-/// Cumulative counters of one node at one moment.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Sample {
-    pub commands: f64,
-    pub errors: f64,
-    pub hits: f64,
-    pub misses: f64,
-    pub used_memory: f64,
-    /// Cumulative command-duration histogram: (upper bound in seconds, count).
-    pub buckets: Vec<(f64, f64)>,
-}
-
-impl Sample {
-    /// Reads the counters from a Prometheus text exposition.
-    pub fn parse(text: &str) -> Sample {
-        let mut s = Sample::default();
-        let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((name_labels, value)) = line.rsplit_once(' ') else { continue };
-            let Ok(value) = value.parse::<f64>() else { continue };
-            let name = name_labels.split('{').next().unwrap_or("");
-            match name {
-                "ferrocache_commands_processed_total" => s.commands += value,
-                "ferrocache_error_replies_total" => s.errors += value,
-                "ferrocache_keyspace_hits_total" => s.hits += value,
-                "ferrocache_keyspace_misses_total" => s.misses += value,
-                "ferrocache_memory_used_bytes" => s.used_memory = value,
-                "ferrocache_command_duration_seconds_bucket" => {
-                    let le = name_labels.split("le=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("");
-                    let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::INFINITY) };
-                    let entry = buckets.entry(bound.to_bits()).or_insert((bound, 0.0));
-                    entry.1 += value;
-                }
-                _ => {}
-            }
-        }
-        s.buckets = buckets.into_values().collect();
-        s.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        s
-    }
-}
 
 /// What happened between two samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,19 +265,8 @@ mod tests {
             misses,
             used_memory: 10e6,
             buckets: vec![(0.0001, fast), (0.01, fast + slow), (f64::INFINITY, fast + slow)],
+            ..Sample::default()
         }
-    }
-
-    #[test]
-    fn samples_are_read_from_the_exposition() {
-        let text = "# HELP x\nferrocache_commands_processed_total 120\nferrocache_keyspace_hits_total 90\nferrocache_keyspace_misses_total 10\n\
-                    ferrocache_error_replies_total{code=\"ERR\"} 2\nferrocache_error_replies_total{code=\"WRONGTYPE\"} 1\n\
-                    ferrocache_memory_used_bytes 1000\n\
-                    ferrocache_command_duration_seconds_bucket{cmd=\"get\",le=\"0.001\"} 5\nferrocache_command_duration_seconds_bucket{cmd=\"set\",le=\"0.001\"} 7\n\
-                    ferrocache_command_duration_seconds_bucket{cmd=\"get\",le=\"+Inf\"} 6\nferrocache_command_duration_seconds_bucket{cmd=\"set\",le=\"+Inf\"} 7\n";
-        let s = Sample::parse(text);
-        assert_eq!((s.commands, s.errors, s.hits, s.misses, s.used_memory), (120.0, 3.0, 90.0, 10.0, 1000.0));
-        assert_eq!(s.buckets, vec![(0.001, 12.0), (f64::INFINITY, 13.0)]);
     }
 
     #[test]
