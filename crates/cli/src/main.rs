@@ -20,6 +20,7 @@ mod diff;
 mod lease;
 mod lock;
 mod members;
+mod monitor;
 mod node_settings;
 mod output;
 mod rollout;
@@ -115,6 +116,13 @@ enum Command {
     Deploy(deploy_cmd::DeployArgs),
     /// Run a local cluster (3 shards × 1 replica by default) in the foreground until Ctrl-C.
     Up(deploy_cmd::UpArgs),
+    /// The cluster's alerts, and its alert rules for Prometheus.
+    Monitor {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: monitor::MonitorCmd,
+    },
     /// The node's Raft state and the cluster's members.
     Status {
         #[command(flatten)]
@@ -135,6 +143,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cluster_cmd::main(args),
         Command::Deploy(args) => deploy_cmd::main(args),
         Command::Up(args) => deploy_cmd::up(args),
+        Command::Monitor { conn, cmd } => conn::run(conn, async |ctx| monitor::run(&ctx, cmd).await),
         Command::Status { conn } => conn::run(conn, async |ctx| members::status(&ctx).await.map(|()| 0)),
     }
 }

@@ -517,6 +517,11 @@ impl Client {
         self.get_json(self.url_for(["v1", "audit", "verify"], &[])).await
     }
 
+    /// The alerts firing now (`GET /v1/alerts`).
+    pub async fn alerts(&self) -> Result<crate::alerts::Active, ClientError> {
+        self.get_json(self.url_for(["v1", "alerts"], &[])).await
+    }
+
     /// The node's Prometheus exposition (`GET /metrics`), as text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let resp = self.send(self.request(Method::GET, self.url_for(["metrics"], &[])).timeout(CALL_TIMEOUT)).await?;

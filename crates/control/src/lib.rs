@@ -7,6 +7,7 @@
 //! Start a node with [`ControlNode::start`]; by default it is a single-voter cluster of its own,
 //! or it joins a running cluster through `ControlConfig::join`.
 
+pub mod alerts;
 pub mod auth;
 pub mod backup;
 pub mod client;

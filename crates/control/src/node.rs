@@ -233,6 +233,7 @@ impl ControlNode {
             return Err(e);
         }
         handle.tasks.push(tokio::spawn(crate::failover::run(node.clone())));
+        handle.tasks.push(tokio::spawn(crate::alerts::run(node.clone())));
         handle.tasks.push(tokio::spawn(crate::housekeeping::run(node)));
         Ok(handle)
     }

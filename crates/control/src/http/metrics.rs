@@ -43,6 +43,7 @@ struct Raft {
     commit_index: Option<u64>,
     applied_index: Option<u64>,
     lease: crate::liveness::LeaseStats,
+    audit_ok: bool,
 }
 
 impl Collector for Raft {
@@ -59,6 +60,7 @@ impl Collector for Raft {
                 "Committed Raft entries not yet applied here (commit index - applied index).",
                 self.commit_index.unwrap_or(0).saturating_sub(self.applied_index.unwrap_or(0)) as i64,
             ),
+            ("audit_chain_ok", "1 if the audit chain verifies from its checkpoint (or genesis) to its head.", i64::from(self.audit_ok)),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value);
@@ -89,6 +91,7 @@ pub(crate) fn render(node: &crate::node::Node) -> Result<String, std::fmt::Error
         commit_index: status.commit_index,
         applied_index: status.applied_index,
         lease: node.lease_stats.clone(),
+        audit_ok: node.sm.data.read().kv.verify_audit().ok,
     }));
     if let Some(source) = node.data_metrics.get() {
         registry.register_collector(Box::new(source.clone()));

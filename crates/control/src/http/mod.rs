@@ -32,6 +32,7 @@
 //! Raft RPC bodies (`/raft/...`, trusted peers) are not, since one append may batch many values.
 
 mod fleet;
+pub(crate) use metrics::render as render_metrics;
 mod internal;
 mod kv;
 pub(crate) mod metrics;
@@ -88,6 +89,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/cluster/init", post(ops::init))
         .route("/metrics", get(metrics::scrape))
         .route("/v1/cluster/metrics", get(fleet::cluster_metrics))
+        .route("/v1/alerts", get(alerts))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()
@@ -136,6 +138,11 @@ async fn authenticate_peer(State(node): State<AppState>, req: Request, next: Nex
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// `GET /v1/alerts`: the alerts firing now (see [`crate::alerts`]), from this node's copy.
+async fn alerts(State(node): State<AppState>) -> Json<crate::alerts::Active> {
+    Json(crate::alerts::active(&node))
 }
 
 async fn not_found() -> ApiError {
