@@ -7,4 +7,5 @@
 //! The actions themselves (probing nodes, writing the cluster map, moving slots) are the
 //! `ferrocache cluster` operations, run by the CLI.
 
+pub mod render;
 pub mod spec;
