@@ -87,3 +87,50 @@ fn systemd_units_pass_systemd_analyze_verify() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn kubernetes_files_match_the_golden_copies() {
+    golden(Target::Kubernetes);
+}
+
+/// Installs the validator the way scripts/test.sh does, if it is missing; `None` when it
+/// cannot be installed.
+fn kubernetes_validate() -> Option<PathBuf> {
+    let found = || {
+        let out = Command::new("sh").args(["-c", "command -v kubernetes-validate"]).output().ok()?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+    };
+    if let Some(path) = found() {
+        return Some(path);
+    }
+    for extra in [&[][..], &["--break-system-packages"][..]] {
+        let installed = Command::new("python3").args(["-m", "pip", "install", "--quiet", "kubernetes-validate"]).args(extra).status();
+        if installed.is_ok_and(|s| s.success()) {
+            return found();
+        }
+    }
+    None
+}
+
+/// The manifests against the Kubernetes API schemas, strictly (no field the API does not
+/// know), for the validator's default version (a recent one).
+#[test]
+fn kubernetes_manifests_pass_kubernetes_validate_strict() {
+    let Some(validator) = kubernetes_validate() else {
+        eprintln!("SKIPPED: kubernetes-validate is not installed and `python3 -m pip install kubernetes-validate` failed");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ferrocache-render-validate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let written = render::render(&example("kubernetes.toml"), Target::Kubernetes, &dir).unwrap_or_else(|e| panic!("{e}"));
+    let manifests: Vec<&PathBuf> = written.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    assert_eq!(manifests.len(), 1);
+    let out = Command::new(&validator).arg("--strict").args(&manifests).output().expect("run kubernetes-validate");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "kubernetes-validate --strict:\n{report}");
+    // One line per object: `INFO FILE passed for resource KIND/NAME against version V`.
+    let valid = report.lines().filter(|l| l.contains(" passed for resource ")).count();
+    assert_eq!(valid, 6, "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
