@@ -48,3 +48,34 @@ fn announced_addresses_go_in_the_map_and_in_redirections() {
     let mut other = cluster.nodes[1].conn();
     assert_eq!(other.cmd(&["SET", "a", "1"]), ferrocache_e2e::reply::ok());
 }
+
+/// The command line a rendered systemd unit runs (`Spec::server_args` with the systemd
+/// target's Launch: bind, ports, admin URL, `--announce`, data dir, `--set` settings) starts a
+/// node that takes every flag, announces its `[[nodes]]` address and applies the settings.
+#[test]
+fn a_rendered_systemd_command_line_runs_a_node() {
+    use ferrocache_deploy::render::systemd;
+    use ferrocache_deploy::spec::Spec;
+
+    let dir = std::env::temp_dir().join(format!("ferrocache-e2e-rendered-{}", std::process::id()));
+    let node = ferrocache_e2e::cluster::ClusterNode::start_on(std::net::Ipv4Addr::LOCALHOST.into(), |port| {
+        let text = format!(
+            "name = \"smoke\"\ntarget = \"systemd\"\nshards = 1\n[settings]\nmaxmemory-policy = \"allkeys-lru\"\nmaxmemory = \"64mb\"\n[[nodes]]\nhost = \"127.0.0.1\"\nport = {port}\n"
+        );
+        let spec = Spec::parse(std::path::Path::new("smoke.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let mut at = systemd::launch(&spec, &spec.nodes[0]);
+        at.data_dir = dir.join(port.to_string());
+        let _ = std::fs::remove_dir_all(&at.data_dir);
+        let mut cmd = std::process::Command::new(ferrocache_e2e::ferrocache_bin());
+        cmd.args(spec.server_args(&at)).stdin(std::process::Stdio::null()).env("RUST_LOG", "warn");
+        cmd
+    });
+    let port = node.port();
+    let mut c = node.conn();
+    assert_eq!(c.info_field("cluster", "ferrocache_announce"), format!("127.0.0.1:{port}"));
+    assert_eq!(c.info_field("cluster", "ferrocache_admin_url"), format!("http://127.0.0.1:{}", port + 1000));
+    assert_eq!(c.cmd(&["CONFIG", "GET", "maxmemory-policy"]), ferrocache_e2e::reply::bulks(&["maxmemory-policy", "allkeys-lru"]));
+    assert!(dir.join(port.to_string()).join("node-id").exists(), "the node keeps its identity in the data dir");
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
