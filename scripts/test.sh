@@ -2,7 +2,7 @@
 # Runs the whole test suite, from any directory:
 #   1. installs what the end-to-end tests need if it is missing
 #      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
-#      promtool from Debian's prometheus package, cargo-nextest);
+#      promtool from Debian's prometheus package, kubernetes-validate, cargo-nextest);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -51,6 +51,16 @@ install_python_prometheus_client() {
   fi
 }
 
+install_kubernetes_validate() {
+  # The deploy render tests check the Kubernetes manifests against the API schemas with it.
+  if ! command -v kubernetes-validate >/dev/null 2>&1; then
+    log "installing kubernetes-validate"
+    python3 -m pip install --quiet kubernetes-validate \
+      || python3 -m pip install --quiet --break-system-packages kubernetes-validate \
+      || log "kubernetes-validate could not be installed: the Kubernetes manifest test will say it skipped"
+  fi
+}
+
 install_nextest() {
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
@@ -61,6 +71,7 @@ install_nextest() {
 install_system_packages
 install_python_redis
 install_python_prometheus_client
+install_kubernetes_validate
 install_nextest
 
 log "building"

@@ -354,3 +354,25 @@ fn bad_specs_are_refused_with_their_line_and_field() {
     }
     assert!(!d.root.join("cluster").exists(), "a refused spec started nothing");
 }
+
+#[test]
+fn render_writes_the_example_specs_files_and_refuses_a_mismatched_target() {
+    let out = std::env::temp_dir().join(format!("ferrocache-render-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let examples = ferrocache_e2e::workspace_root().join("examples");
+    for (spec, expected) in [("systemd.toml", "README.md"), ("kubernetes.toml", "README.md")] {
+        let mut render = Command::new(ferrocache_bin());
+        render.args(["deploy", "render", "--out"]).arg(&out).arg("-f").arg(examples.join(spec));
+        let done = run_bounded(render, b"", LIMIT);
+        assert!(done.status.success(), "{spec}: {}", text(&done));
+        let written: Vec<&str> = std::str::from_utf8(&done.stdout).expect("utf-8").lines().collect();
+        assert!(written.len() >= 2 && written.iter().all(|p| Path::new(p).is_file()), "{spec}: {written:?}");
+        assert!(written.iter().any(|p| p.ends_with(expected)), "{spec}: {written:?}");
+    }
+    let mut wrong = Command::new(ferrocache_bin());
+    wrong.args(["deploy", "render", "--target", "kubernetes", "--out"]).arg(&out).arg("-f").arg(examples.join("systemd.toml"));
+    let done = run_bounded(wrong, b"", LIMIT);
+    assert_eq!(done.status.code(), Some(2), "{}", text(&done));
+    assert!(text(&done).contains("the spec's target is 'systemd'"), "{}", text(&done));
+    let _ = std::fs::remove_dir_all(&out);
+}

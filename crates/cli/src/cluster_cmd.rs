@@ -186,9 +186,11 @@ impl Ctx {
             .ok_or_else(|| CliError::failed(format!("{addr} runs without its control plane (no admin URL in INFO cluster)")))?
             .to_string();
         let boot = info_field(&info, "ferrocache_boot").map(str::to_string);
+        // A node started with `--announce` is known by that address, not the one used here.
+        let known_as = info_field(&info, "ferrocache_announce").unwrap_or(addr).to_string();
         let client = self.client(&admin)?;
         let status = client.status().await?;
-        Ok(Probe { addr: addr.to_string(), id, admin, boot, raft_id: status.node_id, member: !status.members.is_empty(), client })
+        Ok(Probe { addr: known_as, id, admin, boot, raft_id: status.node_id, member: !status.members.is_empty(), client })
     }
 
     pub(crate) fn client(&self, admin: &str) -> Result<Client, CliError> {

@@ -41,6 +41,10 @@ pub fn raft_id(id: &NodeId) -> u64 {
 pub struct Addresses {
     pub client: String,
     pub admin: String,
+    /// Whether `client` was given with `--announce` (rather than derived from the bound
+    /// socket): then the node tells it in INFO, and `ferrocache cluster` records it in the map
+    /// in place of the address the operator named the node by.
+    pub announced: bool,
 }
 
 /// Hands the node's identity and admin URL to the data plane, then every new map; moves the
@@ -52,6 +56,9 @@ pub fn serve(shared: &Arc<Shared>, maps: MapAccess, at: Addresses, id: NodeId, j
     let Some(cluster) = &shared.cluster else { return };
     cluster.set_identity(id.clone());
     cluster.set_admin_url(admin_url.to_string());
+    if at.announced {
+        cluster.set_announce(at.client.clone());
+    }
     let boot = ferrocache_server::repl::new_replid();
     cluster.fence.enable(boot.clone());
     let follower = shared.clone();

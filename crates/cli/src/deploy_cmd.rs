@@ -64,6 +64,17 @@ enum DeployCmd {
     Apply(SpecFile),
     /// The nodes' processes and the cluster's health; exit code 1 when it is not healthy.
     Status(SpecFile),
+    /// Write the files that run the spec's nodes under systemd or Kubernetes (see docs/deploy-render.md).
+    Render {
+        #[command(flatten)]
+        spec: SpecFile,
+        /// systemd or kubernetes [default: the spec's target].
+        #[arg(long, value_name = "TARGET")]
+        target: Option<String>,
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Stop every node of a local cluster and delete its directory.
     Destroy {
         #[command(flatten)]
@@ -126,6 +137,7 @@ pub fn main(args: DeployArgs) -> std::process::ExitCode {
                 crate::upgrade::upgrade(&ctx, &spec, &binary, Duration::from_secs(timeout.max(1)), record).await.map(|()| 0)
             })
         }),
+        DeployCmd::Render { spec, target, out } => load(&spec.file).and_then(|spec| render(&spec, target.as_deref(), &out).map(|()| 0)),
         DeployCmd::Destroy { spec, keep_data } => load(&spec.file).and_then(|spec| destroy(&spec, keep_data).map(|()| 0)),
         DeployCmd::Supervise { dir } => {
             local::stop_on_signals();
@@ -235,6 +247,7 @@ fn local_node(spec: &Spec, dir: &LocalDir, upgraded: Option<&Path>, port: u16) -
         admin_port: port + ADMIN_OFFSET,
         admin_advertise: None,
         data_dir: absolute(&dir.data_dir(port)),
+        announce: None,
     };
     // Settings that can change live come from the control plane (see `live_settings`); only
     // the others are on the command line, so changing a live one restarts no process.
@@ -293,14 +306,21 @@ fn ensure_supervisor(spec: &Spec) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The nodes the target provides: a local cluster's registry, or the spec's listed hosts.
+/// The nodes the target provides: a local cluster's registry, the spec's listed hosts
+/// (systemd), or the StatefulSet's pods by their stable DNS names (Kubernetes: `apply` runs in
+/// the bootstrap Job inside the cluster).
 fn provisioned(spec: &Spec) -> Result<Vec<String>, CliError> {
     match spec.target {
         Target::Local => Ok(LocalDir::new(spec.local_dir()).registry().map_err(CliError::failed)?.nodes.into_iter().map(|n| n.addr).collect()),
-        Target::Systemd => Ok(spec.nodes.iter().map(|n| n.addr()).collect()),
-        Target::Kubernetes => Err(CliError::usage(
-            "a Kubernetes cluster is formed by its bootstrap Job inside the cluster: render the manifests with `ferrocache deploy render --target kubernetes`",
-        )),
+        Target::Systemd | Target::Kubernetes => Ok(listed_nodes(spec)),
+    }
+}
+
+/// The nodes a systemd or Kubernetes spec names.
+fn listed_nodes(spec: &Spec) -> Vec<String> {
+    match spec.target {
+        Target::Kubernetes => ferrocache_deploy::render::kubernetes::node_addrs(spec),
+        _ => spec.nodes.iter().map(|n| n.addr()).collect(),
     }
 }
 
@@ -347,7 +367,7 @@ async fn apply(ctx: &Ctx, spec: &Spec, execute: bool) -> Result<Vec<Action>, Cli
         }
         _ => {
             let in_map = |a: &String| map.as_ref().is_some_and(|m| m.nodes.iter().any(|n| &n.addr == a));
-            let mut unused = spec.nodes.iter().map(|n| n.addr()).filter(|a| !in_map(a)).collect::<Vec<_>>().into_iter();
+            let mut unused = listed_nodes(spec).into_iter().filter(|a| !in_map(a)).collect::<Vec<_>>().into_iter();
             Box::new(move || unused.next())
         }
     };
@@ -698,6 +718,24 @@ async fn seed_probe(ctx: &Ctx, map: &ClusterMap) -> Option<cluster_cmd::Probe> {
         }
     }
     None
+}
+
+fn render(spec: &Spec, target: Option<&str>, out: &Path) -> Result<(), CliError> {
+    let target = match target {
+        None => spec.target,
+        Some("systemd") => Target::Systemd,
+        Some("kubernetes") => Target::Kubernetes,
+        Some(other) => return Err(CliError::usage(format!("--target {other}: give systemd or kubernetes"))),
+    };
+    use ferrocache_deploy::render::RenderError;
+    let written = ferrocache_deploy::render::render(spec, target, out).map_err(|e| match e {
+        RenderError::Spec(m) => CliError::usage(m),
+        other => CliError::failed(other.to_string()),
+    })?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 fn destroy(spec: &Spec, keep_data: bool) -> Result<(), CliError> {

@@ -75,6 +75,12 @@ pub struct ServerArgs {
     /// and its data dir to ferrocache-data/<port>.
     #[arg(long)]
     cluster: bool,
+    /// Cluster mode: the client address to record in the cluster map and give in MOVED/ASK
+    /// replies and CLUSTER SLOTS/NODES, instead of the bound one: e.g. a DNS name that stays
+    /// when the IP changes (a Kubernetes pod's), or an address behind NAT. The port defaults
+    /// to --port.
+    #[arg(long, value_name = "HOST[:PORT]", requires = "cluster")]
+    announce: Option<String>,
     /// Cluster mode: how long this node's lease on the control plane lives without renewal.
     /// A primary stops taking writes before it can end; the control plane fails it over after.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
@@ -100,6 +106,8 @@ struct ControlStart {
     /// Started with `--join`.
     joined: bool,
     lease: ferrocache_control::liveness::LeaseTimes,
+    /// `--announce`, with its port.
+    announce: Option<String>,
 }
 
 impl ServerArgs {
@@ -201,7 +209,8 @@ impl ServerArgs {
             ttl: std::time::Duration::from_millis(self.lease_ttl_ms),
             renew: std::time::Duration::from_millis(self.lease_renew_ms),
         };
-        Ok(Some(ControlStart { config, required, identity, joined: self.join.is_some(), lease }))
+        let announce = self.announce.as_deref().map(|a| announce_addr(a, port)).transpose()?;
+        Ok(Some(ControlStart { config, required, identity, joined: self.join.is_some(), lease, announce }))
     }
 }
 
@@ -252,7 +261,11 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
                     handle.serve_metrics(std::sync::Arc::new(ferrocache_server::metrics::Exposition(server.shared())));
                     if let Some(id) = start.identity {
                         tracing::info!("cluster node {id}");
-                        let at = crate::cluster_node::Addresses { client: client_addr.clone(), admin: handle.url().to_string() };
+                        let at = crate::cluster_node::Addresses {
+                            client: start.announce.clone().unwrap_or_else(|| client_addr.clone()),
+                            admin: handle.url().to_string(),
+                            announced: start.announce.is_some(),
+                        };
                         crate::cluster_node::serve(&server.shared(), handle.maps(), at, id, start.joined, start.lease);
                     }
                     Some(handle)
@@ -289,11 +302,50 @@ fn run_server(config: Config, control: Option<ControlStart>) -> ExitCode {
     })
 }
 
+/// `--announce HOST[:PORT]` as `HOST:PORT` (an IPv6 host in brackets), the port defaulting
+/// to the client port.
+fn announce_addr(announce: &str, port: u16) -> Result<String, String> {
+    let bad = || format!("--announce '{announce}' must be HOST or HOST:PORT (an IPv6 address in brackets, [::1]:7000)");
+    let (host, port) = match announce.rsplit_once(':') {
+        // A bare IPv6 address has colons but no brackets: refuse rather than guess.
+        Some((host, _)) if host.contains(':') && !host.starts_with('[') => return Err(bad()),
+        Some((host, p)) if !host.is_empty() && !host.ends_with(':') && !announce.ends_with(']') => {
+            (host, p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?)
+        }
+        Some(_) if !announce.starts_with('[') => return Err(bad()),
+        _ => (announce, port),
+    };
+    let inner = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let valid = !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    let bracketed = inner.len() != host.len();
+    if !valid || ((bracketed || inner.contains(':')) && inner.parse::<std::net::Ipv6Addr>().is_err()) {
+        return Err(bad());
+    }
+    Ok(format!("{host}:{port}"))
+}
+
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announce_addr;
+
+    #[test]
+    fn announce_takes_a_host_and_an_optional_port() {
+        assert_eq!(announce_addr("localhost:7001", 7000).unwrap(), "localhost:7001");
+        assert_eq!(announce_addr("ferro-0.ferro-peers.ns.svc.cluster.local", 6379).unwrap(), "ferro-0.ferro-peers.ns.svc.cluster.local:6379");
+        assert_eq!(announce_addr("10.0.0.5", 7000).unwrap(), "10.0.0.5:7000");
+        assert_eq!(announce_addr("[::1]:7001", 7000).unwrap(), "[::1]:7001");
+        assert_eq!(announce_addr("[::1]", 7000).unwrap(), "[::1]:7000");
+        for bad in ["", ":7000", "host:", "host:0", "host:99999", "::1", "a b:1", "[::1", "[nope]:1", "h/x:1"] {
+            assert!(announce_addr(bad, 7000).unwrap_err().contains("must be HOST or HOST:PORT"), "{bad}");
+        }
     }
 }

@@ -9,4 +9,5 @@
 
 pub mod local;
 pub mod plan;
+pub mod render;
 pub mod spec;

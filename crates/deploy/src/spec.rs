@@ -468,7 +468,7 @@ impl Spec {
 }
 
 /// Where one node listens and keeps its files: what its command line needs beyond the spec.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Launch {
     /// Address the client port binds (`127.0.0.1`, `0.0.0.0`, a host's IP).
     pub bind: String,
@@ -478,6 +478,9 @@ pub struct Launch {
     /// The admin URL other nodes use, when it is not `http(s)://<admin_bind>:<admin_port>`.
     pub admin_advertise: Option<String>,
     pub data_dir: PathBuf,
+    /// The client address (`HOST:PORT`) the node records in the cluster map and gives in
+    /// MOVED replies, when it is not the bound address: a DNS name that outlives the IP.
+    pub announce: Option<String>,
 }
 
 impl Spec {
@@ -495,6 +498,9 @@ impl Spec {
         flag("admin-port", at.admin_port.to_string());
         if let Some(url) = &at.admin_advertise {
             flag("admin-advertise", url.clone());
+        }
+        if let Some(addr) = &at.announce {
+            flag("announce", addr.clone());
         }
         flag("data-dir", at.data_dir.display().to_string());
         let files = [
@@ -636,6 +642,7 @@ mod tests {
             admin_port: 8000,
             admin_advertise: None,
             data_dir: "d/7000".into(),
+            announce: None,
         };
         assert_eq!(
             spec.server_args(&at).join(" "),

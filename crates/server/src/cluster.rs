@@ -42,6 +42,8 @@ pub struct Cluster {
     /// compare it with their cached view's.
     version: AtomicU64,
     admin_url: RwLock<String>,
+    /// The client address the node was told to announce (`--announce`), if any.
+    announce: OnceLock<String>,
     /// What this node has moved out in slot migrations (INFO `ferrocache_migrated_*`).
     pub stats: crate::migrate::MigrationStats,
     /// Slots migrating away whose target is known to import them (see [`Cluster::ask_ready`]).
@@ -66,7 +68,7 @@ pub struct AppliedSettings {
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default(), fence: Default::default(), settings: Default::default() }
+        Cluster { me: OnceLock::new(), view: RwLock::new(Arc::new(View::empty())), version: AtomicU64::new(0), admin_url: RwLock::default(), announce: OnceLock::new(), stats: Default::default(), ask_ready: Default::default(), adopted: Default::default(), fence: Default::default(), settings: Default::default() }
     }
 }
 
@@ -199,6 +201,17 @@ impl Cluster {
 
     pub fn admin_url(&self) -> String {
         self.admin_url.read().clone()
+    }
+
+    /// The client address this node asks to be known by in the cluster map (INFO
+    /// `ferrocache_announce`), when it is not the one it is reached at: a stable DNS name
+    /// behind a changing IP, or an address behind NAT. Set once, at start.
+    pub fn set_announce(&self, addr: String) {
+        let _ = self.announce.set(addr);
+    }
+
+    pub fn announce(&self) -> Option<&str> {
+        self.announce.get().map(String::as_str)
     }
 }
 

@@ -265,6 +265,9 @@ fn cluster(ctx: &Ctx, i: &mut Info) {
     i.field("cluster_enabled", u8::from(ctx.shared.cluster.is_some()));
     if let Some(cluster) = &ctx.shared.cluster {
         i.field("ferrocache_admin_url", cluster.admin_url());
+        if let Some(addr) = cluster.announce() {
+            i.field("ferrocache_announce", addr);
+        }
         if let Some(boot) = cluster.fence.boot() {
             i.field("ferrocache_boot", boot);
         }
