@@ -1,7 +1,7 @@
 //! The built-in alerts end to end: a cluster with nothing wrong has no alert; a killed replica
 //! makes `NodeDown` (and `PrimaryWithoutReplica` for its primary) fire at `GET /v1/alerts` on
 //! every node and in `ferrocache monitor alerts`, and both clear once it is back. The rules
-//! file for Prometheus passes `promtool check rules`. (Each rule's condition, firing and
+//! file for Prometheus passes `promtool check rules`. `ferrocache top` shows every node. (Each rule's condition, firing and
 //! clearing is also tested on its own in crates/control/src/alerts.rs.)
 
 use std::process::Command;
@@ -36,6 +36,15 @@ fn a_killed_node_fires_node_down_and_its_return_clears_it() {
     let mut cluster = LocalCluster::create(4, 1);
     let addrs = cluster.addrs();
     wait_for(&cluster, 0, "a healthy cluster", |a| a.is_empty());
+
+    // `ferrocache top` sees every node through one of them.
+    let out = cluster.ferrocache(&["top", "--iterations", "1", "--output", "json", "--url", &cluster.admin_url(1)]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r["up"] == true), "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r["role"] == "replica").count(), 2, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r["slots"].as_f64().unwrap_or(0.0)).sum::<f64>(), 16384.0);
 
     // Node 2 is the replica of node 0 (replicas are placed in order).
     cluster.kill(2);

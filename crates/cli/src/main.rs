@@ -25,6 +25,7 @@ mod node_settings;
 mod output;
 mod rollout;
 mod server;
+mod top;
 mod upgrade;
 
 use std::process::ExitCode;
@@ -123,6 +124,13 @@ enum Command {
         #[command(subcommand)]
         cmd: monitor::MonitorCmd,
     },
+    /// Every node's ops/s, hit ratio, memory, clients and lag, refreshed every second.
+    Top {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        args: top::TopArgs,
+    },
     /// The node's Raft state and the cluster's members.
     Status {
         #[command(flatten)]
@@ -144,6 +152,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy_cmd::main(args),
         Command::Up(args) => deploy_cmd::up(args),
         Command::Monitor { conn, cmd } => conn::run(conn, async |ctx| monitor::run(&ctx, cmd).await),
+        Command::Top { conn, args } => conn::run(conn, async |ctx| top::run(&ctx, args).await),
         Command::Status { conn } => conn::run(conn, async |ctx| members::status(&ctx).await.map(|()| 0)),
     }
 }

@@ -524,7 +524,16 @@ impl Client {
 
     /// The node's Prometheus exposition (`GET /metrics`), as text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
-        let resp = self.send(self.request(Method::GET, self.url_for(["metrics"], &[])).timeout(CALL_TIMEOUT)).await?;
+        self.get_text(&["metrics"]).await
+    }
+
+    /// Every cluster node's exposition in one (`GET /v1/cluster/metrics`), as text.
+    pub async fn cluster_metrics(&self) -> Result<String, ClientError> {
+        self.get_text(&["v1", "cluster", "metrics"]).await
+    }
+
+    async fn get_text(&self, path: &[&str]) -> Result<String, ClientError> {
+        let resp = self.send(self.request(Method::GET, self.url_for(path.iter().copied(), &[])).timeout(CALL_TIMEOUT)).await?;
         resp.text().await.map_err(|e| self.unreachable(&e))
     }
 
