@@ -2,7 +2,8 @@
 # Runs the whole test suite, from any directory:
 #   1. installs what the end-to-end tests need if it is missing
 #      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
-#      promtool from Debian's prometheus package, kubernetes-validate, cargo-nextest);
+#      promtool from Debian's prometheus package, prometheus-redis-exporter, kubernetes-validate,
+#      cargo-nextest);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -25,6 +26,8 @@ install_system_packages() {
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # network namespaces of the partition test
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks the generated alert rules
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || missing+=(prometheus-redis-exporter)  # scrapes a node through INFO
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -q

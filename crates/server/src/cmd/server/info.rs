@@ -85,19 +85,26 @@ fn server(ctx: &Ctx, i: &mut Info) {
     i.field("ferrocache_version", env!("CARGO_PKG_VERSION"));
     i.field("redis_git_sha1", "00000000");
     i.field("redis_git_dirty", 0);
+    i.field("redis_build_id", "0");
     i.field("redis_mode", if shared.cluster.is_some() { "cluster" } else { "standalone" });
     i.field("os", os_name());
     i.field("arch_bits", usize::BITS);
     i.field("multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
+    i.field("atomicvar_api", "c11-builtin");
+    // Built by rustc, not gcc: Redis's field, with no compiler of that name to report.
+    i.field("gcc_version", "0.0.0");
     i.field("process_id", std::process::id());
     i.field("process_supervised", "no");
     i.field("run_id", &shared.run_id);
+    i.field("monotonic_clock", "POSIX clock_gettime");
     i.field("tcp_port", shared.port.load(Ordering::Relaxed));
     i.field("server_time_usec", usec);
     i.field("uptime_in_seconds", uptime);
     i.field("uptime_in_days", uptime / 86400);
     i.field("hz", hz);
     i.field("configured_hz", hz);
+    // Redis's LRU clock: seconds, modulo 2^24.
+    i.field("lru_clock", (usec / 1_000_000) as u64 & ((1 << 24) - 1));
     i.field("executable", exe);
     i.field("config_file", "");
     i.field("io_threads_active", 0);
@@ -116,7 +123,13 @@ fn clients(ctx: &Ctx, i: &mut Info) {
     i.field("connected_clients", ctx.shared.clients.len());
     i.field("cluster_connections", 0);
     i.field("maxclients", ctx.shared.config.read().maxclients);
+    // Not tracked (Redis samples them over recent seconds): 0.
+    i.field("client_recent_max_input_buffer", 0);
+    i.field("client_recent_max_output_buffer", 0);
     i.field("blocked_clients", ctx.shared.blocked_clients());
+    // No client-side caching (CLIENT TRACKING): 0.
+    i.field("tracking_clients", 0);
+    i.field("clients_in_timeout_table", ctx.shared.blocked_clients());
 }
 
 /// `used_memory` is the keyspace's own accounting plus the startup
@@ -124,19 +137,72 @@ fn clients(ctx: &Ctx, i: &mut Info) {
 fn memory(ctx: &Ctx, i: &mut Info) {
     let used = crate::evict::used_memory(ctx.shared) as u64;
     let rss = memory::rss_bytes() as u64;
+    let peak = crate::evict::used_memory_peak(ctx.shared) as u64;
+    let startup = memory::startup_memory() as u64;
+    let backlog = ctx.shared.repl.backlog.lock().capacity() as u64;
     let (maxmemory, policy) = {
         let c = ctx.shared.config.read();
         (c.maxmemory, c.maxmemory_policy.name())
     };
+    let pct = |part: u64, whole: u64| format!("{:.2}%", if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 });
+    let ratio = |a: u64, b: u64| format!("{:.2}", if b == 0 { 0.0 } else { a as f64 / b as f64 });
+    let overhead = startup;
+    let dataset = used.saturating_sub(startup);
     i.bytes("used_memory", used);
     i.bytes("used_memory_rss", rss);
-    i.bytes("used_memory_peak", crate::evict::used_memory_peak(ctx.shared) as u64);
-    i.field("allocator_allocated", memory::used_memory());
+    i.bytes("used_memory_peak", peak);
+    i.field("used_memory_peak_perc", pct(used, peak));
+    i.field("used_memory_overhead", overhead);
+    i.field("used_memory_startup", startup);
+    i.field("used_memory_dataset", dataset);
+    i.field("used_memory_dataset_perc", pct(dataset, used.saturating_sub(startup).max(1)));
+    let allocated = memory::used_memory() as u64;
+    i.field("allocator_allocated", allocated);
+    // The allocator's own active/resident split is not read: its live bytes and the RSS.
+    i.field("allocator_active", allocated);
+    i.field("allocator_resident", rss);
+    let system = total_system_memory();
+    i.bytes("total_system_memory", system);
+    // No Lua, functions or scripts: their memory is 0.
+    for name in ["used_memory_lua", "used_memory_vm_eval", "used_memory_scripts_eval", "used_memory_vm_functions", "used_memory_functions", "used_memory_scripts"] {
+        if name == "used_memory_lua" || name == "used_memory_scripts" {
+            i.bytes(name, 0);
+        } else {
+            i.field(name, 0);
+        }
+    }
+    for name in ["number_of_cached_scripts", "number_of_functions", "number_of_libraries"] {
+        i.field(name, 0);
+    }
+    i.bytes("used_memory_vm_total", 0);
     i.bytes("maxmemory", maxmemory);
     i.field("maxmemory_policy", policy);
-    let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
-    i.field("mem_fragmentation_ratio", format!("{ratio:.2}"));
+    i.field("allocator_frag_ratio", "1.00");
+    i.field("allocator_frag_bytes", 0);
+    i.field("allocator_rss_ratio", ratio(rss, allocated));
+    i.field("allocator_rss_bytes", rss.saturating_sub(allocated));
+    i.field("rss_overhead_ratio", "1.00");
+    i.field("rss_overhead_bytes", 0);
+    i.field("mem_fragmentation_ratio", ratio(rss, used));
+    i.field("mem_fragmentation_bytes", rss as i64 - used as i64);
+    i.field("mem_not_counted_for_evict", 0);
+    i.field("mem_replication_backlog", backlog);
+    i.field("mem_total_replication_buffers", backlog);
+    i.field("mem_clients_slaves", 0);
+    i.field("mem_clients_normal", 0);
+    i.field("mem_cluster_links", 0);
+    i.field("mem_aof_buffer", 0);
     i.field("mem_allocator", memory::allocator_name());
+    i.field("active_defrag_running", 0);
+    i.field("lazyfree_pending_objects", 0);
+    i.field("lazyfreed_objects", 0);
+}
+
+/// Physical memory of the machine (`MemTotal` in /proc/meminfo), 0 when unknown.
+fn total_system_memory() -> u64 {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = info.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    kb.unwrap_or(0) * 1024
 }
 
 fn persistence(ctx: &Ctx, i: &mut Info) {
@@ -156,6 +222,15 @@ fn persistence(ctx: &Ctx, i: &mut Info) {
     i.field("aof_current_rewrite_time_sec", -1);
     i.field("aof_last_bgrewrite_status", "ok");
     i.field("aof_last_write_status", "ok");
+    // No RDB or AOF files and no forks: Redis's counters of them, at 0.
+    for name in [
+        "current_cow_peak", "current_cow_size", "current_cow_size_age", "current_save_keys_processed", "current_save_keys_total",
+        "rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded", "aof_rewrites",
+        "aof_rewrites_consecutive_failures", "aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size",
+    ] {
+        i.field(name, 0);
+    }
+    i.field("current_fork_perc", "0.00");
 }
 
 fn stats(ctx: &Ctx, i: &mut Info) {
@@ -183,6 +258,24 @@ fn stats(ctx: &Ctx, i: &mut Info) {
     i.field("pubsubshard_channels", shared.pubsub.count(Space::Shard));
     i.field("client_output_buffer_limit_disconnections", load(&s.obuf_closed));
     i.field("total_error_replies", shared.cmdstats.total_errors());
+    // Every command is one read and one write of its connection here.
+    i.field("total_reads_processed", load(&s.commands));
+    i.field("total_writes_processed", load(&s.commands));
+    for name in ["instantaneous_input_kbps", "instantaneous_output_kbps", "instantaneous_input_repl_kbps", "instantaneous_output_repl_kbps", "expired_stale_perc"] {
+        i.field(name, "0.00");
+    }
+    // What Ferrocache does not have or does not count (no defrag, forks, client tracking,
+    // MIGRATE socket cache, replica-side expiry tracking, io-thread hand-offs): 0.
+    for name in [
+        "total_net_repl_input_bytes", "total_net_repl_output_bytes", "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds",
+        "total_eviction_exceeded_time", "current_eviction_exceeded_time", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
+        "slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits", "active_defrag_key_misses",
+        "total_active_defrag_time", "current_active_defrag_time", "tracking_total_keys", "tracking_total_items", "tracking_total_prefixes",
+        "unexpected_error_replies", "dump_payload_sanitizations", "io_threaded_reads_processed", "io_threaded_writes_processed",
+        "reply_buffer_shrinks", "reply_buffer_expands",
+    ] {
+        i.field(name, 0);
+    }
 }
 
 /// Redis's fields, in its order: a replica's link first, then the replicas attached here,
@@ -243,6 +336,10 @@ fn cpu(_: &Ctx, i: &mut Info) {
     i.field("used_cpu_user", user);
     i.field("used_cpu_sys_children", sys_children);
     i.field("used_cpu_user_children", user_children);
+    // The thread answering INFO: an event loop, Ferrocache's nearest to Redis's main thread.
+    let (sys_thread, user_thread) = cpu_times(libc::RUSAGE_THREAD);
+    i.field("used_cpu_sys_main_thread", sys_thread);
+    i.field("used_cpu_user_main_thread", user_thread);
 }
 
 /// (system, user) CPU seconds of `who`, formatted `%ld.%06ld` as Redis does.
