@@ -233,6 +233,11 @@ fn settings_reach_every_node_through_a_canary_and_a_harmful_change_is_rolled_bac
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r["state"] == "in sync" && r["report"]["revision"].as_u64() > Some(0)), "{rows:?}");
     assert_eq!(d.pids(), pids, "no node was restarted");
+    // The control plane holds the settings keys to a schema: an object of texts.
+    let mut bad = Command::new(ferrocache_bin());
+    bad.args(["config", "put", "cluster/config/settings", r#"{"hz": 20}"#, "--type", "json", "--url", &format!("http://127.0.0.1:{}", ports[1] + 1000)]);
+    let out = run_bounded(bad, b"", LIMIT);
+    assert!(!out.status.success() && text(&out).contains("_schema/cluster/config/settings"), "{}", text(&out));
 
     // A tiny maxmemory empties the canary's cache: its hit ratio falls, so it is taken back.
     d.write_spec_with(2, 1, "maxmemory = \"100kb\"\nmaxmemory-policy = \"allkeys-lru\"\n");

@@ -204,6 +204,26 @@ async fn await_reports(client: &Client, map: &ClusterMap, which: impl Fn(&str) -
     }
 }
 
+/// The schema of the settings keys: an object of texts (what nodes apply, checked by the
+/// control plane's leader on every write; see crates/control/src/schema.rs).
+const SETTINGS_SCHEMA: &str = r#"{"type":"object","additionalProperties":{"type":"string"},"description":"node settings: name -> value as text"}"#;
+
+/// Puts the schemas of the settings keys in place, unless they are there already.
+async fn ensure_schemas(client: &Client) -> Result<(), CliError> {
+    for key in [format!("_schema/{FLEET_KEY}"), format!("_schema/{NODE_PREFIX}")] {
+        let current = match client.get(&key, None).await {
+            Ok(kv) => kv.bytes()?,
+            Err(e) if e.code() == Some("not_found") => None,
+            Err(e) => return Err(e.into()),
+        };
+        if current.as_deref() != Some(SETTINGS_SCHEMA.as_bytes()) {
+            let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: None, lease: None };
+            client.put(&key, SETTINGS_SCHEMA.as_bytes().to_vec(), &opts).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Settles the fleet's settings at `wanted`: straight to every node when `canary` is None,
 /// else through the canary with a health check over `watch`. Returns the nodes' reports.
 pub async fn roll_out(
@@ -214,6 +234,7 @@ pub async fn roll_out(
     watch: Duration,
     record: impl AsyncFn(serde_json::Value) -> Result<(), CliError>,
 ) -> Result<Vec<NodeSettings>, CliError> {
+    ensure_schemas(client).await?;
     if let Some((canary, metrics)) = canary_client {
         let node = map.nodes.iter().find(|n| n.addr == canary).ok_or_else(|| CliError::failed(format!("the canary {canary} is not in the cluster")))?;
         let own_key = format!("{NODE_PREFIX}{}", node.id);

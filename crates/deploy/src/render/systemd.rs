@@ -240,6 +240,12 @@ fn readme(spec: &Spec) -> String {
         r.push_str("Give it an admin token from the token file with `--token` or `FERROCACHE_TOKEN`. ");
     }
     r.push_str("Running it again changes nothing once the cluster matches the spec; after a change to the spec, render again, install the changed units and apply again.\n\n");
+    r.push_str("## Upgrading without failed requests\n\n");
+    r.push_str("`ferrocache deploy upgrade` does this for local clusters; on hosts, the same order by hand:\n\n");
+    r.push_str("1. Install the new binary on every host (running nodes keep the old one until they restart).\n");
+    r.push_str("2. Restart the replicas one at a time (`ferrocache cluster status HOST:PORT` shows the roles): `systemctl restart UNIT` on its host, then wait until `ferrocache deploy status -f cluster.toml` says healthy.\n");
+    r.push_str("3. For each primary: `ferrocache cluster failover HOST:PORT` hands its shard to an in-sync replica (writes pause, then get MOVED; none is lost), then restart it and wait for healthy again.\n");
+    r.push_str("4. If a node does not come back healthy, install the previous binary on its host and restart it the same way; repeat for the nodes already upgraded.\n\n");
     r.push_str("## Ports\n\nOpen these between the hosts, and the client ports to the applications:\n\n| host | client port | admin port |\n| --- | --- | --- |\n");
     for n in &spec.nodes {
         let _ = writeln!(r, "| {} | {} | {} |", n.host, n.port, n.admin_port());
