@@ -226,7 +226,7 @@ struct Queue {
 impl Inbox {
     /// Queues a frame; false if that takes the client past `limit` (the
     /// queue is then dropped and the inbox refuses further frames).
-    fn push(&self, frame: &Bytes, (hard, soft, secs): Limit, now: u64) -> bool {
+    pub(crate) fn push(&self, frame: &Bytes, (hard, soft, secs): Limit, now: u64) -> bool {
         let mut q = self.queue.lock();
         if q.closed {
             return true;
