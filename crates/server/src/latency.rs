@@ -92,8 +92,11 @@ impl LatencyMonitor {
     /// (Redis compares whole milliseconds too).
     pub fn spike(&self, nanos: u64) -> Option<u64> {
         let t = self.threshold.load(Ordering::Relaxed);
+        if t == 0 {
+            return None;
+        }
         let ms = nanos / 1_000_000;
-        (t > 0 && ms >= t).then_some(ms)
+        (ms >= t).then_some(ms)
     }
 
     /// Records that `event` took `ms` at Unix second `time`.
