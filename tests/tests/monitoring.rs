@@ -654,3 +654,24 @@ fn a_monitor_that_never_reads_is_disconnected() {
     assert_eq!(admin.info_field("stats", "client_output_buffer_limit_disconnections"), "1");
     assert_eq!(flood.cmd(&["PING"]), Frame::Simple("PONG".into()));
 }
+
+/// COMMAND INFO for MONITOR and LATENCY (arity, flags, ACL categories,
+/// tips, subcommands) as redis-server gives it; Redis lists subcommands
+/// in hash order, so they are compared sorted.
+#[test]
+fn monitor_and_latency_command_info_match_redis() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let sorted_subcommands = |reply: Frame| -> Frame {
+        let Frame::Array(mut commands) = reply else { panic!("COMMAND INFO {reply:?}") };
+        for c in &mut commands {
+            if let Frame::Array(fields) = c
+                && let Some(Frame::Array(subs)) = fields.get_mut(9)
+            {
+                subs.sort_by_key(|s| format!("{s:?}"));
+            }
+        }
+        Frame::Array(commands)
+    };
+    let args = ["COMMAND", "INFO", "monitor", "latency"];
+    assert_eq!(sorted_subcommands(ferrocache.conn().cmd(&args)), sorted_subcommands(redis.conn().cmd(&args)));
+}

@@ -12,14 +12,17 @@ use crate::command::{flags::*, spec, CmdError, CmdResult, Ctx, Spec};
 use crate::table::{subcommand, table};
 
 const FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+/// COMMAND INFO tips, as Redis gives them: each node answers for itself.
+const PER_NODE: &[&str] = &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"];
+const ON_EVERY_NODE: &[&str] = &["request_policy:all_nodes", "response_policy:all_succeeded"];
 
 pub static SUBCOMMANDS: &[Spec] = &[
-    spec("doctor", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Would report on latency in prose (not implemented).", not_implemented),
-    spec("graph", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Would draw an event's latency as text (not implemented).", not_implemented),
-    spec("history", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns an event's latency samples, oldest first.", history),
-    spec("latest", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns each event's newest latency sample and maximum.", latest),
-    spec("reset", -2, FLAGS, (0, 0, 0), "server", "2.8.13", "Forgets the samples of some or all events.", reset),
-    spec("histogram", -2, FLAGS, (0, 0, 0), "server", "7.0.0", "Returns commands' cumulative latency histograms.", histogram),
+    spec("doctor", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Would report on latency in prose (not implemented).", not_implemented).described(&[], PER_NODE),
+    spec("graph", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Would draw an event's latency as text (not implemented).", not_implemented).described(&[], PER_NODE),
+    spec("history", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns an event's latency samples, oldest first.", history).described(&[], PER_NODE),
+    spec("latest", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns each event's newest latency sample and maximum.", latest).described(&[], PER_NODE),
+    spec("reset", -2, FLAGS, (0, 0, 0), "server", "2.8.13", "Forgets the samples of some or all events.", reset).described(&[], ON_EVERY_NODE),
+    spec("histogram", -2, FLAGS, (0, 0, 0), "server", "7.0.0", "Returns commands' cumulative latency histograms.", histogram).described(&[], PER_NODE),
     spec("help", 2, LOADING | STALE, (0, 0, 0), "server", "2.8.13", "Show helpful text about the different subcommands", help),
 ];
 
