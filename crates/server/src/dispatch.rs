@@ -1,6 +1,9 @@
 //! From a parsed request to a reply: lookup, arity, authentication,
 //! transaction queueing, then the handler; each outcome is counted in
 //! [`crate::cmdstats`] (a run with its time, a refusal, an error reply).
+//! A run's measured time also feeds the slow log ([`crate::slowlog`]) and
+//! the latency monitor ([`crate::latency`]), and the run is shown to
+//! MONITOR clients ([`crate::monitor`]); each is one relaxed load when off.
 
 use bytes::Bytes;
 use ferrocache_resp::ReplyBuf;
