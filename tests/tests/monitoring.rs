@@ -414,3 +414,341 @@ fn slowlog_matches_redis() {
         assert_eq!(a, b, "{args:?}: Ferrocache (left) and redis-server (right) differ");
     }
 }
+
+/// The microsecond keys Redis 7.0's LATENCY HISTOGRAM can use: the level
+/// `2^k` ns of its HDR histogram, reported as `(2^k + 2^(k-7) - 1) / 1000`.
+fn histogram_levels() -> BTreeSet<i64> {
+    (10..=30).map(|k: u32| ((1i64 << k) + (1i64 << (k - 7)) - 1) / 1000).collect()
+}
+
+/// One command of a LATENCY HISTOGRAM reply: name, calls, (µs, cumulative calls) levels.
+type HistogramRow = (String, i64, Vec<(i64, i64)>);
+
+/// A LATENCY HISTOGRAM reply, RESP2 or RESP3, as rows.
+fn histogram_rows(reply: Frame) -> Vec<HistogramRow> {
+    let pairs = |f: Frame| -> Vec<(Frame, Frame)> {
+        match f {
+            Frame::Map(p) => p,
+            Frame::Array(flat) => {
+                assert!(flat.len().is_multiple_of(2), "a RESP2 map is a flat array of pairs: {flat:?}");
+                let mut it = flat.into_iter();
+                std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
+            }
+            other => panic!("not a map: {other:?}"),
+        }
+    };
+    pairs(reply)
+        .into_iter()
+        .map(|(name, body)| {
+            let Frame::Bulk(name) = name else { panic!("command name {name:?}") };
+            let body = pairs(body);
+            assert_eq!(body.len(), 2, "{body:?}");
+            assert_eq!((&body[0].0, &body[1].0), (&Frame::Bulk("calls".into()), &Frame::Bulk("histogram_usec".into())));
+            let Frame::Integer(calls) = body[0].1 else { panic!("calls {:?}", body[0].1) };
+            let levels = pairs(body[1].1.clone())
+                .into_iter()
+                .map(|l| match l {
+                    (Frame::Integer(usec), Frame::Integer(n)) => (usec, n),
+                    other => panic!("level {other:?}"),
+                })
+                .collect();
+            (String::from_utf8_lossy(&name).into_owned(), calls, levels)
+        })
+        .collect()
+}
+
+/// A LATENCY LATEST or HISTORY reply with its times and durations checked
+/// (a recent Unix time, at least `min_ms`, the max at least the latest) and blanked.
+fn blank_latency(reply: Frame, min_ms: i64) -> Frame {
+    let Frame::Array(rows) = reply else { return reply };
+    let recent = |t: &Frame| matches!(t, Frame::Integer(t) if *t > 1_600_000_000);
+    let blanked = rows
+        .into_iter()
+        .map(|row| match row {
+            Frame::Array(f) if f.len() == 4 => {
+                assert!(recent(&f[1]), "{f:?}");
+                let (Frame::Integer(latest), Frame::Integer(max)) = (&f[2], &f[3]) else { panic!("{f:?}") };
+                assert!(*latest >= min_ms && max >= latest, "{f:?}");
+                Frame::Array(vec![f[0].clone(), Frame::Integer(0), Frame::Integer(0), Frame::Integer(0)])
+            }
+            Frame::Array(f) if f.len() == 2 => {
+                assert!(recent(&f[0]) && matches!(f[1], Frame::Integer(ms) if ms >= min_ms), "{f:?}");
+                Frame::Array(vec![Frame::Integer(0), Frame::Integer(0)])
+            }
+            other => panic!("latency row {other:?}"),
+        })
+        .collect();
+    Frame::Array(blanked)
+}
+
+/// A command that runs well over a millisecond on both servers: MSET of
+/// `pairs` new keys (a slow command) or RPUSH of as many elements (a fast one).
+fn big_command(name: &str, pairs: usize) -> Vec<String> {
+    let mut args = vec![name.to_string()];
+    if name == "RPUSH" {
+        args.push("biglist".into());
+        args.extend((0..pairs).map(|i| format!("element-{i}")));
+    } else {
+        args.extend((0..pairs).flat_map(|i| [format!("key-{i}"), format!("value-{i}")]));
+    }
+    args
+}
+
+/// The same LATENCY session against Ferrocache and redis-server: the
+/// threshold through CONFIG, a slow command (`command` event) and a slow
+/// fast command (`fast-command`), LATEST, HISTORY, RESET counts, errors.
+#[test]
+fn latency_events_match_redis() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let (mut ours, mut theirs) = (ferrocache.conn(), redis.conn());
+    let both = |ours: &mut Conn, theirs: &mut Conn, args: &[&str]| -> (Frame, Frame) { (ours.cmd(args), theirs.cmd(args)) };
+    let script: &[&[&str]] = &[
+        &["CONFIG", "GET", "latency-monitor-threshold"],
+        &["LATENCY", "LATEST"],
+        &["LATENCY", "HISTORY", "command"],
+        &["LATENCY", "RESET"],
+        &["CONFIG", "SET", "latency-monitor-threshold", "-1"],
+        &["CONFIG", "SET", "latency-monitor-threshold", "abc"],
+        &["CONFIG", "SET", "latency-monitor-threshold", "1"],
+        &["CONFIG", "GET", "latency-monitor-threshold"],
+        &["LATENCY"],
+        &["LATENCY", "HISTORY"],
+        &["LATENCY", "LATEST", "x"],
+        &["LATENCY", "NOSUCH"],
+    ];
+    for args in script {
+        let (a, b) = both(&mut ours, &mut theirs, args);
+        assert_eq!(a, b, "{args:?}: Ferrocache (left) and redis-server (right) differ");
+    }
+    for (name, event) in [("MSET", "command"), ("RPUSH", "fast-command")] {
+        let big = big_command(name, 200_000);
+        for c in [&mut ours, &mut theirs] {
+            assert!(!matches!(c.cmd_bytes(&big), Frame::Error(_)), "{name}");
+            let Frame::Array(h) = c.cmd(&["LATENCY", "HISTORY", event]) else { panic!("history") };
+            assert_eq!(h.len(), 1, "{event}: one sample");
+        }
+    }
+    let (a, b) = both(&mut ours, &mut theirs, &["LATENCY", "LATEST"]);
+    let sorted = |f: Frame| match f {
+        Frame::Array(mut rows) => {
+            rows.sort_by_key(|r| format!("{r:?}"));
+            Frame::Array(rows)
+        }
+        other => other,
+    };
+    assert_eq!(sorted(blank_latency(a, 1)), sorted(blank_latency(b, 1)), "LATEST");
+    for event in ["command", "fast-command", "nosuch"] {
+        let (a, b) = both(&mut ours, &mut theirs, &["LATENCY", "HISTORY", event]);
+        assert_eq!(blank_latency(a, 1), blank_latency(b, 1), "HISTORY {event}");
+    }
+    let script: &[&[&str]] = &[
+        &["LATENCY", "RESET", "command", "command", "nosuch"],
+        &["LATENCY", "HISTORY", "command"],
+        &["LATENCY", "RESET"],
+        &["LATENCY", "LATEST"],
+        &["LATENCY", "RESET"],
+        &["CONFIG", "SET", "latency-monitor-threshold", "0"],
+    ];
+    for args in script {
+        let (a, b) = both(&mut ours, &mut theirs, args);
+        assert_eq!(a, b, "{args:?}: Ferrocache (left) and redis-server (right) differ");
+    }
+    assert!(matches!(ours.cmd_bytes(&big_command("MSET", 200_000)), Frame::Simple(_)));
+    assert_eq!(ours.cmd(&["LATENCY", "LATEST"]), Frame::Array(vec![]), "threshold 0 records nothing");
+    let Frame::Error(e) = ours.cmd(&["LATENCY", "DOCTOR"]) else { panic!("DOCTOR is not supported") };
+    assert!(e.starts_with(b"ERR LATENCY DOCTOR is not supported") && e.ends_with(b"LATEST, HISTORY, RESET or HISTOGRAM"), "{e:?}");
+    let Frame::Array(help) = ours.cmd(&["LATENCY", "HELP"]) else { panic!("help") };
+    assert!(help.len() > 4 && help[0] == Frame::Simple("LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into()));
+}
+
+/// LATENCY HISTOGRAM after the same commands on both servers, in RESP2 and
+/// RESP3: the same commands, calls and shape; levels Redis uses, counts
+/// cumulative up to the calls.
+#[test]
+fn latency_histogram_has_redis_shape() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    for resp3 in [false, true] {
+        let mut rows = Vec::new();
+        for mut c in [ferrocache.conn(), redis.conn()] {
+            if resp3 {
+                assert!(matches!(c.cmd(&["HELLO", "3"]), Frame::Map(_)));
+            }
+            assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), Frame::Simple("OK".into()));
+            for i in 0..3 {
+                c.cmd(&["SET", "k", &i.to_string()]);
+            }
+            c.cmd(&["GET", "k"]);
+            c.cmd(&["GET"]);
+            c.cmd(&["CONFIG", "GET", "maxmemory"]);
+            let reply = c.cmd(&["LATENCY", "HISTOGRAM", "set", "GET", "config", "nosuch", "lpush", "config|get"]);
+            assert_eq!(matches!(reply, Frame::Map(_)), resp3, "a map in RESP3, an array in RESP2: {reply:?}");
+            let all = histogram_rows(c.cmd(&["LATENCY", "HISTOGRAM"]));
+            let mut names: Vec<_> = all.iter().map(|r| r.0.clone()).collect();
+            names.sort();
+            assert_eq!(names, ["config|get", "config|resetstat", "get", "latency|histogram", "set"], "every command that ran since RESETSTAT");
+            let mut got = histogram_rows(reply);
+            // Redis lists a container's subcommands in hash order.
+            got[2..4].sort_by(|a, b| a.0.cmp(&b.0));
+            rows.push(got);
+        }
+        let levels = histogram_levels();
+        for got in &rows {
+            let shape: Vec<(&str, i64)> = got.iter().map(|(n, calls, _)| (n.as_str(), *calls)).collect();
+            assert_eq!(shape, [("set", 3), ("get", 1), ("config|get", 1), ("config|resetstat", 1), ("config|get", 1)]);
+            for (name, calls, hist) in got {
+                assert!(hist.iter().all(|(usec, _)| levels.contains(usec)), "{name}: {hist:?}");
+                assert!(hist.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{name}: growing: {hist:?}");
+                assert_eq!(hist.last().map(|l| l.1), Some(*calls), "{name}: cumulative up to the calls");
+            }
+        }
+    }
+}
+
+/// Reads monitor lines until the monitor's own PING is answered, and the
+/// line for that PING (which comes after its reply, as in Redis). Each
+/// line's time is checked and blanked, and the addresses of `client` and
+/// `monitor` are named.
+fn monitor_lines(monitor: &mut Conn, client: &Conn) -> Vec<String> {
+    let (me, them) = (monitor.stream.local_addr().expect("addr"), client.stream.local_addr().expect("addr"));
+    monitor.send(&["PING"]);
+    let mut lines = Vec::new();
+    let mut ponged = false;
+    loop {
+        let frame = monitor.read_frame().expect("the monitor stays connected");
+        let Frame::Simple(line) = frame else { panic!("monitor got {frame:?}") };
+        let line = String::from_utf8(line.to_vec()).expect("monitor lines are ASCII");
+        if line == "PONG" {
+            ponged = true;
+            lines.push(line);
+            continue;
+        }
+        let (time, rest) = line.split_once(' ').expect("a time first");
+        let (secs, micros) = time.split_once('.').expect("secs.micros");
+        assert!(secs.parse::<u64>().is_ok_and(|s| s > 1_600_000_000) && micros.len() == 6 && micros.parse::<u32>().is_ok(), "{line}");
+        let named = rest.replace(&format!(" {me}]"), " MONITOR]").replace(&format!(" {them}]"), " CLIENT]");
+        lines.push(named);
+        if ponged {
+            return lines;
+        }
+    }
+}
+
+/// What a second client runs while MONITOR watches: quoting, databases,
+/// a transaction, admin commands (hidden), refused commands (hidden),
+/// errors (shown), passwords (redacted), a blocking command that times out.
+const MONITORED: &[&[&[u8]]] = &[
+    &[b"SET", b"a", b"x\"y\n\x01 \xc3\xa9\t\\"],
+    &[b"SELECT", b"1"],
+    &[b"SET", b"b", b"1"],
+    &[b"SELECT", b"0"],
+    &[b"MULTI"],
+    &[b"SET", b"c", b"1"],
+    &[b"GET", b"c"],
+    &[b"EXEC"],
+    &[b"MULTI"],
+    &[b"MONITOR"],
+    &[b"EXEC"],
+    &[b"CONFIG", b"GET", b"maxmemory"],
+    &[b"CLIENT", b"SETNAME", b"nm"],
+    &[b"SLOWLOG", b"LEN"],
+    &[b"LATENCY", b"LATEST"],
+    &[b"LPUSH", b"a", b"x"],
+    &[b"GET"],
+    &[b"NOSUCH", b"x"],
+    &[b"AUTH", b"user", b"secret"],
+    &[b"HELLO", b"2", b"AUTH", b"user", b"secret", b"SETNAME", b"n"],
+    &[b"PING"],
+    &[b"ECHO", b""],
+    &[b"DBSIZE"],
+    &[b"BLPOP", b"nolist", b"0.1"],
+    &[b"FLUSHALL"],
+];
+
+/// MONITOR on Ferrocache and on redis-server sees the same lines for the
+/// same commands from another client (times and ports masked), and the
+/// replies are the same; a second MONITOR gets no reply; RESET ends it.
+#[test]
+fn monitor_output_matches_redis() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let mut seen = Vec::new();
+    for (mut monitor, mut client) in [(ferrocache.conn(), ferrocache.conn()), (redis.conn(), redis.conn())] {
+        assert_eq!(monitor.cmd(&["MONITOR"]), Frame::Simple("OK".into()));
+        let flags = |c: &mut Conn| match c.cmd(&["CLIENT", "LIST"]) {
+            Frame::Bulk(b) | Frame::Verbatim(_, b) => {
+                String::from_utf8_lossy(&b).lines().filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("flags=")).map(str::to_string)).collect::<BTreeSet<_>>()
+            }
+            other => panic!("CLIENT LIST {other:?}"),
+        };
+        assert_eq!(flags(&mut client), ["N", "O"].map(String::from).into(), "a monitor has flag O");
+        let replies: Vec<Frame> = MONITORED.iter().map(|args| client.cmd_bytes(args)).collect();
+        // A second MONITOR is ignored without a reply.
+        monitor.send(&["MONITOR"]);
+        let lines = monitor_lines(&mut monitor, &client);
+        assert_eq!(monitor.cmd(&["RESET"]), Frame::Simple("RESET".into()));
+        client.cmd(&["SET", "after", "reset"]);
+        assert_eq!(monitor.cmd(&["PING"]), Frame::Simple("PONG".into()), "no lines after RESET");
+        seen.push((lines, replies));
+    }
+    let (ours, theirs) = (&seen[0], &seen[1]);
+    let replies_to_compare = |r: &[Frame]| -> Vec<Frame> {
+        // Both HELLO and AUTH fail without users; INFO-like replies differ anyway.
+        r.iter().zip(MONITORED).filter(|(_, args)| args[0] != b"CONFIG").map(|(f, _)| f.clone()).collect()
+    };
+    assert_eq!(replies_to_compare(&ours.1), replies_to_compare(&theirs.1), "replies");
+    assert_eq!(ours.0, theirs.0, "monitor lines: Ferrocache (left) and redis-server (right)");
+    for line in [r#"[0 CLIENT] "SET" "a" "x\"y\n\x01 \xc3\xa9\t\\""#, r#"[1 CLIENT] "SELECT" "1""#, r#"[0 CLIENT] "AUTH" "(redacted)" "(redacted)""#] {
+        assert!(ours.0.iter().any(|l| l == line), "{line} in {:#?}", ours.0);
+    }
+    assert_eq!(ours.0.last().map(String::as_str), Some(r#"[0 MONITOR] "PING""#));
+}
+
+/// A monitor that never reads, under a flood of commands, is closed once
+/// its pending output passes `client-output-buffer-limit normal`; the
+/// flooding client is unaffected and the monitor list is empty again.
+#[test]
+fn a_monitor_that_never_reads_is_disconnected() {
+    let server = start();
+    let mut admin = server.conn();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1048576 0 0"]), Frame::Simple("OK".into()));
+    let mut monitor = server.conn();
+    assert_eq!(monitor.cmd(&["MONITOR"]), Frame::Simple("OK".into()));
+    assert!(server.shared.monitors.active());
+    let value = "v".repeat(1000);
+    let mut flood = server.conn();
+    let batch: Vec<u8> = (0..1000).flat_map(|i| Frame::command(&[b"SET".as_slice(), format!("key{i}").as_bytes(), value.as_bytes()])).collect();
+    let mut batches = 0;
+    while server.shared.monitors.active() {
+        assert!(batches < 200, "200 MB of monitor output and the monitor is still attached");
+        flood.send_raw(&batch);
+        for _ in 0..1000 {
+            assert_eq!(flood.read_frame(), Some(Frame::Simple("OK".into())));
+        }
+        batches += 1;
+    }
+    let drained = monitor.drain(Duration::from_secs(5));
+    assert!(drained.closed, "the monitor was closed");
+    assert!(drained.bytes.starts_with(b"+"), "it had received monitor lines");
+    assert_eq!(admin.info_field("stats", "client_output_buffer_limit_disconnections"), "1");
+    assert_eq!(flood.cmd(&["PING"]), Frame::Simple("PONG".into()));
+}
+
+/// COMMAND INFO for MONITOR and LATENCY (arity, flags, ACL categories,
+/// tips, subcommands) as redis-server gives it; Redis lists subcommands
+/// in hash order, so they are compared sorted.
+#[test]
+fn monitor_and_latency_command_info_match_redis() {
+    let (ferrocache, redis) = (start(), RedisServer::start());
+    let sorted_subcommands = |reply: Frame| -> Frame {
+        let Frame::Array(mut commands) = reply else { panic!("COMMAND INFO {reply:?}") };
+        for c in &mut commands {
+            if let Frame::Array(fields) = c
+                && let Some(Frame::Array(subs)) = fields.get_mut(9)
+            {
+                subs.sort_by_key(|s| format!("{s:?}"));
+            }
+        }
+        Frame::Array(commands)
+    };
+    let args = ["COMMAND", "INFO", "monitor", "latency"];
+    assert_eq!(sorted_subcommands(ferrocache.conn().cmd(&args)), sorted_subcommands(redis.conn().cmd(&args)));
+}

@@ -70,6 +70,8 @@ pub struct Client {
     pub woff: u64,
     /// Set by a WAIT that has to wait: the connection parks until it is met, then answers.
     pub wait_acks: Option<crate::repl::acks::AckWait>,
+    /// Sent MONITOR: every command run is streamed to it ([`crate::monitor`]).
+    pub monitor: bool,
 }
 
 impl Client {
@@ -96,6 +98,7 @@ impl Client {
             replica_port: 0,
             woff: 0,
             wait_acks: None,
+            monitor: false,
         }
     }
 
@@ -163,6 +166,8 @@ pub struct ClientMeta {
     pub blocked: bool,
     /// A replica being fed (flag `S`) or this replica's primary (flag `M`).
     pub link: LinkKind,
+    /// In MONITOR mode (flag `O`).
+    pub monitor: bool,
 }
 
 /// What a connection is in replication (CLIENT LIST flags, CLIENT KILL TYPE).
@@ -206,6 +211,9 @@ impl ClientHandle {
             LinkKind::Replica => flags.push('S'),
             LinkKind::Master => flags.push('M'),
             LinkKind::None => {}
+        }
+        if m.monitor {
+            flags.push('O');
         }
         if m.subs.iter().any(|&n| n > 0) {
             flags.push('P');

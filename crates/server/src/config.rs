@@ -50,6 +50,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Entries the slow log keeps.
     pub slowlog_max_len: usize,
+    /// Commands running at least this many milliseconds are latency
+    /// events (0: off); see `latency.rs`.
+    pub latency_monitor_threshold: u64,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             cluster_enabled: false,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
         }
     }
 }
@@ -431,6 +435,17 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.slowlog_max_len.to_string(),
         set: |c, v| {
             c.slowlog_max_len = parse_range(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        aliases: &[],
+        mutable: true,
+        accepts: "milliseconds, an integer from 0 (off) up",
+        get: |c| c.latency_monitor_threshold.to_string(),
+        set: |c, v| {
+            c.latency_monitor_threshold = parse_range(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },

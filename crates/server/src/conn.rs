@@ -136,6 +136,7 @@ fn close(shared: &Shared, mut client: Client) {
     crate::cmd::transactions::unwatch_all(shared, &mut client);
     shared.blocking.cancel(client.id);
     crate::pubsub::leave_all(shared, &mut client);
+    crate::monitor::leave(shared, &mut client);
 }
 
 /// Removes the client from the registry when its task ends, even by a panic.
@@ -280,8 +281,8 @@ async fn run(shared: &Shared, stream: &mut TcpStream, conn: &mut Conn) -> End {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        // Subscribers wait for messages, not commands: no idle timeout (as Redis).
-        let idle_on = timeout > 0 && !client.subs.active();
+        // Subscribers and monitors wait for messages, not commands: no idle timeout (as Redis).
+        let idle_on = timeout > 0 && !client.subs.active() && !client.monitor;
         if idle_on {
             idle.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(timeout));
         }

@@ -1,6 +1,9 @@
 //! From a parsed request to a reply: lookup, arity, authentication,
 //! transaction queueing, then the handler; each outcome is counted in
 //! [`crate::cmdstats`] (a run with its time, a refusal, an error reply).
+//! A run's measured time also feeds the slow log ([`crate::slowlog`]) and
+//! the latency monitor ([`crate::latency`]), and the run is shown to
+//! MONITOR clients ([`crate::monitor`]); each is one relaxed load when off.
 
 use bytes::Bytes;
 use ferrocache_resp::ReplyBuf;
@@ -143,6 +146,29 @@ pub fn run(ctx: &mut Ctx, spec: &'static Spec, args: &[Bytes]) {
     if ctx.shared.slowlog.is_slow(nanos) && !spec.has(flags::SKIP_SLOWLOG) {
         log_slow(ctx, args, nanos);
     }
+    if let Some(ms) = ctx.shared.latency.spike(nanos) {
+        note_latency(ctx.shared, spec, ms);
+    }
+    // After the command, as Redis 7 does (SELECT shows the database it
+    // selected; EXEC follows its commands); admin commands are not shown.
+    if ctx.shared.monitors.active() && !spec.has(flags::ADMIN) {
+        show_to_monitors(ctx, args);
+    }
+}
+
+/// A command over `latency-monitor-threshold`: a `command` or (for a
+/// command flagged fast) `fast-command` latency event, as Redis names them.
+#[cold]
+fn note_latency(shared: &Shared, spec: &Spec, ms: u64) {
+    let event = if spec.has(flags::FAST) { "fast-command" } else { "command" };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    shared.latency.add(event, ms, now.as_secs());
+}
+
+/// Streams a command to the clients in MONITOR mode (only when there are some).
+#[cold]
+fn show_to_monitors(ctx: &Ctx, args: &[Bytes]) {
+    ctx.shared.monitors.feed(ctx.shared, ctx.client.db, &ctx.client.handle.addr.to_string(), args);
 }
 
 /// Adds a command judged slow to the slow log (off the hot path).

@@ -60,6 +60,7 @@ pub fn sync_tuning(shared: &Shared) {
         // The replication settings the write path checks are mirrored here too.
         shared.repl.set_min_replicas(c.min_replicas_to_write, c.min_replicas_max_lag);
         shared.slowlog.configure(c.slowlog_log_slower_than, c.slowlog_max_len);
+        shared.latency.configure(c.latency_monitor_threshold);
         (c.tuning(), c.maxmemory)
     };
     shared.maxmemory.store(max, Ordering::Relaxed);

@@ -16,6 +16,8 @@
 //! `client-output-buffer-limit pubsub` (hard bytes, or soft bytes for longer
 //! than its seconds) the inbox drops its queue, refuses further messages and
 //! the client is killed: a subscriber that stops reading costs bounded memory.
+//! MONITOR's lines travel through the same inbox, under the normal class's
+//! limit ([`crate::monitor`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -226,7 +228,7 @@ struct Queue {
 impl Inbox {
     /// Queues a frame; false if that takes the client past `limit` (the
     /// queue is then dropped and the inbox refuses further frames).
-    fn push(&self, frame: &Bytes, (hard, soft, secs): Limit, now: u64) -> bool {
+    pub(crate) fn push(&self, frame: &Bytes, (hard, soft, secs): Limit, now: u64) -> bool {
         let mut q = self.queue.lock();
         if q.closed {
             return true;

@@ -24,6 +24,10 @@ pub struct Shared {
     pub cmdstats: crate::cmdstats::CommandStats,
     /// SLOWLOG's entries and thresholds.
     pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY's event history and threshold.
+    pub latency: crate::latency::LatencyMonitor,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     /// Ordinary commands hold this shared; EXEC and other commands that
     /// must run alone hold it exclusively, so their effects are atomic.
     pub gate: RwLock<()>,
@@ -73,6 +77,7 @@ impl Shared {
         let repl = crate::repl::Replication::new(config.repl_backlog_size);
         let cmdstats = crate::cmdstats::CommandStats::new(crate::table::table().ids(), config.io_threads);
         let slowlog = crate::slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
+        let latency_threshold = config.latency_monitor_threshold;
         Shared {
             dbs,
             config: RwLock::new(config),
@@ -82,6 +87,8 @@ impl Shared {
             stats: Stats::default(),
             cmdstats,
             slowlog,
+            latency: crate::latency::LatencyMonitor::new(latency_threshold),
+            monitors: crate::monitor::Monitors::default(),
             gate: RwLock::new(()),
             shutdown: Shutdown::default(),
             run_id,

@@ -119,6 +119,11 @@ pub fn trim_args(args: &[Bytes]) -> Vec<Bytes> {
     out
 }
 
+/// Whether [`redact`] would change anything: the command is AUTH or HELLO.
+pub fn needs_redaction(args: &[Bytes]) -> bool {
+    args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello"))
+}
+
 /// Hides passwords as Redis does: every argument of AUTH, and the
 /// username and password after HELLO's AUTH.
 pub fn redact(args: &mut [Bytes]) {

@@ -166,6 +166,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ctx.client.multi = None;
     crate::cmd::transactions::unwatch_all(ctx.shared, ctx.client);
     crate::pubsub::leave_all(ctx.shared, ctx.client);
+    crate::monitor::leave(ctx.shared, ctx.client);
     ctx.client.db = 0;
     ctx.client.asking = false;
     ctx.client.readonly = false;

@@ -1,7 +1,7 @@
 //! Server family: keyspace-wide administration (DBSIZE, FLUSHDB, FLUSHALL,
 //! SWAPDB), TIME, SHUTDOWN, and the introspection commands, each in its own
-//! module: INFO ([`info`]), CONFIG ([`config`]), SLOWLOG ([`slowlog`]) and
-//! COMMAND ([`command`]).
+//! module: INFO ([`info`]), CONFIG ([`config`]), SLOWLOG ([`slowlog`]),
+//! LATENCY ([`latency`]), MONITOR ([`monitor`]) and COMMAND ([`command`]).
 //!
 //! FLUSHDB, FLUSHALL and SWAPDB run EXCLUSIVE: no other command is in flight,
 //! so a client never sees half a flush or half a swap.
@@ -10,6 +10,8 @@ mod command;
 mod config;
 mod info;
 mod info_stats;
+mod latency;
+mod monitor;
 mod slowlog;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +33,8 @@ pub static COMMANDS: &[Spec] = &[
     spec("info", -1, LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", info::info),
     container("config", -2, "server", "2.0.0", "A container for server configuration commands.", config::SUBCOMMANDS),
     container("slowlog", -2, "server", "2.2.12", "A container for slow log commands.", slowlog::SUBCOMMANDS),
+    container("latency", -2, "server", "2.8.13", "A container for latency diagnostics commands.", latency::SUBCOMMANDS),
+    spec("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Streams every command the server runs to this connection.", monitor::monitor),
     command::COMMAND,
 ];
 
