@@ -707,9 +707,23 @@ fn monitor_output_matches_redis() {
 /// flooding client is unaffected and the monitor list is empty again.
 #[test]
 fn a_monitor_that_never_reads_is_disconnected() {
+    monitor_flood(Some("normal 1048576 0 0"));
+}
+
+/// Redis lets a monitor grow without bound under the default `normal 0 0 0`; Ferrocache bounds
+/// it by the pub/sub class's limit (32mb hard by default) then.
+#[test]
+fn a_monitor_is_bounded_under_the_default_limits_too() {
+    monitor_flood(None);
+}
+
+/// Floods SETs of 1 kB values past a monitor that never reads, until it is closed.
+fn monitor_flood(limit: Option<&str>) {
     let server = start();
     let mut admin = server.conn();
-    assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1048576 0 0"]), Frame::Simple("OK".into()));
+    if let Some(limit) = limit {
+        assert_eq!(admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", limit]), Frame::Simple("OK".into()));
+    }
     let mut monitor = server.conn();
     assert_eq!(monitor.cmd(&["MONITOR"]), Frame::Simple("OK".into()));
     assert!(server.shared.monitors.active());

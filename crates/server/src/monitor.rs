@@ -15,7 +15,10 @@
 //! each monitor's [`crate::pubsub::Inbox`], the same bounded queue pub/sub
 //! messages use: a monitor that stops reading is closed once its pending
 //! output passes `client-output-buffer-limit normal` (Redis counts
-//! monitors as normal clients too), so it costs bounded memory.
+//! monitors as normal clients too) or, when that class is unlimited (its
+//! default, under which Redis lets a monitor grow without bound), the
+//! `pubsub` class's limit (32mb hard, 8mb for 60 s by default), so it
+//! always costs bounded memory.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,7 +67,12 @@ impl Monitors {
     pub fn feed(&self, shared: &Shared, db: usize, addr: &str, args: &[Bytes]) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let line = Bytes::from(line(now.as_secs(), now.subsec_micros(), db, addr, args));
-        let limit = shared.config.read().obuf_normal;
+        let limit = {
+            let c = shared.config.read();
+            // Redis leaves a monitor unbounded under the default `normal 0 0 0`; here it is
+            // always bounded: by the pub/sub class's limit when the normal class has none.
+            if c.obuf_normal == (0, 0, 0) { c.obuf_pubsub } else { c.obuf_normal }
+        };
         let now_ms = now.as_millis() as u64;
         for handle in self.list.read().iter() {
             if !handle.inbox.push(&line, limit, now_ms) {
