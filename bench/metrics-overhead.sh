@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # What monitoring costs: redis-benchmark throughput of one Ferrocache server while a scraper
 # fetches /metrics from its admin port every second (as Prometheus would), against the same
-# server with no scraper, in alternating rounds (issue 8's target: at most 2 % lower).
+# server with no scraper, in alternating rounds (issue 8's target: at most 2 % lower). Then,
+# as a measure that the machine's noise does not blur: the server CPU time SCRAPES scrapes
+# take back to back (after the benchmarks, so every command's series exists), per scrape, and
+# what one scrape every SCRAPE_EVERY seconds costs as a share of one core.
 # See bench/README.md.
 #
 # Usage: bench/metrics-overhead.sh [N]    N = requests per test at pipeline 1 (default 300000;
@@ -9,7 +12,7 @@
 #                                          seconds and sees several scrapes)
 # Environment: CLIENTS (50), SIZE (64), KEYSPACE (100000), PIPELINES ("1 16"), TESTS ("set get"),
 #              ROUNDS (3; the median of the rounds' with/without ratios is printed),
-#              SCRAPE_EVERY (1 second), FERROCACHE_BIN (default target/release/ferrocache,
+#              SCRAPE_EVERY (1 second), SCRAPES (1000), FERROCACHE_BIN (default target/release/ferrocache,
 #              built by this script when unset).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,3 +80,14 @@ for pipeline in $PIPELINES; do
 done
 log "load average at the end: $(loadavg)"
 printf '\nop/s = median of %s rounds; ratio = median of the rounds'"'"' scraped / without ratios (1.000: monitoring costs nothing).\n' "$ROUNDS"
+
+SCRAPES="${SCRAPES:-1000}"
+FERRO_PID="${PIDS[0]}"
+before="$(cpu_ticks "$FERRO_PID")"
+for _ in $(seq 1 "$SCRAPES"); do curl -fsS "$METRICS" >/dev/null; done
+after="$(cpu_ticks "$FERRO_PID")"
+lines="$(curl -fsS "$METRICS" | grep -vc '^#')"
+awk -v t=$((after - before)) -v hz="$TICKS_PER_SEC" -v n="$SCRAPES" -v every="$SCRAPE_EVERY" -v lines="$lines" 'BEGIN {
+  ms = 1000 * t / hz / n
+  printf "\none scrape (%d samples) costs %.3f ms of server CPU (%d scrapes, %d ticks); one every %s s is %.3f %% of one core\n", lines, ms, n, t, every, ms / (10 * every)
+}'
