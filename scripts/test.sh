@@ -2,7 +2,8 @@
 # Runs the whole test suite, from any directory:
 #   1. installs what the end-to-end tests need if it is missing
 #      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
-#      promtool from Debian's prometheus package, kubernetes-validate, cargo-nextest);
+#      promtool from Debian's prometheus package, kubernetes-validate, cargo-nextest,
+#      Debian's chromium and Node.js, and npm's playwright-core in tests/dashboard);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -25,6 +26,9 @@ install_system_packages() {
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # network namespaces of the partition test
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks the generated alert rules
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the dashboard test drives it headless
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -q
@@ -61,6 +65,15 @@ install_kubernetes_validate() {
   fi
 }
 
+install_dashboard_driver() {
+  # tests/tests/dashboard.rs drives Chromium with playwright-core (pinned in package.json;
+  # it never downloads a browser: the test launches Debian's /usr/bin/chromium).
+  if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
+    log "installing playwright-core for the dashboard test"
+    (cd tests/dashboard && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
 install_nextest() {
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
@@ -72,6 +85,7 @@ install_system_packages
 install_python_redis
 install_python_prometheus_client
 install_kubernetes_validate
+install_dashboard_driver
 install_nextest
 
 log "building"
