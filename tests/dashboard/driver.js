@@ -5,7 +5,8 @@
 // It talks to the Rust test over stdio: it prints `STEP kill` once the page shows every node
 // up, and waits for a line on stdin (the test has killed DOWN_ADDR's node) before it looks for
 // the node marked down and the NodeDown alert. Then it rolls KEY back from the UI to the
-// revision whose value is OLD_VALUE. Exit status 0 means every check passed.
+// revision whose value is OLD_VALUE, and reloads the page to see the charts drawn from the
+// node's history. Exit status 0 means every check passed.
 "use strict";
 
 const fs = require("fs");
@@ -89,6 +90,12 @@ async function main() {
     if (top !== oldValue) throw new Error("after the rollback the latest value is " + JSON.stringify(top));
     await page.locator("#config").scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(shots, "4-rolled-back.png"), fullPage: true });
+
+    // The charts' hour is kept by the node: after a reload they are drawn from it at once.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('figure.chart[data-metric="memory"] circle').length > 0);
+    await page.locator("#charts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, "5-charts-after-reload.png") });
     if (problems.length) throw new Error(problems.join("; "));
     process.stdout.write("DONE\n");
   } catch (e) {

@@ -2,7 +2,8 @@
 //! tests/dashboard/driver.js through npm's `playwright-core`, against a 3-node cluster. The
 //! page shows the three nodes up; a killed node is marked down and `NodeDown` appears; a
 //! config key written twice is rolled back from the UI (button, confirmation dialog) to its
-//! first value, as a new revision. Screenshots land in `<target dir>/dashboard-screenshots/`.
+//! first value, as a new revision; after a reload the charts are drawn from the node's
+//! history at once. Screenshots land in `<target dir>/dashboard-screenshots/`.
 //!
 //! scripts/test.sh installs Chromium and runs `npm ci` in tests/dashboard; without them this
 //! test fails saying so (it never passes without having driven a browser).
@@ -108,7 +109,7 @@ fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
     let status = child.wait().expect("wait for the driver");
     assert!(killed, "the driver never saw the three nodes up (screenshots in {})", shots.display());
     assert!(status.success() && done, "the dashboard driver failed: {status} (its log is above; screenshots in {})", shots.display());
-    for shot in ["1-topology.png", "2-node-down.png", "3-confirm.png", "4-rolled-back.png"] {
+    for shot in ["1-topology.png", "2-node-down.png", "3-confirm.png", "4-rolled-back.png", "5-charts-after-reload.png"] {
         assert!(shots.join(shot).is_file(), "no screenshot {shot} in {}", shots.display());
     }
 

@@ -200,7 +200,7 @@ function renderMigrations() {
 // ---------- charts ----------
 
 const METRICS = [
-  { key: "ops", title: "Operations per second", fmt: (v) => fmtNum(v, 0), cluster: "sum" },
+  { key: "ops", title: "Operations per second", fmt: (v) => fmtNum(v, 0), axis: (v, max) => fmtNum(v, max < 10 ? 1 : 0), cluster: "sum" },
   { key: "hit_ratio", title: "Hit ratio", fmt: (v) => fmtNum(v, 2), cluster: "ratio" },
   { key: "memory", title: "Used memory", fmt: fmtBytes, cluster: "sum" },
   { key: "p99_ms", title: "Latency p99 (ms)", fmt: (v) => fmtNum(v, 2), cluster: "max" },
@@ -259,7 +259,7 @@ function drawChart(metric, scope) {
     const yy = y(max * f);
     svg.append(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, stroke: "#d0d0d0", "stroke-width": 1 }));
     const label = svgEl("text", { x: L - 4, y: yy + 4, "text-anchor": "end", "font-size": 11, fill: "#333" });
-    label.textContent = metric.fmt(max * f);
+    label.textContent = metric.axis ? metric.axis(max * f, max) : metric.fmt(max * f);
     svg.append(label);
   }
   for (const [t, text] of [[from, "-60 min"], [from + HOUR_MS / 2, "-30 min"], [now, "now"]]) {
