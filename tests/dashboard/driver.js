@@ -1,12 +1,15 @@
 // Drives the dashboard in headless Chromium for tests/tests/dashboard.rs.
 //
 //   node driver.js URL SCREENSHOT_DIR NODE_ADDRS_COMMA_SEPARATED DOWN_ADDR KEY OLD_VALUE
+//   node driver.js token URL SCREENSHOT_DIR SECRET KEY
 //
 // It talks to the Rust test over stdio: it prints `STEP kill` once the page shows every node
 // up, and waits for a line on stdin (the test has killed DOWN_ADDR's node) before it looks for
 // the node marked down and the NodeDown alert. Then it rolls KEY back from the UI to the
 // revision whose value is OLD_VALUE, and reloads the page to see the charts drawn from the
-// node's history. Exit status 0 means every check passed.
+// node's history. The `token` form checks a node with admin tokens: the page says a token is
+// needed, and shows KEY once SECRET is typed in. It prints `DONE` and exits with 0 when every
+// check passed.
 "use strict";
 
 const fs = require("fs");
@@ -15,8 +18,6 @@ const path = require("path");
 const readline = require("readline");
 const { chromium } = require("playwright-core");
 
-const [url, shots, addrList, downAddr, key, oldValue] = process.argv.slice(2);
-const addrs = addrList.split(",");
 const STEP_MS = 60_000;
 
 const lines = readline.createInterface({ input: process.stdin });
@@ -26,7 +27,8 @@ function log(msg) {
   process.stderr.write("[driver] " + msg + "\n");
 }
 
-async function main() {
+// Runs `scenario(page, problems)` in a fresh headless Chromium; a failure leaves failure.png.
+async function withPage(shots, scenario) {
   fs.mkdirSync(shots, { recursive: true });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ferrocache-chromium-"));
   // A fresh profile directory: Playwright passes it to Chromium as --user-data-dir.
@@ -43,6 +45,40 @@ async function main() {
   page.on("pageerror", (e) => problems.push("page error: " + e.message));
   page.on("console", (m) => { if (m.type() === "error") log("console: " + m.text()); });
   try {
+    await scenario(page, problems);
+    if (problems.length) throw new Error(problems.join("; "));
+    process.stdout.write("DONE\n");
+  } catch (e) {
+    await page.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+// With admin tokens: the page loads, says a token is needed, and works once one is given.
+async function tokenScenario(url, shots, secret, key) {
+  await withPage(shots, async (page) => {
+    // A 401 on a page load is expected here: the page asks for the token.
+    await page.goto(url);
+    await page.waitForFunction(() => !document.getElementById("error").hidden
+      && document.getElementById("error").textContent.includes("requires an admin token (401)"));
+    await page.screenshot({ path: path.join(shots, "6-token-needed.png") });
+    await page.getByLabel("Admin token").fill(secret);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.waitForFunction(() => document.getElementById("error").hidden);
+    await page.waitForFunction(() => document.getElementById("live").textContent.startsWith("live"));
+    await page.locator(`button[data-key="${key}"]`).waitFor();
+    const kept = await page.evaluate(() => sessionStorage.getItem("ferrocache.token"));
+    if (kept !== secret) throw new Error("the token is not in sessionStorage");
+    await page.screenshot({ path: path.join(shots, "7-token-accepted.png") });
+  });
+}
+
+async function clusterScenario(url, shots, addrList, downAddr, key, oldValue) {
+  const addrs = addrList.split(",");
+  await withPage(shots, async (page) => {
     await page.goto(url);
     await page.getByRole("heading", { name: "Topology" }).waitFor();
 
@@ -96,15 +132,13 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('figure.chart[data-metric="memory"] circle').length > 0);
     await page.locator("#charts").scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(shots, "5-charts-after-reload.png") });
-    if (problems.length) throw new Error(problems.join("; "));
-    process.stdout.write("DONE\n");
-  } catch (e) {
-    await page.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === "token") return tokenScenario(...args.slice(1));
+  return clusterScenario(...args);
 }
 
 main().then(

@@ -3,7 +3,9 @@
 //! page shows the three nodes up; a killed node is marked down and `NodeDown` appears; a
 //! config key written twice is rolled back from the UI (button, confirmation dialog) to its
 //! first value, as a new revision; after a reload the charts are drawn from the node's
-//! history at once. Screenshots land in `<target dir>/dashboard-screenshots/`.
+//! history at once. Against a node with admin tokens, the page loads, says a token is needed
+//! (401), and shows the config keys once one is typed in. Screenshots land in
+//! `<target dir>/dashboard-screenshots/{cluster,token}/`.
 //!
 //! scripts/test.sh installs Chromium and runs `npm ci` in tests/dashboard; without them this
 //! test fails saying so (it never passes without having driven a browser).
@@ -15,6 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ferrocache_e2e::cluster::{text, LocalCluster};
+use ferrocache_e2e::{ferrocache_bin, free_port, run_bounded, ProcessServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser session, at most.
@@ -49,24 +52,14 @@ fn require_browser() {
     }
 }
 
-#[test]
-fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
-    require_browser();
-    let mut cluster = LocalCluster::create(3, 0);
-    let addrs = cluster.addrs();
-    let url = cluster.admin_url(0);
-    let key = "app/dashboard/greeting";
-    for value in ["hello-first", "hello-second"] {
-        let out = cluster.ferrocache(&["config", "put", key, value, "--url", &url]);
-        assert!(out.status.success(), "config put: {}", text(&out));
-    }
-    let shots = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&shots);
-
+/// Runs driver.js with `args`, bounded by [`DRIVER_LIMIT`]; on each `STEP NAME` line it
+/// prints, calls `step(NAME)` then lets the driver go on. Panics unless the driver says `DONE`
+/// and exits with 0.
+fn drive(args: &[&str], shots: &Path, mut step: impl FnMut(&str)) {
     let started = Instant::now();
     let mut child = Command::new("node")
         .arg("driver.js")
-        .args([&format!("{url}/"), &shots.display().to_string(), &addrs.join(","), &addrs[1], key, "hello-first"])
+        .args(args)
         .current_dir(driver_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -87,17 +80,17 @@ fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
         }
     });
     let mut done = false;
-    let mut killed = false;
     loop {
         let left = DRIVER_LIMIT.saturating_sub(started.elapsed());
         match rx.recv_timeout(left) {
-            Ok(line) if line == "STEP kill" => {
-                cluster.kill(1);
-                killed = true;
-                writeln!(stdin, "go").expect("tell the driver");
-            }
             Ok(line) if line == "DONE" => done = true,
-            Ok(line) => eprintln!("driver: {line}"),
+            Ok(line) => match line.strip_prefix("STEP ") {
+                Some(name) => {
+                    step(name);
+                    writeln!(stdin, "go").expect("tell the driver");
+                }
+                None => eprintln!("driver: {line}"),
+            },
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
@@ -107,8 +100,30 @@ fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
         }
     }
     let status = child.wait().expect("wait for the driver");
-    assert!(killed, "the driver never saw the three nodes up (screenshots in {})", shots.display());
     assert!(status.success() && done, "the dashboard driver failed: {status} (its log is above; screenshots in {})", shots.display());
+}
+
+#[test]
+fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
+    require_browser();
+    let mut cluster = LocalCluster::create(3, 0);
+    let addrs = cluster.addrs();
+    let url = cluster.admin_url(0);
+    let key = "app/dashboard/greeting";
+    for value in ["hello-first", "hello-second"] {
+        let out = cluster.ferrocache(&["config", "put", key, value, "--url", &url]);
+        assert!(out.status.success(), "config put: {}", text(&out));
+    }
+    let shots = screenshot_dir().join("cluster");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let mut killed = false;
+    drive(&[&format!("{url}/"), &shots.display().to_string(), &addrs.join(","), &addrs[1], key, "hello-first"], &shots, |step| {
+        assert_eq!(step, "kill");
+        cluster.kill(1);
+        killed = true;
+    });
+    assert!(killed, "the driver never saw the three nodes up (screenshots in {})", shots.display());
     for shot in ["1-topology.png", "2-node-down.png", "3-confirm.png", "4-rolled-back.png", "5-charts-after-reload.png"] {
         assert!(shots.join(shot).is_file(), "no screenshot {shot} in {}", shots.display());
     }
@@ -116,4 +131,33 @@ fn the_dashboard_shows_the_cluster_a_dead_node_and_rolls_config_back() {
     // The UI's rollback is in the store: a new revision holding the first value.
     let out = cluster.ferrocache(&["config", "get", key, "--url", &url]);
     assert!(text(&out).contains("hello-first"), "after the rollback: {}", text(&out));
+}
+
+#[test]
+fn with_admin_tokens_the_page_asks_for_one_and_works_once_given() {
+    require_browser();
+    let dir = std::env::temp_dir().join(format!("ferrocache-e2e-dashboard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let tokens = dir.join("tokens.toml");
+    let secret = "dashboard-admin-secret-0123456789";
+    std::fs::write(&tokens, format!("[[token]]\nname = \"root\"\nsecret = \"{secret}\"\nrole = \"admin\"\n")).expect("token file");
+    let admin = free_port().to_string();
+    let data = dir.join("data");
+    let server = ProcessServer::start_with(&["--admin-port", &admin, "--data-dir", data.to_str().unwrap(), "--token-file", tokens.to_str().unwrap()]);
+    let url = format!("http://127.0.0.1:{admin}");
+    let key = "app/token-check";
+    let mut put = Command::new(ferrocache_bin());
+    put.args(["config", "put", key, "v", "--url", &url, "--token", secret]);
+    let out = run_bounded(put, b"", Duration::from_secs(60));
+    assert!(out.status.success(), "config put: {}", text(&out));
+
+    let shots = screenshot_dir().join("token");
+    let _ = std::fs::remove_dir_all(&shots);
+    drive(&["token", &format!("{url}/"), &shots.display().to_string(), secret, key], &shots, |step| panic!("unexpected step {step}"));
+    for shot in ["6-token-needed.png", "7-token-accepted.png"] {
+        assert!(shots.join(shot).is_file(), "no screenshot {shot} in {}", shots.display());
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -547,7 +547,7 @@ $("token-form").addEventListener("submit", (ev) => {
   const t = $("token").value.trim();
   if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
   $("token").value = "";
-  $("token").placeholder = t ? "token set for this tab" : "not needed without tokens";
+  $("token").placeholder = t ? "token set for this tab" : "if the node uses tokens";
   loadAll();
 });
 $("kv-form").addEventListener("submit", (ev) => { ev.preventDefault(); listKeys().catch(report); });
