@@ -3,7 +3,7 @@
 #   1. installs what the end-to-end tests need if it is missing
 #      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
 #      promtool from Debian's prometheus package, prometheus-redis-exporter, kubernetes-validate,
-#      cargo-nextest);
+#      cargo-nextest, Debian's chromium and Node.js, and npm's playwright-core in tests/dashboard);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -28,6 +28,9 @@ install_system_packages() {
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks the generated alert rules
   command -v prometheus-redis-exporter >/dev/null 2>&1 || missing+=(prometheus-redis-exporter)  # scrapes a node through INFO
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the dashboard test drives it headless
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -q
@@ -64,6 +67,15 @@ install_kubernetes_validate() {
   fi
 }
 
+install_dashboard_driver() {
+  # tests/tests/dashboard.rs drives Chromium with playwright-core (pinned in package.json;
+  # it never downloads a browser: the test launches Debian's /usr/bin/chromium).
+  if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
+    log "installing playwright-core for the dashboard test"
+    (cd tests/dashboard && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
 install_nextest() {
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
@@ -75,6 +87,7 @@ install_system_packages
 install_python_redis
 install_python_prometheus_client
 install_kubernetes_validate
+install_dashboard_driver
 install_nextest
 
 log "building"

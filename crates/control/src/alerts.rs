@@ -194,13 +194,8 @@ pub fn active(node: &Node) -> Active {
 pub async fn run(node: Arc<Node>) {
     let maps = MapAccess { node: node.clone() };
     let mut memory = Memory::default();
-    let mut tick = tokio::time::interval(ROUND);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = node.cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut tick = crate::node::ticker(ROUND);
+    while node.next_tick(&mut tick).await {
         if !node.is_leader() {
             memory = Memory::default();
             continue;
@@ -222,22 +217,8 @@ pub async fn run(node: Arc<Node>) {
 }
 
 async fn observe(node: &Arc<Node>, map: ClusterMap) -> Round {
-    let scrapes = map.nodes.iter().map(|n| {
-        let (node, admin) = (node.clone(), n.admin.clone());
-        async move {
-            let text = if admin == node.url {
-                crate::http::render_metrics(&node).ok()
-            } else {
-                let resp = node.client.get(format!("{}/metrics", admin.trim_end_matches('/'))).timeout(SCRAPE_TIMEOUT).send().await.ok()?;
-                if !resp.status().is_success() {
-                    return None;
-                }
-                resp.text().await.ok()
-            };
-            text.map(|t| Sample::parse(&t))
-        }
-    });
-    let samples = futures::future::join_all(scrapes).await;
+    let texts = crate::scrape::scrape_nodes(node, &map, None, SCRAPE_TIMEOUT).await;
+    let samples: Vec<Option<Sample>> = texts.iter().map(|t| t.as_deref().map(Sample::parse)).collect();
     let data = node.sm.data.read();
     let value = |key: &str| data.kv.get(key, None).ok().flatten().and_then(|r| r.value.as_ref()).map(|v| v.data.clone());
     let fleet = value(FLEET_KEY);

@@ -129,6 +129,8 @@ pub struct Node {
     pub(crate) data_metrics: std::sync::OnceLock<crate::http::metrics::Source>,
     /// How this node's own lease renewals go (cluster nodes), for `/metrics`.
     pub(crate) lease_stats: crate::liveness::LeaseStats,
+    /// The dashboard's last hour of figures (see [`crate::history`]).
+    pub(crate) history: crate::history::History,
 }
 
 /// Starts control-plane nodes.
@@ -142,6 +144,13 @@ pub struct ControlHandle {
     tasks: Vec<JoinHandle<()>>,
     /// Completes once Raft's tasks have dropped the storage and the redb file is closed.
     db_closed: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// The timer of a background loop that runs every `period` (see [`Node::next_tick`]).
+pub(crate) fn ticker(period: std::time::Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 pub fn now_ms() -> u64 {
@@ -209,6 +218,7 @@ impl ControlNode {
             tokens,
             data_metrics: std::sync::OnceLock::new(),
             lease_stats: Default::default(),
+            history: Default::default(),
         });
         let server = {
             let app = crate::http::router(node.clone());
@@ -633,6 +643,15 @@ impl Node {
                 matched_index: matched.get(id).and_then(|m| m.as_ref()).map(|l| l.index),
             })
             .collect()
+    }
+
+    /// Waits for a background loop's next tick (a late tick is delayed, not bunched; make
+    /// `tick` with [`ticker`]); false once the node stops.
+    pub(crate) async fn next_tick(&self, tick: &mut tokio::time::Interval) -> bool {
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = tick.tick() => true,
+        }
     }
 
     pub fn is_leader(&self) -> bool {

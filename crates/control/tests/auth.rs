@@ -33,15 +33,21 @@ async fn call(c: &Client, secret: Option<&str>, method: reqwest::Method, path: &
     c.send(req).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_enforce_roles_and_prefixes() {
-    use reqwest::Method;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(1, dir.path());
+/// A single node with [`tokens`], leading, and a client to it.
+async fn start_with_tokens(dir: &std::path::Path) -> (ferrocache_control::ControlHandle, Client) {
+    let mut cfg = config(1, dir);
     cfg.tokens = tokens();
     let node = start(cfg).await;
     wait_leader(&node).await;
     let c = Client::new(node.url());
+    (node, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_enforce_roles_and_prefixes() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, c) = start_with_tokens(dir.path()).await;
 
     let (s, err) = call(&c, None, Method::GET, "/v1/status", None).await;
     assert_eq!((s, err["error"]["code"].as_str()), (401, Some("unauthorized")));
@@ -145,5 +151,40 @@ async fn backup_and_restore_need_an_unscoped_admin() {
     let (_, audit) = call(&c, Some(ROOT), Method::GET, "/v1/audit?from=1&limit=1000", None).await;
     let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["op"].as_str(), last["actor"].as_str()), (Some("restore"), Some("root")), "{last}");
+    node.shutdown().await;
+}
+
+/// The dashboard's page and assets load without a token (they hold no data); what it shows
+/// comes from endpoints that need one: the history, the live stream and the rest of the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_page_loads_without_a_token_and_its_data_needs_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, c) = start_with_tokens(dir.path()).await;
+    for (path, kind) in [("/", "text/html"), ("/dashboard.js", "text/javascript"), ("/dashboard.css", "text/css")] {
+        let resp = c.raw().get(c.url(path)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let content_type = resp.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_string();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(!resp.text().await.unwrap().is_empty(), "{path}");
+    }
+    for path in ["/v1/cluster/history", "/v1/dashboard/stream"] {
+        let (s, _) = call(&c, None, reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 401, "{path}");
+    }
+    let (s, history) = call(&c, Some(READER), reqwest::Method::GET, "/v1/cluster/history", None).await;
+    assert_eq!(s, 200);
+    assert!(history["points"].is_array(), "{history}");
+    // The stream sends a frame at once: map (none outside a cluster), alerts, revision.
+    let resp = c.raw().get(c.url("/v1/dashboard/stream")).bearer_auth(READER).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
+    let mut resp = resp;
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), resp.chunk()).await.expect("a frame within 10 s");
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("stream open")));
+    }
+    assert!(seen.starts_with("event: frame\ndata: {"), "{seen}");
+    assert!(seen.contains("\"alerts\":[]"), "{seen}");
     node.shutdown().await;
 }

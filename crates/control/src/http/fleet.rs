@@ -26,24 +26,7 @@ pub async fn cluster_metrics(State(node): State<AppState>, headers: HeaderMap) -
         Err(e) => return ApiError::internal(e).into_response(),
     };
     let auth = headers.get(header::AUTHORIZATION).cloned();
-    let scrapes = map.nodes.iter().map(|n| {
-        let (node, auth, admin) = (node.clone(), auth.clone(), n.admin.clone());
-        async move {
-            if admin == node.url {
-                return super::metrics::render(&node).ok();
-            }
-            let mut req = node.client.get(format!("{}/metrics", admin.trim_end_matches('/'))).timeout(SCRAPE_TIMEOUT);
-            if let Some(auth) = auth {
-                req = req.header(header::AUTHORIZATION, auth);
-            }
-            let resp = req.send().await.ok()?;
-            if !resp.status().is_success() {
-                return None;
-            }
-            resp.text().await.ok()
-        }
-    });
-    let texts = futures::future::join_all(scrapes).await;
+    let texts = crate::scrape::scrape_nodes(&node, &map, auth, SCRAPE_TIMEOUT).await;
     let nodes: Vec<(String, Option<String>)> = map.nodes.iter().map(|n| n.addr.clone()).zip(texts).collect();
     ([(header::CONTENT_TYPE, prometheus_client::encoding::prometheus_text::CONTENT_TYPE)], merge(&nodes)).into_response()
 }

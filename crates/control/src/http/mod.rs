@@ -18,6 +18,7 @@
 //! | `GET /v1/audit?from=&limit=`, `GET /v1/audit/verify` | the hash-chained audit log |
 //! | `GET /v1/status`, `GET/POST /v1/cluster/members`, `DELETE /v1/cluster/members/{id}` | cluster |
 //! | `POST /v1/cluster/init` | makes a standby node (one started to wait, as cluster-mode data nodes are) a cluster of one |
+//! | `GET /`, `GET /v1/cluster/history`, `GET /v1/dashboard/stream` | the web dashboard (see [`dashboard`]) |
 //! | `GET /metrics` | Prometheus text format: this node's control plane and data plane (see [`metrics`]) |
 //!
 //! Keys under `_schema/<prefix>` hold JSON Schemas that puts under `<prefix>` must satisfy
@@ -31,6 +32,7 @@
 //! including malformed queries, bodies and unknown routes. `/v1/` bodies are size-limited;
 //! Raft RPC bodies (`/raft/...`, trusted peers) are not, since one append may batch many values.
 
+mod dashboard;
 mod fleet;
 pub(crate) use metrics::render as render_metrics;
 mod internal;
@@ -90,6 +92,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/v1/cluster/metrics", get(fleet::cluster_metrics))
         .route("/v1/alerts", get(alerts))
+        .route("/v1/cluster/history", get(dashboard::history))
+        .route("/v1/dashboard/stream", get(dashboard::stream))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     let peers = Router::new()
@@ -99,7 +103,13 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/internal/forward", post(internal::forward))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate_peer))
         .layer(DefaultBodyLimit::disable());
-    api.merge(peers).fallback(not_found).with_state(node)
+    // The dashboard's page and assets hold no data: they load without a token, then the page
+    // asks for one and calls the API above with it.
+    let page = Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style));
+    api.merge(peers).merge(page).fallback(not_found).with_state(node)
 }
 
 /// The role an API call needs: reads need `read`, changes `write`, and cluster-wide changes

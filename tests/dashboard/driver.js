@@ -1,0 +1,150 @@
+// Drives the dashboard in headless Chromium for tests/tests/dashboard.rs.
+//
+//   node driver.js URL SCREENSHOT_DIR NODE_ADDRS_COMMA_SEPARATED DOWN_ADDR KEY OLD_VALUE
+//   node driver.js token URL SCREENSHOT_DIR SECRET KEY
+//
+// It talks to the Rust test over stdio: it prints `STEP kill` once the page shows every node
+// up, and waits for a line on stdin (the test has killed DOWN_ADDR's node) before it looks for
+// the node marked down and the NodeDown alert. Then it rolls KEY back from the UI to the
+// revision whose value is OLD_VALUE, and reloads the page to see the charts drawn from the
+// node's history. The `token` form checks a node with admin tokens: the page says a token is
+// needed, and shows KEY once SECRET is typed in. It prints `DONE` and exits with 0 when every
+// check passed.
+"use strict";
+
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const readline = require("readline");
+const { chromium } = require("playwright-core");
+
+const STEP_MS = 60_000;
+
+const lines = readline.createInterface({ input: process.stdin });
+const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
+
+function log(msg) {
+  process.stderr.write("[driver] " + msg + "\n");
+}
+
+// Runs `scenario(page, problems)` in a fresh headless Chromium; a failure leaves failure.png.
+async function withPage(shots, scenario) {
+  fs.mkdirSync(shots, { recursive: true });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ferrocache-chromium-"));
+  // A fresh profile directory: Playwright passes it to Chromium as --user-data-dir.
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const page = browser.pages()[0] || (await browser.newPage());
+  page.setDefaultTimeout(STEP_MS);
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("console", (m) => { if (m.type() === "error") log("console: " + m.text()); });
+  try {
+    await scenario(page, problems);
+    if (problems.length) throw new Error(problems.join("; "));
+    process.stdout.write("DONE\n");
+  } catch (e) {
+    await page.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+// With admin tokens: the page loads, says a token is needed, and works once one is given.
+async function tokenScenario(url, shots, secret, key) {
+  await withPage(shots, async (page) => {
+    // A 401 on a page load is expected here: the page asks for the token.
+    await page.goto(url);
+    await page.waitForFunction(() => !document.getElementById("error").hidden
+      && document.getElementById("error").textContent.includes("requires an admin token (401)"));
+    await page.screenshot({ path: path.join(shots, "6-token-needed.png") });
+    await page.getByLabel("Admin token").fill(secret);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.waitForFunction(() => document.getElementById("error").hidden);
+    await page.waitForFunction(() => document.getElementById("live").textContent.startsWith("live"));
+    await page.locator(`button[data-key="${key}"]`).waitFor();
+    const kept = await page.evaluate(() => sessionStorage.getItem("ferrocache.token"));
+    if (kept !== secret) throw new Error("the token is not in sessionStorage");
+    await page.screenshot({ path: path.join(shots, "7-token-accepted.png") });
+  });
+}
+
+async function clusterScenario(url, shots, addrList, downAddr, key, oldValue) {
+  const addrs = addrList.split(",");
+  await withPage(shots, async (page) => {
+    await page.goto(url);
+    await page.getByRole("heading", { name: "Topology" }).waitFor();
+
+    log("waiting for " + addrs.length + " nodes up");
+    await page.waitForFunction((want) => {
+      const rows = [...document.querySelectorAll("#nodes tbody tr")];
+      return want.every((a) => rows.some((r) => r.dataset.addr === a && r.querySelector(".health").textContent === "up"));
+    }, addrs);
+    const shards = await page.locator("#shards tbody tr").count();
+    if (shards !== addrs.length) throw new Error("expected " + addrs.length + " shards, saw " + shards);
+    const charts = await page.locator("figure.chart").count();
+    if (charts !== 5) throw new Error("expected 5 charts, saw " + charts);
+    await page.screenshot({ path: path.join(shots, "1-topology.png"), fullPage: true });
+
+    process.stdout.write("STEP kill\n");
+    await nextLine();
+    log("waiting for " + downAddr + " down and NodeDown");
+    await page.waitForFunction((addr) => {
+      const row = document.querySelector(`#nodes tbody tr[data-addr="${addr}"]`);
+      return row && row.querySelector(".health").textContent === "down";
+    }, downAddr);
+    await page.waitForFunction((addr) => [...document.querySelectorAll("#alert-table tbody tr")]
+      .some((r) => r.dataset.rule === "NodeDown" && r.textContent.includes(addr)), downAddr);
+    await page.locator("#alerts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, "2-node-down.png"), fullPage: true });
+
+    log("rolling " + key + " back");
+    await page.getByLabel("Key prefix").fill(key);
+    await page.getByRole("button", { name: "List keys" }).click();
+    await page.locator(`button[data-key="${key}"]`).click();
+    const oldRow = page.locator("#versions tbody tr").filter({ has: page.locator("td.value", { hasText: oldValue }) }).first();
+    const before = Number(await page.locator("#versions tbody tr").first().getAttribute("data-revision"));
+    await oldRow.getByRole("button", { name: /Roll back/ }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    await page.screenshot({ path: path.join(shots, "3-confirm.png") });
+    // Keyboard: the dialog opens on Cancel; Tab moves to the confirm button.
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    if (focused !== "confirm-ok") throw new Error("Tab in the dialog focused " + focused);
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => /new revision \d+/.test(document.getElementById("config-status").textContent));
+    await page.waitForFunction((b) => Number(document.querySelector("#versions tbody tr").dataset.revision) > b, before);
+    const top = await page.locator("#versions tbody tr").first().locator("td.value").textContent();
+    if (top !== oldValue) throw new Error("after the rollback the latest value is " + JSON.stringify(top));
+    await page.locator("#config").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, "4-rolled-back.png"), fullPage: true });
+
+    // The charts' hour is kept by the node: after a reload they are drawn from it at once.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('figure.chart[data-metric="memory"] circle').length > 0);
+    await page.locator("#charts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, "5-charts-after-reload.png") });
+  });
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === "token") return tokenScenario(...args.slice(1));
+  return clusterScenario(...args);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write("[driver] FAILED: " + (e && e.stack ? e.stack : e) + "\n");
+    process.exit(1);
+  },
+);
