@@ -168,6 +168,13 @@ pub(crate) struct Probe {
     pub(crate) client: Client,
 }
 
+impl Probe {
+    /// The node's client address, as it was probed.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
 impl Ctx {
     pub(crate) fn new(token: Option<String>, format: Format) -> Ctx {
         Ctx { token, format }

@@ -328,10 +328,19 @@ fn listed_nodes(spec: &Spec) -> Vec<String> {
 /// (up to [`START_TIMEOUT`]) for every provisioned node to answer.
 async fn observe(ctx: &Ctx, nodes: &[String]) -> Result<Option<ClusterMap>, CliError> {
     wait_for_nodes(nodes).await?;
+    Ok(member_map(ctx, nodes).await?.map(|(_, map)| map))
+}
+
+/// The first of `nodes` that answers as a control-plane member holding a cluster map, and
+/// that map.
+async fn member_map(ctx: &Ctx, nodes: &[String]) -> Result<Option<(cluster_cmd::Probe, ClusterMap)>, CliError> {
     for addr in nodes {
         let Ok(probe) = ctx.probe(addr).await else { continue };
-        if probe.member {
-            return Ok(cluster_cmd::read_map(&probe.client).await?.1);
+        if !probe.member {
+            continue;
+        }
+        if let (_, Some(map)) = cluster_cmd::read_map(&probe.client).await? {
+            return Ok(Some((probe, map)));
         }
     }
     Ok(None)
@@ -391,7 +400,7 @@ async fn apply(ctx: &Ctx, spec: &Spec, execute: bool) -> Result<Vec<Action>, Cli
     let wanted = live_settings(spec);
     let current = match &map {
         Some(m) => match m.nodes.first() {
-            Some(n) => crate::rollout::fleet(&ctx.probe(&n.addr).await?.client).await?.1,
+            Some(n) => crate::rollout::fleet(&ctx.probe(&n.addr).await?.client).await?,
             None => None,
         },
         None => None,
@@ -649,41 +658,31 @@ struct StatusOut {
 }
 
 async fn status(ctx: &Ctx, spec: &Spec) -> Result<u8, CliError> {
-    let nodes = provisioned(spec)?;
-    let mut map = None;
-    for addr in &nodes {
-        if let Ok(probe) = ctx.probe(addr).await
-            && probe.member
-        {
-            map = cluster_cmd::read_map(&probe.client).await?.1;
-            if map.is_some() {
-                if ctx.format == Format::Text {
-                    cluster_cmd::status(ctx, addr).await?;
-                }
-                break;
-            }
-        }
+    let found = member_map(ctx, &provisioned(spec)?).await?;
+    if let Some((probe, _)) = &found
+        && ctx.format == Format::Text
+    {
+        cluster_cmd::status(ctx, probe.addr()).await?;
     }
     let processes = match spec.target {
         Target::Local => LocalDir::new(spec.local_dir()).status().map_err(CliError::failed)?,
         _ => Vec::new(),
     };
-    let problems = match &map {
+    let problems = match &found {
         None => vec!["no cluster yet: run `ferrocache deploy apply`".to_string()],
-        Some(m) => {
+        Some((probe, m)) => {
             let mut answering = Vec::new();
             for n in &m.nodes {
                 answering.push(PeerConn::connect(&n.addr, Duration::from_secs(1)).await.is_ok());
             }
-            let mut found = problems(spec, m, &answering);
-            if let Some(probe) = seed_probe(ctx, m).await {
-                let rows = crate::rollout::node_settings(&probe.client, m).await?;
-                found.extend(rows.iter().filter(|r| r.state != "in sync").map(|r| format!("{}: settings {}", r.addr, r.state)));
-            }
-            found
+            let mut problems = problems(spec, m, &answering);
+            let rows = crate::rollout::node_settings(&probe.client, m).await?;
+            problems.extend(rows.iter().filter(|r| r.state != "in sync").map(|r| format!("{}: settings {}", r.addr, r.state)));
+            problems
         }
     };
-    let out = StatusOut { name: spec.name.clone(), healthy: problems.is_empty(), problems, epoch: map.as_ref().map(|m| m.epoch), processes };
+    let epoch = found.as_ref().map(|(_, m)| m.epoch);
+    let out = StatusOut { name: spec.name.clone(), healthy: problems.is_empty(), problems, epoch, processes };
     match ctx.format {
         Format::Json => crate::output::print_json(&out),
         Format::Text => {
@@ -708,16 +707,6 @@ async fn status(ctx: &Ctx, spec: &Spec) -> Result<u8, CliError> {
         }
     }
     Ok(if out.healthy { 0 } else { 1 })
-}
-
-/// The first node of `map` that answers.
-async fn seed_probe(ctx: &Ctx, map: &ClusterMap) -> Option<cluster_cmd::Probe> {
-    for node in &map.nodes {
-        if let Ok(p) = ctx.probe(&node.addr).await {
-            return Some(p);
-        }
-    }
-    None
 }
 
 fn render(spec: &Spec, target: Option<&str>, out: &Path) -> Result<(), CliError> {

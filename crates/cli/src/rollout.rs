@@ -103,15 +103,17 @@ impl Window {
     }
 }
 
-/// The fleet settings the control plane holds and the revision that wrote them (0: none).
-pub async fn fleet(client: &Client) -> Result<(u64, Option<Settings>), CliError> {
-    match client.get(FLEET_KEY, None).await {
-        Ok(kv) => {
-            let bytes = kv.bytes()?.unwrap_or_default();
-            let settings = serde_json::from_slice(&bytes).map_err(|e| CliError::failed(format!("{FLEET_KEY} is not an object of texts: {e}")))?;
-            Ok((kv.mod_revision, Some(settings)))
-        }
-        Err(e) if e.code() == Some("not_found") => Ok((0, None)),
+/// The fleet settings the control plane holds (None: none yet).
+pub async fn fleet(client: &Client) -> Result<Option<Settings>, CliError> {
+    let Some(bytes) = value_of(client, FLEET_KEY).await? else { return Ok(None) };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::failed(format!("{FLEET_KEY} is not an object of texts: {e}")))
+}
+
+/// The value of `key`, None when it does not exist.
+async fn value_of(client: &Client, key: &str) -> Result<Option<Vec<u8>>, CliError> {
+    match client.get(key, None).await {
+        Ok(kv) => Ok(kv.bytes()?),
+        Err(e) if e.code() == Some("not_found") => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -136,29 +138,15 @@ pub struct NodeSettings {
 
 /// Every node of `map`: what it should run and what it reported.
 pub async fn node_settings(client: &Client, map: &ClusterMap) -> Result<Vec<NodeSettings>, CliError> {
-    let (_, fleet) = fleet(client).await?;
+    let fleet = fleet(client).await?;
     let fleet_bytes = fleet.as_ref().map(|f| serde_json::to_vec(f).unwrap_or_default());
     let mut out = Vec::new();
     for node in &map.nodes {
-        let own = match client.get(&format!("{NODE_PREFIX}{}", node.id), None).await {
-            Ok(kv) => kv.bytes()?,
-            Err(e) if e.code() == Some("not_found") => None,
-            Err(e) => return Err(e.into()),
-        };
+        let own = value_of(client, &format!("{NODE_PREFIX}{}", node.id)).await?;
         let wanted = node_settings::effective(fleet_bytes.as_deref(), own.as_deref()).map_err(CliError::failed)?;
         let wanted_checksum = node_settings::checksum(&wanted);
-        let report: Option<Report> = match client.get(&format!("{STATUS_PREFIX}{}", node.id), None).await {
-            Ok(kv) => kv.bytes()?.and_then(|b| serde_json::from_slice(&b).ok()),
-            Err(e) if e.code() == Some("not_found") => None,
-            Err(e) => return Err(e.into()),
-        };
-        let state = match &report {
-            _ if wanted.is_empty() && report.as_ref().is_none_or(|r| r.settings.is_empty()) => "in sync",
-            None => "no report",
-            Some(r) if r.error.is_some() => "refused",
-            Some(r) if r.checksum == wanted_checksum => "in sync",
-            Some(_) => "drift",
-        };
+        let report: Option<Report> = value_of(client, &format!("{STATUS_PREFIX}{}", node.id)).await?.and_then(|b| serde_json::from_slice(&b).ok());
+        let state = node_settings::sync(&wanted_checksum, report.as_ref()).name();
         out.push(NodeSettings { addr: node.addr.clone(), id: node.id.to_string(), wanted_checksum, report, state: state.to_string() });
     }
     Ok(out)
@@ -211,12 +199,7 @@ const SETTINGS_SCHEMA: &str = r#"{"type":"object","additionalProperties":{"type"
 /// Puts the schemas of the settings keys in place, unless they are there already.
 async fn ensure_schemas(client: &Client) -> Result<(), CliError> {
     for key in [format!("_schema/{FLEET_KEY}"), format!("_schema/{NODE_PREFIX}")] {
-        let current = match client.get(&key, None).await {
-            Ok(kv) => kv.bytes()?,
-            Err(e) if e.code() == Some("not_found") => None,
-            Err(e) => return Err(e.into()),
-        };
-        if current.as_deref() != Some(SETTINGS_SCHEMA.as_bytes()) {
+        if value_of(client, &key).await?.as_deref() != Some(SETTINGS_SCHEMA.as_bytes()) {
             let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: None, lease: None };
             client.put(&key, SETTINGS_SCHEMA.as_bytes().to_vec(), &opts).await?;
         }

@@ -27,7 +27,7 @@ pub struct TopArgs {
 }
 
 /// One frame's figures for one node.
-#[derive(Debug, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
 pub struct Row {
     pub node: String,
     pub up: bool,
@@ -49,7 +49,7 @@ pub fn rows(now: &BTreeMap<String, Option<Sample>>, before: &BTreeMap<String, Op
     now.iter()
         .map(|(node, sample)| {
             let Some(s) = sample else {
-                return Row { node: node.clone(), up: false, role: "-".into(), ops_per_sec: 0.0, hit_ratio: None, used_memory: 0.0, max_memory: 0.0, clients: 0.0, lag: None, slots: 0.0 };
+                return Row { node: node.clone(), role: "-".into(), ..Row::default() };
             };
             let zero = Sample::default();
             let (b, secs) = match before.get(node).and_then(Option::as_ref) {

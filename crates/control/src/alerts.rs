@@ -141,11 +141,7 @@ pub fn evaluate(round: &Round, memory: &mut Memory, previous: &Active) -> Active
             memory.windows.insert(addr.clone(), (ratio.or(before_ratio), evicted));
         }
         memory.last.insert(addr.clone(), s.clone());
-        let drifting = match &view.settings {
-            Some(r) => r.error.is_some() || r.checksum != view.wanted_checksum,
-            None => view.wanted_checksum != settings::checksum(&Default::default()),
-        };
-        if drifting {
+        if settings::sync(&view.wanted_checksum, view.settings.as_ref()) != settings::Sync::InSync {
             let since = *memory.drift_since.entry(addr.clone()).or_insert(round.now_ms);
             if round.now_ms.saturating_sub(since) >= ROUND.as_millis() as u64 {
                 let why = match view.settings.as_ref().and_then(|r| r.error.as_deref()) {

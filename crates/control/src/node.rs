@@ -360,24 +360,12 @@ impl MapAccess {
     /// is one) and after every change, until the node stops. The copy is this node's own, so
     /// it never waits on the leader; a map that does not parse is logged and skipped.
     pub fn follow(&self, mut apply: impl FnMut(ferrocache_topology::map::ClusterMap) + Send + 'static) -> JoinHandle<()> {
-        let node = self.node.clone();
-        let mut applied = node.sm.revision.subscribe();
-        tokio::spawn(async move {
-            let mut seen = 0;
-            loop {
-                let found = crate::cluster_map::current(&node.sm.data.read().kv);
-                match found {
-                    Ok(Some((revision, map))) if revision != seen => {
-                        seen = revision;
-                        apply(map);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!("{e}"),
-                }
-                tokio::select! {
-                    changed = applied.changed() => if changed.is_err() { return },
-                    _ = node.cancel.cancelled() => return,
-                }
+        let key = crate::cluster_map::MAP_KEY;
+        self.follow_keys(vec![key.to_string()], move |values| {
+            let Some(value) = &values[0] else { return };
+            match serde_json::from_slice(&value.data) {
+                Ok(map) => apply(map),
+                Err(e) => tracing::error!("{key} holds no valid map: {e}"),
             }
         })
     }

@@ -41,9 +41,56 @@ pub fn checksum(settings: &Settings) -> String {
     crate::state::sha256_hex(&serde_json::to_vec(settings).unwrap_or_default())
 }
 
+/// Whether a node runs the settings it should, judged by its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    InSync,
+    /// It reported nothing although it should run some settings.
+    NoReport,
+    /// It refused the settings asked of it (and kept its previous ones).
+    Refused,
+    /// It reported other settings than those it should run.
+    Drift,
+}
+
+impl Sync {
+    /// The word `ferrocache config status` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sync::InSync => "in sync",
+            Sync::NoReport => "no report",
+            Sync::Refused => "refused",
+            Sync::Drift => "drift",
+        }
+    }
+}
+
+/// Compares a node's `report` with the checksum of what it should run; a node asked to run no
+/// settings needs no report.
+pub fn sync(wanted_checksum: &str, report: Option<&Report>) -> Sync {
+    match report {
+        Some(r) if r.error.is_some() => Sync::Refused,
+        Some(r) if r.checksum == wanted_checksum => Sync::InSync,
+        Some(_) => Sync::Drift,
+        None if wanted_checksum == checksum(&Settings::new()) => Sync::InSync,
+        None => Sync::NoReport,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_compares_the_report_with_what_the_node_should_run() {
+        let wanted = checksum(&Settings::from([("hz".into(), "20".into())]));
+        let report = |checksum: &str, error: Option<&str>| Report { revision: 3, checksum: checksum.into(), settings: Settings::new(), error: error.map(Into::into) };
+        assert_eq!(sync(&wanted, Some(&report(&wanted, None))), Sync::InSync);
+        assert_eq!(sync(&wanted, Some(&report("other", None))), Sync::Drift);
+        assert_eq!(sync(&wanted, Some(&report(&wanted, Some("'hz': bad")))), Sync::Refused);
+        assert_eq!(sync(&wanted, None), Sync::NoReport);
+        assert_eq!(sync(&checksum(&Settings::new()), None), Sync::InSync, "nothing asked, nothing to report");
+    }
 
     #[test]
     fn a_node_layer_overrides_the_fleet() {
