@@ -3,7 +3,7 @@
 #   1. installs what the end-to-end tests need if it is missing
 #      (redis-server and redis-cli, Python's redis and prometheus_client modules, iproute2,
 #      promtool from Debian's prometheus package, prometheus-redis-exporter, kubernetes-validate,
-#      cargo-nextest, Debian's chromium and Node.js, and npm's playwright-core in tests/dashboard);
+#      cargo-nextest, Debian's chromium and Node.js, and npm's playwright-core and axe-core in tests/dashboard);
 #   2. builds every target of the workspace (the e2e tests run the
 #      `ferrocache` binary, so it must be built before they run);
 #   3. runs every test with cargo-nextest, not stopping at the first failure.
@@ -68,10 +68,11 @@ install_kubernetes_validate() {
 }
 
 install_dashboard_driver() {
-  # tests/tests/dashboard.rs drives Chromium with playwright-core (pinned in package.json;
-  # it never downloads a browser: the test launches Debian's /usr/bin/chromium).
-  if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
-    log "installing playwright-core for the dashboard test"
+  # tests/tests/dashboard.rs drives Chromium with playwright-core and checks the page with
+  # axe-core (both pinned in package.json; it never downloads a browser: the test launches
+  # Debian's /usr/bin/chromium).
+  if [ ! -d tests/dashboard/node_modules/playwright-core ] || [ ! -d tests/dashboard/node_modules/axe-core ]; then
+    log "installing playwright-core and axe-core for the dashboard test"
     (cd tests/dashboard && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 }

@@ -4,8 +4,11 @@
 //! config key written twice is rolled back from the UI (button, confirmation dialog) to its
 //! first value, as a new revision; after a reload the charts are drawn from the node's
 //! history at once. Against a node with admin tokens, the page loads, says a token is needed
-//! (401), and shows the config keys once one is typed in. Screenshots land in
-//! `<target dir>/dashboard-screenshots/{cluster,token}/`.
+//! (401), and shows the config keys once one is typed in. Through a rebalance onto a new
+//! primary, paused part way (SIGSTOP of the `ferrocache cluster rebalance` process), the
+//! migrations panel shows a partly filled progress bar, then the rebalance finished once it
+//! goes on. At each of those steps axe-core checks the page against WCAG 2.1 AA (any
+//! violation fails). Screenshots and axe reports land in `<target dir>/dashboard-screenshots/{cluster,token,migrate}/`.
 //!
 //! scripts/test.sh installs Chromium and runs `npm ci` in tests/dashboard; without them this
 //! test fails saying so (it never passes without having driven a browser).
@@ -17,7 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ferrocache_e2e::cluster::{text, LocalCluster};
-use ferrocache_e2e::{ferrocache_bin, free_port, run_bounded, ProcessServer};
+use ferrocache_e2e::{ferrocache_bin, free_port, run_bounded, wait_bounded, Frame, ProcessServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser session, at most.
@@ -34,14 +37,14 @@ fn screenshot_dir() -> PathBuf {
     target.join("dashboard-screenshots")
 }
 
-/// Chromium and playwright-core, or a panic that says how to get them.
+/// Chromium, playwright-core and axe-core, or a panic that says how to get them.
 fn require_browser() {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`; scripts/test.sh does)"
     );
     let dir = driver_dir();
-    if !dir.join("node_modules/playwright-core").is_dir() {
+    if !["playwright-core", "axe-core"].iter().all(|m| dir.join("node_modules").join(m).is_dir()) {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -160,4 +163,57 @@ fn with_admin_tokens_the_page_asks_for_one_and_works_once_given() {
     }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether node `i` owns a slot, by its CLUSTER NODES line (slot ranges follow 8 fields;
+/// a `[slot-<-id]` entry is an import, not ownership).
+fn owns_a_slot(cluster: &LocalCluster, i: usize) -> bool {
+    let Frame::Bulk(nodes) = cluster.nodes[i].conn().cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES") };
+    let nodes = String::from_utf8_lossy(&nodes).into_owned();
+    let mine = nodes.lines().find(|l| l.contains("myself")).expect("a myself line");
+    mine.split_whitespace().skip(8).any(|field| !field.starts_with('['))
+}
+
+#[test]
+fn the_migrations_panel_follows_a_rebalance_with_its_progress() {
+    require_browser();
+    let mut cluster = LocalCluster::create(2, 0);
+    let seed = cluster.addrs()[0].clone();
+    let new = cluster.spawn_node();
+    let target = cluster.addrs()[new].clone();
+    let out = cluster.cli(&["add-node", &target, &seed]);
+    assert!(out.status.success(), "add-node: {}", text(&out));
+    let url = cluster.admin_url(0);
+    let shots = screenshot_dir().join("migrate");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let mut running = None;
+    drive(&["migrate", &format!("{url}/"), &shots.display().to_string(), &target], &shots, |step| match step {
+        "rebalance" => {
+            // A small window, so that the rebalance takes many rounds; paused once the new
+            // node owns a slot (the window under way still finishes while it is stopped).
+            let mut rebalance = Command::new(ferrocache_bin());
+            rebalance.args(["cluster", "rebalance", &seed, "--parallel", "32"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let child = rebalance.spawn().expect("ferrocache cluster rebalance runs");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !owns_a_slot(&cluster, new) {
+                assert!(Instant::now() < deadline, "the rebalance moved no slot in 30 s");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            signal(child.id(), "-STOP");
+            running = Some(child);
+        }
+        "resume" => signal(running.as_ref().expect("a rebalance was started").id(), "-CONT"),
+        other => panic!("unexpected step {other}"),
+    });
+    let out = wait_bounded(running.expect("the driver asked for a rebalance"), Duration::from_secs(120));
+    assert!(out.status.success() && text(&out).contains("[OK] moved"), "rebalance: {}", text(&out));
+    for shot in ["8-rebalance-part-done.png", "9-rebalance-finished.png"] {
+        assert!(shots.join(shot).is_file(), "no screenshot {shot} in {}", shots.display());
+    }
+}
+
+fn signal(pid: u32, which: &str) {
+    let status = Command::new("kill").args([which, &pid.to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill {which} {pid}");
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use ferrocache_control::client::{Client, PutOptions};
-use ferrocache_control::cluster_map::MAP_KEY;
+use ferrocache_control::cluster_map::{MAP_KEY, REBALANCE_KEY};
 use ferrocache_control::command::ContentType;
 use ferrocache_server::peer::{info_field, map_epoch, PeerConn, CLUSTER_INFO};
-use ferrocache_topology::map::{ClusterMap, Node, NodeId, NodeState, Shard};
+use ferrocache_topology::map::{ClusterMap, Migration, Node, NodeId, NodeState, RebalancePlan, Shard};
 use ferrocache_topology::placement::{SlotRange, assign_replicas, split};
 
 use crate::conn::CliError;
@@ -610,6 +610,16 @@ pub(crate) async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel
     if moves.iter().any(|m| m.from.is_none()) {
         return Err(CliError::failed("some slots have no owner, so their keys cannot be moved; this needs a repair, not a rebalance"));
     }
+    // The plan goes beside the map first: the map will only ever list the window under way,
+    // the plan lets the dashboard show how far the whole rebalance has come.
+    let planned = moves.iter().filter_map(|m| {
+        let from = map.shards[m.from?].primary.clone();
+        Some(Migration { slot: m.slot, from, to: map.shards[m.to].primary.clone() })
+    });
+    let plan = RebalancePlan { started_ms: crate::output::now_ms(), moves: planned.collect() };
+    let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: None, lease: None };
+    let value = serde_json::to_vec(&plan).map_err(|e| CliError::failed(e.to_string()))?;
+    seed.client.put(REBALANCE_KEY, value, &opts).await?;
     let bar = indicatif::ProgressBar::new(moves.len() as u64);
     if ctx.format == Format::Text {
         let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} slots {msg}").map_err(|e| CliError::failed(e.to_string()))?;

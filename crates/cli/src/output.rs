@@ -99,6 +99,11 @@ pub fn kind(kv: &KeyValue) -> &'static str {
     }
 }
 
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn time(ms: u64) -> String {
     let secs = ms / 1000;

@@ -122,7 +122,7 @@ pub async fn run(ctx: &Ctx, args: TopArgs) -> Result<u8, CliError> {
         before = now;
         match (ctx.json(), terminal) {
             (true, _) => crate::output::print_json(&rows),
-            (false, true) => print!("\x1b[H\x1b[2J{}\n{}", crate::output::time(now_ms()), render(&rows)),
+            (false, true) => print!("\x1b[H\x1b[2J{}\n{}", crate::output::time(crate::output::now_ms()), render(&rows)),
             (false, false) => println!("{}", render(&rows)),
         }
         frame += 1;
@@ -131,10 +131,6 @@ pub async fn run(ctx: &Ctx, args: TopArgs) -> Result<u8, CliError> {
         }
         tokio::time::sleep(interval).await;
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -7,8 +7,11 @@
 //! which keep the newest epoch they have seen, never miss a change. Deleting the map or rolling
 //! it back to an older epoch would break that rule, so both are refused; a change of topology
 //! is always a new map written by the `ferrocache cluster` commands.
+//!
+//! Beside it, under [`REBALANCE_KEY`], the plan of the last rebalance: the map lists only the
+//! slots moving now, the plan lets the dashboard tell how far the whole rebalance has come.
 
-use ferrocache_topology::map::ClusterMap;
+use ferrocache_topology::map::{ClusterMap, RebalancePlan};
 
 use crate::command::{Op, PutOp, TxnAction};
 use crate::error::ApiError;
@@ -16,6 +19,9 @@ use crate::state::ConfigState;
 
 /// Where the map lives in the config KV.
 pub const MAP_KEY: &str = "cluster/map";
+
+/// Where the plan of the last rebalance is kept, written by the rebalancer as it starts.
+pub const REBALANCE_KEY: &str = "cluster/rebalance";
 
 /// The current map and the revision that wrote it, if there is one.
 pub fn current(state: &ConfigState) -> Result<Option<(u64, ClusterMap)>, String> {
@@ -25,6 +31,12 @@ pub fn current(state: &ConfigState) -> Result<Option<(u64, ClusterMap)>, String>
     let Some(value) = &record.value else { return Ok(None) };
     let map = serde_json::from_slice(&value.data).map_err(|e| format!("{MAP_KEY} holds no valid map: {e}"))?;
     Ok(Some((record.mod_revision, map)))
+}
+
+/// The plan of the last rebalance, if one was recorded.
+pub fn rebalance_plan(state: &ConfigState) -> Option<RebalancePlan> {
+    let record = state.get(REBALANCE_KEY, None).ok()??;
+    serde_json::from_slice(&record.value.as_ref()?.data).ok()
 }
 
 /// Refuses writes that would leave the map invalid, unchanged in epoch, or gone.
@@ -45,6 +57,11 @@ pub fn check_op(state: &ConfigState, op: &Op) -> Result<(), ApiError> {
 }
 
 fn check_put(state: &ConfigState, put: &PutOp) -> Result<(), ApiError> {
+    if put.key == REBALANCE_KEY {
+        return serde_json::from_slice::<RebalancePlan>(&put.value)
+            .map(drop)
+            .map_err(|e| ApiError::bad_request(format!("{REBALANCE_KEY} must be a rebalance plan in JSON: {e}")));
+    }
     if put.key != MAP_KEY {
         return Ok(());
     }
@@ -77,7 +94,11 @@ mod tests {
     }
 
     fn put(value: Vec<u8>) -> Op {
-        Op::Put(PutOp { key: MAP_KEY.into(), value, content_type: ContentType::Json, if_revision: None, lease: None })
+        put_at(MAP_KEY, value)
+    }
+
+    fn put_at(key: &str, value: Vec<u8>) -> Op {
+        Op::Put(PutOp { key: key.into(), value, content_type: ContentType::Json, if_revision: None, lease: None })
     }
 
     fn stored(epoch: u64) -> ConfigState {
@@ -110,5 +131,19 @@ mod tests {
         assert!(check_op(&state, &delete("cluster/mapx", false)).is_ok());
         let rollback = Op::Rollback(RollbackOp { key: MAP_KEY.into(), prefix: false, to_revision: 1 });
         assert!(check_op(&state, &rollback).is_err());
+    }
+
+    #[test]
+    fn a_rebalance_plan_must_parse_and_is_read_back() {
+        let mut state = stored(1);
+        assert_eq!(rebalance_plan(&state), None);
+        let bad = check_op(&state, &put_at(REBALANCE_KEY, b"{}".to_vec())).unwrap_err();
+        assert!(bad.message.contains("must be a rebalance plan"), "{}", bad.message);
+        let id = map(1).shards[0].primary.clone();
+        let plan = RebalancePlan { started_ms: 7, moves: vec![ferrocache_topology::map::Migration { slot: 3, from: id.clone(), to: id }] };
+        let op = put_at(REBALANCE_KEY, serde_json::to_vec(&plan).unwrap());
+        check_op(&state, &op).unwrap();
+        state.apply(&Request { actor: "t".into(), time_ms: 2, op }).unwrap();
+        assert_eq!(rebalance_plan(&state), Some(plan));
     }
 }

@@ -238,6 +238,56 @@ impl ClusterMap {
     }
 }
 
+/// A rebalance as it was planned: every slot it moves and to which primary. The rebalancer
+/// gives the map a window of these at a time, so the map alone shows only the slots moving
+/// now; kept beside it, the plan tells how far the whole rebalance has come, read from the
+/// map as it is (a slot is moved once its target's shard owns it), whoever looks and whenever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalancePlan {
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// Stored like the map's migrations: grouped by source and target, as slot ranges.
+    #[serde(with = "migration_groups")]
+    pub moves: Vec<Migration>,
+}
+
+/// How far the slots a plan moves from one primary to another have come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveProgress {
+    pub from: NodeId,
+    pub to: NodeId,
+    /// Slots planned, those now owned by the target's shard, and those migrating right now.
+    pub slots: usize,
+    pub moved: usize,
+    pub moving: usize,
+}
+
+impl RebalancePlan {
+    /// Progress per (source, target) pair, in the plan's order, against `map`. The target is
+    /// found by shard, so a failover of either side during the move changes nothing.
+    pub fn progress(&self, map: &ClusterMap) -> Vec<MoveProgress> {
+        let table = SlotTable::build(map).ok();
+        let mut out: Vec<MoveProgress> = Vec::new();
+        for m in &self.moves {
+            let target = map.shard_of_node(&m.to);
+            let moved = target.is_some() && table.as_ref().and_then(|t| t.shard_of(m.slot)) == target;
+            let moving = !moved && map.migration(m.slot).is_some();
+            let at = match out.iter().position(|g| g.from == m.from && g.to == m.to) {
+                Some(at) => at,
+                None => {
+                    out.push(MoveProgress { from: m.from.clone(), to: m.to.clone(), slots: 0, moved: 0, moving: 0 });
+                    out.len() - 1
+                }
+            };
+            let group = &mut out[at];
+            group.slots += 1;
+            group.moved += usize::from(moved);
+            group.moving += usize::from(moving);
+        }
+        out
+    }
+}
+
 /// Which shard owns each slot: the lookup behind MOVED, built once per
 /// map version (32 KiB, one array index per command).
 #[derive(Clone)]
@@ -448,6 +498,35 @@ mod tests {
         let mut map = three_shards();
         map.shards[2].slots.clear();
         assert_eq!(SlotTable::build(&map).unwrap().assigned(), 16384 - 5461);
+    }
+
+    #[test]
+    fn a_plan_tells_its_progress_from_the_map_through_a_failover() {
+        let map = three_shards();
+        let (a, b, c) = (map.shards[0].primary.clone(), map.shards[1].primary.clone(), map.shards[2].primary.clone());
+        let plan = RebalancePlan {
+            started_ms: 1,
+            moves: vec![
+                Migration { slot: 0, from: a.clone(), to: c.clone() },
+                Migration { slot: 1, from: a.clone(), to: c.clone() },
+                Migration { slot: 2, from: a.clone(), to: c.clone() },
+                Migration { slot: 5461, from: b.clone(), to: c.clone() },
+            ],
+        };
+        let counts = |map: &ClusterMap| plan.progress(map).iter().map(|g| (g.slots, g.moved, g.moving)).collect::<Vec<_>>();
+        assert_eq!(counts(&map), [(3, 0, 0), (1, 0, 0)], "nothing started");
+        let map = map.start_migrations(&[(0, c.clone()), (1, c.clone()), (5461, c.clone())]).unwrap();
+        assert_eq!(counts(&map), [(3, 0, 2), (1, 0, 1)]);
+        let map = map.finish_migrations(&[0, 5461]).unwrap();
+        assert_eq!(counts(&map), [(3, 1, 1), (1, 1, 0)]);
+        // The target's replica takes over: its shard still owns what was moved.
+        let map = map.promote(&map.shards[2].replicas[0].clone()).unwrap();
+        assert_eq!(counts(&map), [(3, 1, 1), (1, 1, 0)]);
+        assert_eq!((&plan.progress(&map)[0].from, &plan.progress(&map)[0].to), (&a, &c), "named as planned");
+        // Stored as the map stores migrations: ranges per pair.
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["moves"][0]["slots"], serde_json::json!([{ "start": 0, "end": 2 }]));
+        assert_eq!(serde_json::from_value::<RebalancePlan>(json).unwrap(), plan);
     }
 
     #[test]

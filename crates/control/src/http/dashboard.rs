@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /`, `/dashboard.js`, `/dashboard.css` | the page (no token needed: it holds no data) |
 //! | `GET /v1/cluster/history` | the last hour of figures, one point per node per round (see [`crate::history`]) |
-//! | `GET /v1/dashboard/stream` | server-sent events: a `frame` every [`FRAME_EVERY`]: map, latest point, alerts |
+//! | `GET /v1/dashboard/stream` | server-sent events: a `frame` every [`FRAME_EVERY`]: map, the last rebalance's progress, latest point, alerts |
 //!
 //! Everything else the page shows comes from the API it is a view over (`/v1/kv`,
 //! `/v1/history/`, `/v1/rollback`, `/v1/audit`), called with the token the user typed.
@@ -59,13 +59,15 @@ pub async fn history(State(node): State<AppState>) -> Json<Value> {
 
 /// What one frame of the stream carries.
 fn frame(node: &AppState) -> Value {
-    let (revision, map) = {
+    let (revision, map, plan) = {
         let data = node.sm.data.read();
-        (data.kv.revision(), crate::cluster_map::current(&data.kv).ok().flatten().map(|(_, m)| m))
+        (data.kv.revision(), crate::cluster_map::current(&data.kv).ok().flatten().map(|(_, m)| m), crate::cluster_map::rebalance_plan(&data.kv))
     };
+    let rebalance = map.as_ref().zip(plan).map(|(map, plan)| json!({ "started_ms": plan.started_ms, "moves": plan.progress(map) }));
     json!({
         "revision": revision,
         "map": map,
+        "rebalance": rebalance,
         "point": node.history.latest(),
         "alerts": crate::alerts::active(node).alerts,
         "leader": node.is_leader(),

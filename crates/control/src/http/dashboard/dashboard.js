@@ -14,7 +14,7 @@ const state = {
   alerts: [],
   selectedKey: null,
   versions: [],
-  migrationTotals: new Map(),
+  rebalance: null,
   auditNext: 1,
   audit: [],
 };
@@ -169,32 +169,52 @@ function renderAlerts() {
   }
 }
 
-// Progress of a move is measured against the most slots seen left in it since the page
-// loaded (the map keeps only what is still moving).
+// One row per (source shard, target shard): the last rebalance's plan, with how many of its
+// slots the target's shard owns now (the node computes that from the map), and whatever the
+// map has moving besides. Shards, not primaries, pair them: a failover renames the ends.
 function renderMigrations() {
   const map = state.map;
-  const groups = (map && map.migrations) || [];
-  const body = $("migration-table").tBodies[0];
-  body.replaceChildren();
-  $("no-migrations").hidden = groups.length > 0;
-  $("migration-table").hidden = groups.length === 0;
-  const byId = new Map(((map && map.nodes) || []).map((n) => [n.id, n.addr]));
-  const live = new Set();
-  for (const g of groups) {
-    const key = g.from + ">" + g.to;
-    live.add(key);
-    const left = slotCount(g.slots);
-    const total = Math.max(left, state.migrationTotals.get(key) || 0);
-    state.migrationTotals.set(key, total);
-    const done = total - left;
-    const bar = el("progress", { max: String(total), value: String(done), "aria-label": "slots moved" });
-    body.append(el("tr", {},
-      el("td", { text: byId.get(g.from) || g.from }),
-      el("td", { text: byId.get(g.to) || g.to }),
-      el("td", { class: "num", text: left + " (" + rangesText(g.slots) + ")" }),
-      el("td", {}, bar, " " + done + " of " + total)));
+  const plan = state.rebalance;
+  const nodes = (map && map.nodes) || [];
+  const shards = (map && map.shards) || [];
+  const addr = (id) => (nodes.find((n) => n.id === id) || { addr: id }).addr;
+  const shardOf = (id) => shards.findIndex((s) => s.primary === id || (s.replicas || []).includes(id));
+  const rows = ((plan && plan.moves) || []).map((m) => ({
+    from: m.from, to: m.to, shards: shardOf(m.from) + ">" + shardOf(m.to), slots: m.slots, moved: m.moved, moving: [],
+  }));
+  for (const g of (map && map.migrations) || []) {
+    const pair = shardOf(g.from) + ">" + shardOf(g.to);
+    let row = rows.find((r) => r.shards === pair);
+    if (!row) rows.push(row = { from: g.from, to: g.to, shards: pair, slots: null, moved: null, moving: [] });
+    row.moving.push(...g.slots);
   }
-  for (const key of [...state.migrationTotals.keys()]) if (!live.has(key)) state.migrationTotals.delete(key);
+  const moving = rows.reduce((n, r) => n + slotCount(r.moving), 0);
+  $("no-migrations").hidden = moving > 0;
+  const summary = $("rebalance-summary");
+  summary.hidden = !plan;
+  if (plan) {
+    const slots = plan.moves.reduce((n, m) => n + m.slots, 0);
+    const moved = plan.moves.reduce((n, m) => n + m.moved, 0);
+    summary.textContent = "Rebalance started " + fmtTime(plan.started_ms) + ": " + moved + " of " + slots + " slots moved"
+      + (moved === slots ? ", finished." : moving || Date.now() - plan.started_ms < 10_000 ? "."
+        : ", none moving now (if the rebalance was stopped, run it again to finish).");
+  }
+  const shown = rows.filter((r) => slotCount(r.moving) > 0 || (r.slots != null && r.moved < r.slots));
+  const table = $("migration-table");
+  table.hidden = shown.length === 0;
+  table.tBodies[0].replaceChildren(...shown.map((r) => {
+    const now = slotCount(r.moving);
+    const progress = r.slots == null
+      ? el("td", { text: "not planned here" })
+      : el("td", {}, el("progress", { max: String(r.slots), value: String(r.moved), "aria-label": "slots moved from " + addr(r.from) + " to " + addr(r.to) }),
+        " " + r.moved + " of " + r.slots);
+    return el("tr", { "data-from": addr(r.from), "data-to": addr(r.to) },
+      el("td", { text: addr(r.from) }),
+      el("td", { text: addr(r.to) }),
+      el("td", { class: "num", text: now ? now + " (" + rangesText(r.moving.slice(0, 3)) + (r.moving.length > 3 ? ", …" : "") + ")" : "0" }),
+      el("td", { class: "num", text: String(r.slots == null ? now : r.slots - r.moved) }),
+      progress);
+  }));
 }
 
 // ---------- charts ----------
@@ -344,6 +364,7 @@ async function readEvents(resp, onEvent) {
 
 function onFrame(frame) {
   state.map = frame.map;
+  state.rebalance = frame.rebalance || null;
   state.alerts = frame.alerts || [];
   addPoint(frame.point);
   renderTopology();
@@ -417,7 +438,7 @@ async function showVersions(key) {
       actions.append(el("button", {
         type: "button",
         "data-revision": String(v.mod_revision),
-        "aria-label": "Roll back " + key + " to revision " + v.mod_revision,
+        "aria-label": "Roll back to this: revision " + v.mod_revision + " of " + key,
         text: "Roll back to this",
         onclick: () => confirmRollback(key, v).catch(report),
       }));
