@@ -225,7 +225,7 @@ async fn observe(node: &Arc<Node>, map: ClusterMap) -> Round {
         let report = value(&format!("{STATUS_PREFIX}{}", n.id)).and_then(|b| serde_json::from_slice(&b).ok());
         nodes.insert(n.addr.clone(), NodeView { sample, settings: report, wanted_checksum: settings::checksum(&wanted) });
     }
-    let audit_ok = data.kv.verify_audit().ok;
+    let audit_ok = node.audit_chain_ok(&data.kv);
     drop(data);
     Round { map, nodes, audit_ok, now_ms: crate::node::now_ms() }
 }

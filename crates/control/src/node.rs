@@ -131,6 +131,9 @@ pub struct Node {
     pub(crate) lease_stats: crate::liveness::LeaseStats,
     /// The dashboard's last hour of figures (see [`crate::history`]).
     pub(crate) history: crate::history::History,
+    /// How far the audit chain was last found whole, so that `/metrics` and the alert rounds
+    /// hash only the entries appended since (see [`Node::audit_chain_ok`]).
+    audit_head: parking_lot::Mutex<Option<crate::state::VerifiedHead>>,
 }
 
 /// Starts control-plane nodes.
@@ -219,6 +222,7 @@ impl ControlNode {
             data_metrics: std::sync::OnceLock::new(),
             lease_stats: Default::default(),
             history: Default::default(),
+            audit_head: Default::default(),
         });
         let server = {
             let app = crate::http::router(node.clone());
@@ -429,6 +433,15 @@ impl MapAccess {
 }
 
 impl Node {
+    /// Whether `state`'s audit chain verifies (this node's state, read-locked by the caller),
+    /// walking only what was appended since the last call.
+    pub(crate) fn audit_chain_ok(&self, state: &crate::state::ConfigState) -> bool {
+        let mut head = self.audit_head.lock();
+        let (report, next) = state.verify_audit_after(head.as_ref());
+        *head = next;
+        report.ok
+    }
+
     /// First start without `join`: become a single-voter cluster, unless `standby` says to wait
     /// for `ferrocache cluster create` (see [`Node::initialize_alone`]) or another cluster to
     /// add us. With `join`: ask the cluster to add us. A node with Raft state on disk just resumes.

@@ -91,7 +91,7 @@ pub(crate) fn render(node: &crate::node::Node) -> Result<String, std::fmt::Error
         commit_index: status.commit_index,
         applied_index: status.applied_index,
         lease: node.lease_stats.clone(),
-        audit_ok: node.sm.data.read().kv.verify_audit().ok,
+        audit_ok: node.audit_chain_ok(&node.sm.data.read().kv),
     }));
     if let Some(source) = node.data_metrics.get() {
         registry.register_collector(Box::new(source.clone()));

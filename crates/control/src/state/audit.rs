@@ -46,6 +46,13 @@ pub struct AuditCheckpoint {
     pub revision: u64,
 }
 
+/// An entry up to which the chain was found whole (see [`ConfigState::verify_audit_after`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedHead {
+    seq: u64,
+    hash: String,
+}
+
 /// Result of checking the chain end to end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChainReport {
@@ -127,12 +134,37 @@ impl ConfigState {
     /// Walks the chain from the checkpoint (or genesis) and reports the first link that does
     /// not hold.
     pub fn verify_audit(&self) -> ChainReport {
-        let (base, prev) = audit_base(self.audit_checkpoint.as_ref());
-        let (first_broken, reason) = match verify_links(&self.audit, base, prev) {
-            Some((seq, why)) => (Some(seq), Some(why)),
-            None => (None, None),
+        self.verify_audit_after(None).0
+    }
+
+    /// [`Self::verify_audit`] for a caller that checks the chain again and again (`/metrics`,
+    /// the alert rounds): the entries up to `known`, a head an earlier call returned, are not
+    /// hashed again while that entry is still in the chain with the same hash; only the ones
+    /// appended since are. Returns the report and the head to pass next time (none while the
+    /// chain is broken, so that every call walks it all and reports the break).
+    ///
+    /// Why trusting the verified part holds: entries are only ever appended in memory, and
+    /// compaction and restores, which replace the start of the chain, move the checkpoint or
+    /// the entry at `known.seq`, and the walk starts over. What it does not catch is an entry
+    /// before `known` changed in place in this process's memory; a state read back from disk
+    /// starts with no known head, so a changed file is still found.
+    pub fn verify_audit_after(&self, known: Option<&VerifiedHead>) -> (ChainReport, Option<VerifiedHead>) {
+        let (base, base_hash) = audit_base(self.audit_checkpoint.as_ref());
+        let (mut skip, mut after, mut prev) = (0, base, base_hash);
+        if let Some(k) = known.filter(|k| k.seq > base) {
+            let at = (k.seq - base - 1) as usize;
+            if let Some(entry) = self.audit.get(at).filter(|e| e.seq == k.seq && e.hash == k.hash) {
+                (skip, after, prev) = (at + 1, k.seq, entry.hash.as_str());
+            }
+        }
+        let broken = verify_links(&self.audit[skip..], after, prev, skip == 0 && base > 0);
+        let head = match (&broken, self.audit.last()) {
+            (None, Some(last)) => Some(VerifiedHead { seq: last.seq, hash: last.hash.clone() }),
+            _ => None,
         };
-        ChainReport { ok: first_broken.is_none(), entries: self.audit.len() as u64, compacted: base, first_broken, reason }
+        let (first_broken, reason) = broken.map_or((None, None), |(seq, why)| (Some(seq), Some(why)));
+        let report = ChainReport { ok: first_broken.is_none(), entries: self.audit.len() as u64, compacted: base, first_broken, reason };
+        (report, head)
     }
 
     /// Drops the audit entries older than `revision` (with history compaction), leaving a
@@ -143,7 +175,7 @@ impl ConfigState {
         let cut = self.audit.partition_point(|e| e.revision < revision);
         let Some(last_dropped) = cut.checked_sub(1).map(|i| &self.audit[i]) else { return };
         let (base, prev) = audit_base(self.audit_checkpoint.as_ref());
-        if verify_links(&self.audit[..cut], base, prev).is_some() {
+        if verify_links(&self.audit[..cut], base, prev, base > 0).is_some() {
             return;
         }
         let checkpoint = AuditCheckpoint { seq: last_dropped.seq, hash: last_dropped.hash.clone(), revision };
@@ -170,14 +202,15 @@ fn audit_base(checkpoint: Option<&AuditCheckpoint>) -> (u64, &str) {
 }
 
 /// Checks `entries` as the continuation of a chain whose last entry had sequence number `base`
-/// and hash `prev`; returns the first entry that does not hold, and why.
-fn verify_links<'a>(entries: &'a [AuditEntry], base: u64, mut prev: &'a str) -> Option<(u64, String)> {
+/// and hash `prev` (the compaction checkpoint's if `base` is its); returns the first entry that
+/// does not hold, and why.
+fn verify_links<'a>(entries: &'a [AuditEntry], base: u64, mut prev: &'a str, base_is_checkpoint: bool) -> Option<(u64, String)> {
     for (i, entry) in entries.iter().enumerate() {
         let expected_seq = base + i as u64 + 1;
         let reason = if entry.seq != expected_seq {
             Some(format!("sequence number {} where {expected_seq} was expected", entry.seq))
         } else if entry.prev_hash != prev {
-            let what = if i == 0 && base > 0 { "the compaction checkpoint's hash" } else { "the previous entry's hash" };
+            let what = if i == 0 && base_is_checkpoint { "the compaction checkpoint's hash" } else { "the previous entry's hash" };
             Some(format!("prev_hash does not match {what}"))
         } else if entry.compute_hash() != entry.hash {
             Some("hash does not match the entry's contents".to_string())

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use audit::{AuditCheckpoint, AuditEntry, ChainReport};
+pub use audit::{AuditCheckpoint, AuditEntry, ChainReport, VerifiedHead};
 use lease::Lease;
 use lock::LockState;
 

@@ -423,6 +423,43 @@ fn audit_compaction_drops_old_entries_and_keeps_the_chain_verifiable() {
 }
 
 #[test]
+fn verifying_again_hashes_only_what_was_appended_and_still_finds_breaks_there() {
+    let mut h = Harness::new();
+    for i in 0..5 {
+        h.put("a", &i.to_string());
+    }
+    let (report, head) = h.state.verify_audit_after(None);
+    assert_eq!((report.ok, report.entries), (true, 5));
+    let head = head.expect("a whole chain gives a head");
+    // Nothing new: the same report, the same head.
+    assert_eq!(h.state.verify_audit_after(Some(&head)), (report, Some(head.clone())));
+
+    h.put("b", "x");
+    h.put("b", "y");
+    let (report, next) = h.state.verify_audit_after(Some(&head));
+    assert_eq!((report.ok, report.entries), (true, 7));
+    assert_ne!(next.as_ref(), Some(&head), "the head moved on");
+    // A change after the known head is found, and named as a full walk names it.
+    let mut tampered = h.state.clone();
+    tampered.audit_mut()[6].actor = "mallory".into();
+    let (report, none) = tampered.verify_audit_after(Some(&head));
+    assert_eq!((report.ok, report.first_broken, none), (false, Some(7), None));
+    assert_eq!(report, tampered.verify_audit());
+    let mut cut = h.state.clone();
+    cut.audit_mut().remove(5);
+    let (report, _) = cut.verify_audit_after(Some(&head));
+    assert_eq!((report.first_broken, report.reason.as_deref()), (Some(6), Some("sequence number 7 where 6 was expected")));
+    // A head the chain no longer holds (another chain, as after a restore) means a full walk.
+    let mut other = h.state.clone();
+    other.audit_mut()[4].hash = "f".repeat(64);
+    assert_eq!(other.verify_audit_after(Some(&head)).0.first_broken, Some(5));
+    // After compaction past the head, the walk starts at the checkpoint.
+    h.run(Op::Compact { revision: 7 }).unwrap();
+    let (report, _) = h.state.verify_audit_after(Some(&head));
+    assert_eq!((report.ok, report.compacted), (true, 6), "{report:?}");
+}
+
+#[test]
 fn audit_compaction_never_drops_a_broken_link() {
     let mut h = Harness::new();
     for i in 0..5 {
