@@ -202,6 +202,8 @@ fn the_migrations_panel_follows_a_rebalance_with_its_progress() {
             }
             signal(child.id(), "-STOP");
             running = Some(child);
+            let status = text(&cluster.cli(&["status", &seed]));
+            assert!(status.contains("rebalance started") && status.contains(" of 5461 slots moved"), "cluster status: {status}");
         }
         "resume" => signal(running.as_ref().expect("a rebalance was started").id(), "-CONT"),
         other => panic!("unexpected step {other}"),

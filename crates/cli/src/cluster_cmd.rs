@@ -701,11 +701,20 @@ pub(crate) async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
         let slot_count = slots.iter().map(SlotRange::len).sum();
         rows.push(NodeRow { id: node.id.to_string(), addr: node.addr.clone(), role, slots: ranges_text(&slots), slot_count, keys, health });
     }
+    let plan = read_plan(&seed.client).await?;
+    let progress = plan.as_ref().map(|p| p.progress(&map)).unwrap_or_default();
     match ctx.format {
-        Format::Json => crate::output::print_json(&serde_json::json!({ "epoch": map.epoch, "nodes": rows, "migrations": map.migrations })),
+        Format::Json => {
+            let rebalance = plan.map(|p| serde_json::json!({ "started_ms": p.started_ms, "moves": progress }));
+            crate::output::print_json(&serde_json::json!({ "epoch": map.epoch, "nodes": rows, "migrations": map.migrations, "rebalance": rebalance }))
+        }
         Format::Text => {
             let assigned: usize = rows.iter().map(|r| r.slot_count).sum();
             println!("epoch {}, {} shard(s), {assigned} of 16384 slots assigned, {} migration(s) under way", map.epoch, map.shards.len(), map.migrations.len());
+            let (moved, planned) = progress.iter().fold((0, 0), |(m, p), g| (m + g.moved, p + g.slots));
+            if let Some(plan) = plan.filter(|_| moved < planned) {
+                println!("rebalance started {} UTC: {moved} of {planned} slots moved", crate::output::time(plan.started_ms));
+            }
             let mut table = Table::new(&["ID", "ADDRESS", "ROLE", "SLOTS", "KEYS", "HEALTH"]);
             for r in rows {
                 let slots = if r.slot_count == 0 { "-".into() } else { format!("{} ({})", r.slots, r.slot_count) };
@@ -715,6 +724,18 @@ pub(crate) async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The last rebalance's plan (see [`RebalancePlan`]), if one was recorded.
+async fn read_plan(client: &Client) -> Result<Option<RebalancePlan>, CliError> {
+    match client.get(REBALANCE_KEY, None).await {
+        Ok(kv) => {
+            let bytes = kv.bytes()?.unwrap_or_default();
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::failed(format!("{REBALANCE_KEY} does not hold a rebalance plan: {e}")))
+        }
+        Err(e) if e.code() == Some("not_found") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn probe_keys(addr: &str) -> Result<u64, String> {
