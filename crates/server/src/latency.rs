@@ -1,4 +1,5 @@
-//! The latency monitor (`LATENCY LATEST/HISTORY/RESET`): per event, the
+//! The latency monitor (`LATENCY LATEST/HISTORY/RESET`, and the text of
+//! DOCTOR and GRAPH in [`crate::latency_report`]): per event, the
 //! last [`HISTORY_LEN`] seconds in which the event took at least
 //! `latency-monitor-threshold` milliseconds, with the worst time seen.
 //!
@@ -86,6 +87,11 @@ impl LatencyMonitor {
 
     pub fn configure(&self, threshold_ms: u64) {
         self.threshold.store(threshold_ms, Ordering::Relaxed);
+    }
+
+    /// Milliseconds; 0: off.
+    pub fn threshold_ms(&self) -> u64 {
+        self.threshold.load(Ordering::Relaxed)
     }
 
     /// The whole milliseconds of `nanos` if that reaches the threshold

@@ -24,6 +24,7 @@ pub mod evict;
 pub mod fence;
 pub mod float80;
 pub mod latency;
+pub mod latency_report;
 pub mod metrics;
 pub mod migrate;
 pub mod monitor;

@@ -1,7 +1,7 @@
-//! LATENCY LATEST/HISTORY/RESET/HISTOGRAM/HELP over [`crate::latency`]
-//! and the per-command histograms of [`crate::cmdstats`], with Redis's
-//! reply shapes. DOCTOR and GRAPH (a prose report and an ASCII chart) are
-//! not implemented: they answer an error that names what is.
+//! LATENCY LATEST/HISTORY/RESET/HISTOGRAM/DOCTOR/GRAPH/HELP over
+//! [`crate::latency`] and the per-command histograms of [`crate::cmdstats`],
+//! with Redis's reply shapes. DOCTOR and GRAPH answer text of our own
+//! (see [`crate::latency_report`]).
 
 use std::collections::BTreeMap;
 
@@ -17,8 +17,8 @@ const PER_NODE: &[&str] = &["nondeterministic_output", "request_policy:all_nodes
 const ON_EVERY_NODE: &[&str] = &["request_policy:all_nodes", "response_policy:all_succeeded"];
 
 pub static SUBCOMMANDS: &[Spec] = &[
-    spec("doctor", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Would report on latency in prose (not implemented).", not_implemented).described(&[], PER_NODE),
-    spec("graph", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Would draw an event's latency as text (not implemented).", not_implemented).described(&[], PER_NODE),
+    spec("doctor", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Reports on each latency event and what usually causes it.", doctor).described(&[], PER_NODE),
+    spec("graph", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Draws an event's latency samples as text, a line per second.", graph).described(&[], PER_NODE),
     spec("history", 3, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns an event's latency samples, oldest first.", history).described(&[], PER_NODE),
     spec("latest", 2, FLAGS, (0, 0, 0), "server", "2.8.13", "Returns each event's newest latency sample and maximum.", latest).described(&[], PER_NODE),
     spec("reset", -2, FLAGS, (0, 0, 0), "server", "2.8.13", "Forgets the samples of some or all events.", reset).described(&[], ON_EVERY_NODE),
@@ -26,11 +26,30 @@ pub static SUBCOMMANDS: &[Spec] = &[
     spec("help", 2, LOADING | STALE, (0, 0, 0), "server", "2.8.13", "Show helpful text about the different subcommands", help),
 ];
 
-fn not_implemented(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    Err(CmdError::err(format!(
-        "LATENCY {} is not supported by this server; use LATENCY LATEST, HISTORY, RESET or HISTOGRAM",
-        crate::args::text(&args[1]).to_ascii_uppercase()
-    )))
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `LATENCY DOCTOR`: a report on every event, as text.
+fn doctor(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let monitor = &ctx.shared.latency;
+    let events: Vec<_> = monitor.latest().into_iter().map(|l| { let samples = monitor.history(&l.event); (l, samples) }).collect();
+    let report = crate::latency_report::doctor(monitor.threshold_ms(), &events, now_secs());
+    ctx.out.verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+/// `LATENCY GRAPH event`: the event's samples drawn as text.
+fn graph(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let event = crate::args::text(&args[2]);
+    let monitor = &ctx.shared.latency;
+    let samples = monitor.history(&event);
+    let Some(max) = monitor.latest().into_iter().find(|l| l.event == event).map(|l| l.max_ms).filter(|_| !samples.is_empty()) else {
+        return Err(CmdError::err(format!("no latency samples for event '{event}' (LATENCY LATEST lists the events that have some)")));
+    };
+    let chart = crate::latency_report::graph(&event, &samples, max, now_secs());
+    ctx.out.verbatim("txt", chart.as_bytes());
+    Ok(())
 }
 
 /// `LATENCY LATEST`: `[event, time, latest ms, max ms]` per event.
@@ -130,8 +149,10 @@ fn help(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "HISTOGRAM [COMMAND ...]",
             "    Return, per command, its calls and a cumulative latency histogram",
             "    (microseconds, powers of two); all commands that ran when none is named.",
-            "DOCTOR, GRAPH <event>",
-            "    Not supported by this server.",
+            "DOCTOR",
+            "    Return a report on each event: how often, how bad, how recent, and what usually causes it.",
+            "GRAPH <event>",
+            "    Return the event's samples as text: a line per second with its age and a bar.",
         ],
     )
 }
