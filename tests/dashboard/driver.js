@@ -162,6 +162,11 @@ async function clusterScenario(url, shots, addrList, downAddr, key, oldValue) {
     // The charts' hour is kept by the node: after a reload they are drawn from it at once.
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('figure.chart[data-metric="memory"] circle').length > 0);
+    // Each chart says in words what its curve shows.
+    const said = await page.locator('figure.chart[data-metric="memory"] svg title').textContent();
+    if (!/^Used memory over the last hour \(cluster\): latest .+, lowest .+, highest .+, \d+ points$/.test(said)) {
+      throw new Error("the memory chart's text alternative is " + JSON.stringify(said));
+    }
     await page.locator("#charts").scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(shots, "5-charts-after-reload.png") });
   });

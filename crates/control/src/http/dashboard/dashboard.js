@@ -272,8 +272,13 @@ function drawChart(metric, scope) {
   const x = (t) => L + ((t - from) / HOUR_MS) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", preserveAspectRatio: "none" });
-  const latest = series.length ? series[0].values.filter((p) => p[1] != null).pop() : null;
-  const summary = metric.title + (latest ? ", latest " + metric.fmt(latest[1]) : ", no data yet");
+  // The text alternative: what the first line (the cluster, or the one node shown) did over
+  // the hour, in words, for those who cannot see the curve.
+  const shown = series.length ? series[0].values.filter(([t, v]) => t >= from && v != null).map((p) => p[1]) : [];
+  const summary = metric.title + (shown.length
+    ? " over the last hour (" + series[0].name + "): latest " + metric.fmt(shown[shown.length - 1]) + ", lowest "
+      + metric.fmt(Math.min(...shown)) + ", highest " + metric.fmt(Math.max(...shown)) + ", " + shown.length + " points"
+    : ": no data yet");
   svg.append(Object.assign(svgEl("title", {}), { textContent: summary }));
   for (const f of [0, 0.5, 1]) {
     const yy = y(max * f);
