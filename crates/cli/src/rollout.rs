@@ -105,8 +105,11 @@ impl Window {
 
 /// The fleet settings the control plane holds (None: none yet).
 pub async fn fleet(client: &Client) -> Result<Option<Settings>, CliError> {
-    let Some(bytes) = value_of(client, FLEET_KEY).await? else { return Ok(None) };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::failed(format!("{FLEET_KEY} is not an object of texts: {e}")))
+    value_of(client, FLEET_KEY).await?.map(|bytes| parse_fleet(&bytes)).transpose()
+}
+
+fn parse_fleet(bytes: &[u8]) -> Result<Settings, CliError> {
+    serde_json::from_slice(bytes).map_err(|e| CliError::failed(format!("{FLEET_KEY} is not an object of texts: {e}")))
 }
 
 /// The value of `key`, None when it does not exist.
@@ -138,14 +141,23 @@ pub struct NodeSettings {
 
 /// Every node of `map`: what it should run and what it reported.
 pub async fn node_settings(client: &Client, map: &ClusterMap) -> Result<Vec<NodeSettings>, CliError> {
-    let fleet = fleet(client).await?;
-    let fleet_bytes = fleet.as_ref().map(|f| serde_json::to_vec(f).unwrap_or_default());
+    // One listing of every settings key: each node is judged against the same revision.
+    let mut values = std::collections::HashMap::new();
+    for kv in client.list(node_settings::PREFIX, None, None).await?.items {
+        if let Some(bytes) = kv.bytes()? {
+            values.insert(kv.key, bytes);
+        }
+    }
+    let fleet_bytes = values.get(FLEET_KEY);
+    if let Some(bytes) = fleet_bytes {
+        parse_fleet(bytes)?;
+    }
     let mut out = Vec::new();
     for node in &map.nodes {
-        let own = value_of(client, &format!("{NODE_PREFIX}{}", node.id)).await?;
-        let wanted = node_settings::effective(fleet_bytes.as_deref(), own.as_deref()).map_err(CliError::failed)?;
+        let own = values.get(&format!("{NODE_PREFIX}{}", node.id));
+        let wanted = node_settings::effective(fleet_bytes.map(Vec::as_slice), own.map(Vec::as_slice)).map_err(CliError::failed)?;
         let wanted_checksum = node_settings::checksum(&wanted);
-        let report: Option<Report> = value_of(client, &format!("{STATUS_PREFIX}{}", node.id)).await?.and_then(|b| serde_json::from_slice(&b).ok());
+        let report: Option<Report> = values.get(&format!("{STATUS_PREFIX}{}", node.id)).and_then(|b| serde_json::from_slice(b).ok());
         let state = node_settings::sync(&wanted_checksum, report.as_ref()).name();
         out.push(NodeSettings { addr: node.addr.clone(), id: node.id.to_string(), wanted_checksum, report, state: state.to_string() });
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Under which all of them live: the fleet's, each node's overlay and each node's report.
+pub const PREFIX: &str = "cluster/config/";
 pub const FLEET_KEY: &str = "cluster/config/settings";
 pub const NODE_PREFIX: &str = "cluster/config/nodes/";
 pub const STATUS_PREFIX: &str = "cluster/config/status/";
