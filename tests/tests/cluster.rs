@@ -330,3 +330,49 @@ fn a_rebalance_survives_kill_9_of_the_target() {
         }).collect()
     });
 }
+
+/// The last rebalance's progress as `cluster status --output json` reports it: (started_ms,
+/// slots moved, slots planned), if a plan was recorded.
+fn rebalance_progress(cluster: &LocalCluster, seed: &str) -> Option<(u64, u64, u64)> {
+    let out = cluster.cli(&["status", seed, "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status is JSON");
+    let plan = status.get("rebalance").filter(|r| !r.is_null())?;
+    let sum = |field: &str| plan["moves"].as_array().expect("moves").iter().map(|g| g[field].as_u64().expect("a count")).sum();
+    Some((plan["started_ms"].as_u64().expect("started_ms"), sum("moved"), sum("slots")))
+}
+
+#[test]
+fn a_rebalance_killed_and_run_again_reports_one_continuing_plan() {
+    let mut cluster = LocalCluster::create(2, 0);
+    let seed = cluster.addrs()[0].clone();
+    let new = cluster.spawn_node();
+    let out = cluster.cli(&["add-node", &cluster.addrs()[new], &seed]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rebalance_progress(&cluster, &seed), None, "no rebalance yet");
+
+    let mut rebalance = Command::new(ferrocache_e2e::ferrocache_bin());
+    rebalance.args(["cluster", "rebalance", &seed, "--parallel", "32"]);
+    rebalance.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut running = rebalance.spawn().expect("ferrocache cluster rebalance runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (started, moved) = loop {
+        assert!(std::time::Instant::now() < deadline, "the rebalance moved no slot in 30 s");
+        if let Some((started, moved, 5461)) = rebalance_progress(&cluster, &seed).filter(|p| p.1 > 0) {
+            break (started, moved);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    running.kill().expect("kill -9 the rebalance");
+    let _ = running.wait();
+    let status = text(&cluster.cli(&["status", &seed]));
+    assert!(status.contains("rebalance started ") && status.contains(" of 5461 slots moved"), "{status}");
+
+    // Run again: it moves what is left, and the plan stays the first one's, now finished.
+    let out = cluster.cli(&["rebalance", &seed]);
+    assert!(out.status.success() && text(&out).contains("[OK] moved"), "{}", text(&out));
+    assert!(!text(&out).contains("moved 5461 slot(s)"), "the second run moved only what was left (the first had moved {moved}): {}", text(&out));
+    assert_eq!(rebalance_progress(&cluster, &seed), Some((started, 5461, 5461)));
+    let status = text(&cluster.cli(&["status", &seed]));
+    assert!(!status.contains("rebalance started"), "a finished rebalance is not listed: {status}");
+}

@@ -611,12 +611,15 @@ pub(crate) async fn rebalance(ctx: &Ctx, existing: &str, dry_run: bool, parallel
         return Err(CliError::failed("some slots have no owner, so their keys cannot be moved; this needs a repair, not a rebalance"));
     }
     // The plan goes beside the map first: the map will only ever list the window under way,
-    // the plan lets the dashboard show how far the whole rebalance has come.
+    // the plan lets the dashboard show how far the whole rebalance has come (an interrupted
+    // one's included, when this run finishes it).
     let planned = moves.iter().filter_map(|m| {
         let from = map.shards[m.from?].primary.clone();
         Some(Migration { slot: m.slot, from, to: map.shards[m.to].primary.clone() })
     });
-    let plan = RebalancePlan { started_ms: crate::output::now_ms(), moves: planned.collect() };
+    // An unreadable earlier plan only costs the continuity of the progress shown.
+    let previous = read_plan(&seed.client).await.unwrap_or_default();
+    let plan = RebalancePlan::continuing(previous.as_ref(), &map, planned.collect(), crate::output::now_ms());
     let opts = PutOptions { content_type: Some(ContentType::Json), if_revision: None, lease: None };
     let value = serde_json::to_vec(&plan).map_err(|e| CliError::failed(e.to_string()))?;
     seed.client.put(REBALANCE_KEY, value, &opts).await?;

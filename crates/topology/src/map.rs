@@ -263,14 +263,30 @@ pub struct MoveProgress {
 }
 
 impl RebalancePlan {
+    /// The plan of a rebalance starting at `now_ms` with `moves`. If `previous` is one that did
+    /// not finish (it was interrupted, and this one takes over what it left), the new plan
+    /// carries its start and the moves it had already made, so that progress reads as one
+    /// rebalance rather than starting again from zero.
+    pub fn continuing(previous: Option<&RebalancePlan>, map: &ClusterMap, moves: Vec<Migration>, now_ms: u64) -> RebalancePlan {
+        let unfinished = previous.filter(|p| p.progress(map).iter().any(|g| g.moved < g.slots));
+        let Some(previous) = unfinished else {
+            return RebalancePlan { started_ms: now_ms, moves };
+        };
+        let table = SlotTable::build(map).ok();
+        let done = |m: &&Migration| moved(map, table.as_ref(), m) && !moves.iter().any(|n| n.slot == m.slot);
+        let mut all: Vec<Migration> = previous.moves.iter().filter(done).cloned().collect();
+        all.extend(moves);
+        all.sort_by_key(|m| m.slot);
+        RebalancePlan { started_ms: previous.started_ms, moves: all }
+    }
+
     /// Progress per (source, target) pair, in the plan's order, against `map`. The target is
     /// found by shard, so a failover of either side during the move changes nothing.
     pub fn progress(&self, map: &ClusterMap) -> Vec<MoveProgress> {
         let table = SlotTable::build(map).ok();
         let mut out: Vec<MoveProgress> = Vec::new();
         for m in &self.moves {
-            let target = map.shard_of_node(&m.to);
-            let moved = target.is_some() && table.as_ref().and_then(|t| t.shard_of(m.slot)) == target;
+            let moved = moved(map, table.as_ref(), m);
             let moving = !moved && map.migration(m.slot).is_some();
             let at = match out.iter().position(|g| g.from == m.from && g.to == m.to) {
                 Some(at) => at,
@@ -286,6 +302,12 @@ impl RebalancePlan {
         }
         out
     }
+}
+
+/// Whether `m`'s slot is owned by the shard `m.to` serves in (`table` is `map`'s).
+fn moved(map: &ClusterMap, table: Option<&SlotTable>, m: &Migration) -> bool {
+    let target = map.shard_of_node(&m.to);
+    target.is_some() && table.and_then(|t| t.shard_of(m.slot)) == target
 }
 
 /// Which shard owns each slot: the lookup behind MOVED, built once per
@@ -527,6 +549,24 @@ mod tests {
         let json = serde_json::to_value(&plan).unwrap();
         assert_eq!(json["moves"][0]["slots"], serde_json::json!([{ "start": 0, "end": 2 }]));
         assert_eq!(serde_json::from_value::<RebalancePlan>(json).unwrap(), plan);
+    }
+
+    #[test]
+    fn a_rebalance_run_again_after_an_interruption_continues_its_plan() {
+        let map = three_shards();
+        let (a, c) = (map.shards[0].primary.clone(), map.shards[2].primary.clone());
+        let to_c = |slot| Migration { slot, from: a.clone(), to: c.clone() };
+        let first = RebalancePlan { started_ms: 10, moves: vec![to_c(0), to_c(1), to_c(2)] };
+        // Slot 0 moved, then the rebalance was stopped; run again, it plans the other two.
+        let map = map.start_migrations(&[(0, c.clone())]).unwrap().finish_migrations(&[0]).unwrap();
+        let again = RebalancePlan::continuing(Some(&first), &map, vec![to_c(1), to_c(2)], 99);
+        assert_eq!(again, RebalancePlan { started_ms: 10, moves: vec![to_c(0), to_c(1), to_c(2)] });
+        let counts: Vec<_> = again.progress(&map).iter().map(|g| (g.slots, g.moved)).collect();
+        assert_eq!(counts, [(3, 1)], "one rebalance, a third done");
+        // After a finished one, or with none before, a new rebalance starts its own plan.
+        let map = map.start_migrations(&[(1, c.clone()), (2, c.clone())]).unwrap().finish_migrations(&[1, 2]).unwrap();
+        assert_eq!(RebalancePlan::continuing(Some(&first), &map, vec![to_c(5)], 99), RebalancePlan { started_ms: 99, moves: vec![to_c(5)] });
+        assert_eq!(RebalancePlan::continuing(None, &map, vec![to_c(5)], 99).started_ms, 99);
     }
 
     #[test]
