@@ -272,26 +272,14 @@ pub fn prometheus_rules() -> String {
 
 #[cfg(test)]
 mod tests {
-    use ferrocache_topology::map::{Node as MapNode, NodeId, Shard};
+    use ferrocache_topology::map::Shard;
     use ferrocache_topology::placement::SlotRange;
 
     use super::*;
-
-    fn id(n: u8) -> NodeId {
-        NodeId::try_from(format!("{n:040x}")).unwrap()
-    }
+    use crate::test_nodes::{id, node};
 
     /// One shard: node 1 primary of every slot, node 2 its replica.
     fn round() -> Round {
-        let node = |n: u8| MapNode {
-            id: id(n),
-            addr: format!("127.0.0.1:700{n}"),
-            admin: String::new(),
-            zone: None,
-            weight: 1,
-            state: NodeState::Up,
-            boot: None,
-        };
         let map = ClusterMap {
             epoch: 1,
             nodes: vec![node(1), node(2)],

@@ -188,24 +188,13 @@ async fn replica_offset(addr: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_nodes::id;
     use ferrocache_topology::map::{Node as MapNode, Shard};
     use ferrocache_topology::placement::SlotRange;
 
-    fn id(n: u8) -> NodeId {
-        NodeId::try_from(format!("{n:040x}")).unwrap()
-    }
-
     /// One shard: node 1 primary, node 2 its replica; node 3 a primary without replica.
     fn map() -> ClusterMap {
-        let node = |n: u8| MapNode {
-            id: id(n),
-            addr: format!("127.0.0.1:{}", 7000 + u16::from(n)),
-            admin: String::new(),
-            zone: None,
-            weight: 1,
-            state: NodeState::Up,
-            boot: Some(format!("boot{n}")),
-        };
+        let node = |n: u8| MapNode { boot: Some(format!("boot{n}")), ..crate::test_nodes::node(n) };
         ClusterMap {
             epoch: 5,
             nodes: vec![node(1), node(2), node(3)],

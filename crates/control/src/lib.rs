@@ -27,6 +27,8 @@ mod scrape;
 pub mod settings;
 pub mod state;
 pub mod tls;
+#[cfg(test)]
+mod test_nodes;
 pub mod cluster_map;
 pub mod liveness;
 mod validate;
