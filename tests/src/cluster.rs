@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::process::{ferrocache_bin, run_bounded, Program, Server, LOOPBACK};
+use ferrocache_resp::Frame;
 
 /// How long one `ferrocache cluster` command may run.
 const CLI_LIMIT: Duration = Duration::from_secs(120);
@@ -185,6 +186,22 @@ impl LocalCluster {
         self.nodes.push(node);
         self.places.push(place);
         self.nodes.len() - 1
+    }
+
+    /// The slots node `i` owns, from its own line of CLUSTER NODES (slot ranges follow 8
+    /// fields; a `[slot-<-id]` or `[slot->-id]` entry is a migration, not ownership).
+    pub fn slots_of(&self, i: usize) -> Vec<u16> {
+        let Frame::Bulk(nodes) = self.nodes[i].conn().cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES") };
+        let nodes = String::from_utf8_lossy(&nodes).into_owned();
+        let mine = nodes.lines().find(|l| l.contains("myself")).expect("a myself line");
+        mine.split_whitespace()
+            .skip(8)
+            .filter(|r| !r.starts_with('['))
+            .flat_map(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()
+            })
+            .collect()
     }
 
     /// The admin URL of node `i` (its client port + 1000).

@@ -240,19 +240,6 @@ fn python_keys(cluster: &LocalCluster, entry: usize, args: &[&str]) -> String {
     text(&out)
 }
 
-/// Slots that node `i` serves, from its own line of CLUSTER NODES.
-fn slots_of(cluster: &LocalCluster, i: usize) -> Vec<u16> {
-    let Frame::Bulk(nodes) = cluster.nodes[i].conn().cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES") };
-    let nodes = String::from_utf8_lossy(&nodes).into_owned();
-    let mine = nodes.lines().find(|l| l.contains("myself")).expect("a myself line");
-    mine.split_whitespace()
-        .skip(8)
-        .flat_map(|r| {
-            let (a, b) = r.split_once('-').unwrap_or((r, r));
-            a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()
-        })
-        .collect()
-}
 
 /// Adds a fourth primary and rebalances (4096 slots move to it) while `victim(new)` names the
 /// node that is killed with SIGKILL once migrations are under way, and restarted 2 s later. The rebalance must
@@ -316,7 +303,7 @@ fn with_replicas_a_rebalance_loses_no_key_when_a_source_is_killed() {
 #[test]
 fn a_rebalance_survives_kill_9_of_the_control_plane_leader_which_is_also_a_source() {
     // The first node formed the control plane, so it leads it; it also gives slots away.
-    rebalance_through_a_crash(|_| 0, |cluster, _| slots_of(cluster, 0));
+    rebalance_through_a_crash(|_| 0, |cluster, _| cluster.slots_of(0));
 }
 
 #[test]
@@ -325,7 +312,7 @@ fn a_rebalance_survives_kill_9_of_the_target() {
     // gives it the top 1365 or 1366 slots of each old primary's range: skip the top 1400.
     rebalance_through_a_crash(|new| new, |cluster, _| {
         (0..3).flat_map(|i| {
-            let mine = slots_of(cluster, i);
+            let mine = cluster.slots_of(i);
             mine[mine.len().saturating_sub(1400)..].to_vec()
         }).collect()
     });

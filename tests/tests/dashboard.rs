@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ferrocache_e2e::cluster::{text, LocalCluster};
-use ferrocache_e2e::{ferrocache_bin, free_port, run_bounded, wait_bounded, Frame, ProcessServer};
+use ferrocache_e2e::{ferrocache_bin, free_port, run_bounded, wait_bounded, ProcessServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser session, at most.
@@ -165,14 +165,6 @@ fn with_admin_tokens_the_page_asks_for_one_and_works_once_given() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Whether node `i` owns a slot, by its CLUSTER NODES line (slot ranges follow 8 fields;
-/// a `[slot-<-id]` entry is an import, not ownership).
-fn owns_a_slot(cluster: &LocalCluster, i: usize) -> bool {
-    let Frame::Bulk(nodes) = cluster.nodes[i].conn().cmd(&["CLUSTER", "NODES"]) else { panic!("CLUSTER NODES") };
-    let nodes = String::from_utf8_lossy(&nodes).into_owned();
-    let mine = nodes.lines().find(|l| l.contains("myself")).expect("a myself line");
-    mine.split_whitespace().skip(8).any(|field| !field.starts_with('['))
-}
 
 #[test]
 fn the_migrations_panel_follows_a_rebalance_with_its_progress() {
@@ -196,7 +188,7 @@ fn the_migrations_panel_follows_a_rebalance_with_its_progress() {
             rebalance.args(["cluster", "rebalance", &seed, "--parallel", "32"]).stdout(Stdio::piped()).stderr(Stdio::piped());
             let child = rebalance.spawn().expect("ferrocache cluster rebalance runs");
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !owns_a_slot(&cluster, new) {
+            while cluster.slots_of(new).is_empty() {
                 assert!(Instant::now() < deadline, "the rebalance moved no slot in 30 s");
                 std::thread::sleep(Duration::from_millis(10));
             }

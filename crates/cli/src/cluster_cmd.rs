@@ -731,14 +731,8 @@ pub(crate) async fn status(ctx: &Ctx, addr: &str) -> Result<(), CliError> {
 
 /// The last rebalance's plan (see [`RebalancePlan`]), if one was recorded.
 async fn read_plan(client: &Client) -> Result<Option<RebalancePlan>, CliError> {
-    match client.get(REBALANCE_KEY, None).await {
-        Ok(kv) => {
-            let bytes = kv.bytes()?.unwrap_or_default();
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::failed(format!("{REBALANCE_KEY} does not hold a rebalance plan: {e}")))
-        }
-        Err(e) if e.code() == Some("not_found") => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let Some(bytes) = crate::rollout::value_of(client, REBALANCE_KEY).await? else { return Ok(None) };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::failed(format!("{REBALANCE_KEY} does not hold a rebalance plan: {e}")))
 }
 
 async fn probe_keys(addr: &str) -> Result<u64, String> {

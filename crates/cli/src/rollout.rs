@@ -113,7 +113,7 @@ fn parse_fleet(bytes: &[u8]) -> Result<Settings, CliError> {
 }
 
 /// The value of `key`, None when it does not exist.
-async fn value_of(client: &Client, key: &str) -> Result<Option<Vec<u8>>, CliError> {
+pub(crate) async fn value_of(client: &Client, key: &str) -> Result<Option<Vec<u8>>, CliError> {
     match client.get(key, None).await {
         Ok(kv) => Ok(kv.bytes()?),
         Err(e) if e.code() == Some("not_found") => Ok(None),

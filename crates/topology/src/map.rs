@@ -273,7 +273,8 @@ impl RebalancePlan {
             return RebalancePlan { started_ms: now_ms, moves };
         };
         let table = SlotTable::build(map).ok();
-        let done = |m: &&Migration| moved(map, table.as_ref(), m) && !moves.iter().any(|n| n.slot == m.slot);
+        let replanned: std::collections::HashSet<u16> = moves.iter().map(|m| m.slot).collect();
+        let done = |m: &&Migration| moved(map, table.as_ref(), m) && !replanned.contains(&m.slot);
         let mut all: Vec<Migration> = previous.moves.iter().filter(done).cloned().collect();
         all.extend(moves);
         all.sort_by_key(|m| m.slot);

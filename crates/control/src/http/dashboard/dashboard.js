@@ -106,6 +106,12 @@ function slotCount(ranges) {
 
 // ---------- topology, alerts, migrations ----------
 
+// A node's client address by its id in `map` (the id itself if the map does not list it).
+function addrOf(map, id) {
+  const node = ((map && map.nodes) || []).find((n) => n.id === id);
+  return node ? node.addr : id;
+}
+
 function nodeHealth(node, point) {
   const seen = point && point.nodes ? point.nodes[node.addr] : undefined;
   if (node.state === "down" || (seen && !seen.up)) return "down";
@@ -124,7 +130,6 @@ function renderTopology() {
     return;
   }
   $("epoch").textContent = "Map epoch " + map.epoch + ": " + map.nodes.length + " nodes, " + map.shards.length + " shards.";
-  const byId = new Map(map.nodes.map((n) => [n.id, n]));
   const latest = state.points[state.points.length - 1];
   for (const node of map.nodes) {
     let role = "none", shardNo = "–", slots = "";
@@ -144,7 +149,7 @@ function renderTopology() {
       el("td", { text: node.zone || "" })));
   }
   map.shards.forEach((s, i) => {
-    const addr = (id) => (byId.get(id) || { addr: id }).addr;
+    const addr = (id) => addrOf(map, id);
     shardsBody.append(el("tr", {},
       el("th", { scope: "row", text: String(i) }),
       el("td", { text: addr(s.primary) }),
@@ -175,9 +180,8 @@ function renderAlerts() {
 function renderMigrations() {
   const map = state.map;
   const plan = state.rebalance;
-  const nodes = (map && map.nodes) || [];
   const shards = (map && map.shards) || [];
-  const addr = (id) => (nodes.find((n) => n.id === id) || { addr: id }).addr;
+  const addr = (id) => addrOf(map, id);
   const shardOf = (id) => shards.findIndex((s) => s.primary === id || (s.replicas || []).includes(id));
   const rows = ((plan && plan.moves) || []).map((m) => ({
     from: m.from, to: m.to, shards: shardOf(m.from) + ">" + shardOf(m.to), slots: m.slots, moved: m.moved, moving: [],
